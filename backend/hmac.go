@@ -1,0 +1,89 @@
+package backend
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// HMACSecretEnv seeds the waitpoint HMAC keystore on init and serve.
+const HMACSecretEnv = "FF_WAITPOINT_HMAC_SECRET"
+
+// DefaultKid is the key id given to the first waitpoint signing key.
+const DefaultKid = "k1"
+
+// ParseSecretHex decodes a waitpoint secret: non-empty, even-length hex.
+func ParseSecretHex(s string) ([]byte, error) {
+	b, err := hex.DecodeString(s)
+	if s == "" || err != nil {
+		return nil, validation("seed_waitpoint_hmac_secret", "invalid_secret_hex",
+			"new_secret_hex must be a non-empty even-length hex string")
+	}
+	return b, nil
+}
+
+// SecretFromEnv returns the secret in FF_WAITPOINT_HMAC_SECRET, or 32
+// fresh random bytes (generated=true) when it is unset.
+func SecretFromEnv() (secret []byte, generated bool, err error) {
+	if v := os.Getenv(HMACSecretEnv); v != "" {
+		b, err := ParseSecretHex(v)
+		if err != nil {
+			return nil, false, fmt.Errorf("invalid value for %s: must be a non-empty even-length hex string", HMACSecretEnv)
+		}
+		return b, false, nil
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, false, err
+	}
+	return b, true, nil
+}
+
+// SeedWaitpointSecret installs kid/secret as the active waitpoint signing
+// key when the keystore has no active key, and reports whether it did.
+// Upstream never seeds on SQLite, so suspend fails until an operator
+// rotates; ffsqlite seeds on init and serve. Seeding the same kid and
+// secret again is a no-op; a different key when one is active is a
+// conflict (rotate instead).
+func (b *Backend) SeedWaitpointSecret(ctx context.Context, kid string, secret []byte) (bool, error) {
+	const op = "seed_waitpoint_hmac_secret"
+	if kid == "" || strings.Contains(kid, ":") {
+		return false, validation(op, "invalid_kid", "new_kid must be non-empty and must not contain ':'")
+	}
+	if len(secret) == 0 {
+		return false, validation(op, "invalid_secret_hex", "new_secret_hex must be a non-empty even-length hex string")
+	}
+	seeded := false
+	err := b.writeTx(ctx, op, func(ctx context.Context, tx *Txn) error {
+		seeded = false
+		var curKid string
+		var curSecret []byte
+		err := tx.QueryRowContext(ctx,
+			"SELECT kid, secret FROM ff_waitpoint_hmac WHERE active = 1 ORDER BY rotated_at_ms DESC LIMIT 1").
+			Scan(&curKid, &curSecret)
+		switch {
+		case err == nil:
+			if curKid == kid && string(curSecret) == string(secret) {
+				return nil
+			}
+			if curKid != kid {
+				return nil // an active key exists: keep it
+			}
+			return &Error{Kind: KindConflict, Op: op, Code: "rotation_conflict",
+				Msg: fmt.Sprintf("kid %q is already active with a different secret", kid)}
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		_, err = tx.ExecContext(ctx,
+			"INSERT INTO ff_waitpoint_hmac (kid, secret, rotated_at_ms, active) VALUES (?, ?, ?, 1)",
+			kid, secret, b.Now())
+		seeded = err == nil
+		return err
+	})
+	return seeded, err
+}

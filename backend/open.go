@@ -1,0 +1,338 @@
+// Package backend is ffsqlite's FlowFabric engine on SQLite: the guarded,
+// per-path shared database handle and, in the files beside this one, the
+// engine's data plane. Open is the only way to get a Backend.
+package backend
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go)
+
+	"github.com/ffsqlite/ffsqlite/migrations"
+)
+
+// Backend is a handle on a shared, per-path engine. Handles from several
+// Opens of one path share one set of connections; each handle is closed
+// once, and the connections close with the last handle.
+type Backend struct {
+	in     *inner
+	closed sync.Once
+}
+
+// inner is the shared state behind every handle of one path.
+type inner struct {
+	key      string
+	loc      location
+	opts     Options
+	refs     int // guarded by registry's lock
+	writer   *sql.DB
+	reader   *sql.DB
+	sentinel *sql.Conn
+	sentDB   *sql.DB
+	version  string
+
+	closeMu sync.Mutex
+	closers []func(context.Context) // run before the pools close, last first
+}
+
+// SchemaAheadError is returned by Open when the database's goose version is
+// newer than every migration this binary embeds.
+type SchemaAheadError struct {
+	DBVersion    int64
+	KnownVersion int64
+}
+
+func (e *SchemaAheadError) Error() string {
+	return fmt.Sprintf("database is at version %d, this ffsqlite knows up to %d", e.DBVersion, e.KnownVersion)
+}
+
+// VersionTooOldError is returned by Open when the linked SQLite is older
+// than the 3.35 floor (RETURNING and DROP COLUMN are needed).
+type VersionTooOldError struct{ Version string }
+
+func (e *VersionTooOldError) Error() string {
+	return fmt.Sprintf("SQLite %s is below the required floor 3.35", e.Version)
+}
+
+// Open returns the backend for path, a file path, a file: URI or an
+// in-memory URI (":memory:", "file:NAME?mode=memory&cache=shared"). It
+// refuses, before doing anything else, unless FF_DEV_MODE is exactly "1".
+// A fresh construction logs the dev-only WARN banner once; a second Open of
+// a live path returns a handle on the same backend without the banner and
+// ignores opts. Open never migrates: callers apply migrations through the
+// migrate package.
+func Open(ctx context.Context, path string, opts Options) (*Backend, error) {
+	if !DevModeEnabled() {
+		return nil, ErrRequiresDevMode
+	}
+	opts = opts.withDefaults()
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	loc, err := resolve(path)
+	if err != nil {
+		return nil, err
+	}
+	registry.Lock()
+	defer registry.Unlock()
+	if in := lookupLocked(loc.key); in != nil {
+		return &Backend{in: in}, nil
+	}
+	in, err := construct(ctx, loc, opts)
+	if err != nil {
+		return nil, err
+	}
+	in.refs = 1
+	registry.live[loc.key] = in
+	return &Backend{in: in}, nil
+}
+
+// construct builds a fresh inner. On failure it closes what it opened and,
+// when it created the file, removes it again, so a failed Open leaves the
+// filesystem as it was.
+func construct(ctx context.Context, loc location, o Options) (in *inner, err error) {
+	in = &inner{key: loc.key, loc: loc, opts: o}
+	existed := true
+	if !loc.memory {
+		if existed, err = checkFile(loc, o); err != nil {
+			return nil, err
+		}
+		if o.ReadOnly && !existed {
+			return nil, fmt.Errorf("%s: %w", loc.file, ErrNotExist)
+		}
+	}
+	defer func() {
+		if err == nil {
+			return
+		}
+		in.closePools()
+		if !existed {
+			for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+				os.Remove(loc.file + suffix)
+			}
+		}
+	}()
+
+	if loc.memory {
+		// One connection serves reads and writes: under a shared cache,
+		// concurrent connections fail each other with SQLITE_LOCKED instead
+		// of waiting, so more connections would only add errors.
+		if in.writer, err = openPool(loc.uri, o, poolWriter, 1); err != nil {
+			return in, err
+		}
+		in.reader = in.writer
+		if in.sentDB, err = openPool(loc.uri, o, poolPlain, 1); err != nil {
+			return in, err
+		}
+		if in.sentinel, err = in.sentDB.Conn(ctx); err != nil {
+			return in, openErr(loc, "sentinel connect", err)
+		}
+	} else {
+		if in.reader, err = openPool(loc.uri, o, poolReader, o.PoolSize); err != nil {
+			return in, err
+		}
+	}
+	if err = in.reader.QueryRowContext(ctx, "SELECT sqlite_version()").Scan(&in.version); err != nil {
+		return in, openErr(loc, "connect", err)
+	}
+	if !versionAtLeast(in.version, 3, 35) {
+		return in, &VersionTooOldError{Version: in.version}
+	}
+	// Reading the schema surfaces a corrupt file before anything writes.
+	var n int
+	if err = in.reader.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&n); err != nil {
+		return in, openErr(loc, "read schema", err)
+	}
+	if err = checkSchemaVersion(ctx, in.reader); err != nil {
+		return in, err
+	}
+	if !loc.memory && !o.ReadOnly {
+		if in.writer, err = openPool(loc.uri, o, poolWriter, 1); err != nil {
+			return in, err
+		}
+		if err = in.writer.PingContext(ctx); err != nil {
+			return in, openErr(loc, "connect", err)
+		}
+	}
+	o.Logger.Warn(BannerText)
+	return in, nil
+}
+
+func openErr(loc location, what string, err error) error {
+	name := loc.file
+	if loc.memory {
+		name = loc.uri
+	}
+	return fmt.Errorf("sqlite %s for %q: %w", what, name, err)
+}
+
+type poolKind int
+
+const (
+	poolWriter poolKind = iota // BEGIN IMMEDIATE, WAL, synchronous
+	poolReader                 // query_only
+	poolPlain                  // memory sentinel
+)
+
+// openPool opens a database/sql pool with ffsqlite's per-connection
+// pragmas. Pragmas are per connection, so they go in the DSN.
+func openPool(uri string, o Options, kind poolKind, size int) (*sql.DB, error) {
+	params := []string{
+		fmt.Sprintf("_pragma=busy_timeout(%d)", o.BusyTimeout.Milliseconds()),
+		"_pragma=foreign_keys(1)",
+	}
+	memory := IsMemoryURI(uri)
+	switch kind {
+	case poolWriter:
+		params = append(params, "_txlock=immediate")
+		if !memory {
+			if !o.DisableWAL {
+				params = append(params, "_pragma=journal_mode(WAL)")
+			}
+			params = append(params, "_pragma=synchronous("+o.Synchronous+")")
+		}
+	case poolReader:
+		params = append(params, "_pragma=query_only(1)")
+	}
+	sep := "?"
+	if strings.Contains(uri, "?") {
+		sep = "&"
+	}
+	db, err := sql.Open("sqlite", uri+sep+strings.Join(params, "&"))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite open %q: %w", uri, err)
+	}
+	db.SetMaxOpenConns(size)
+	db.SetMaxIdleConns(size)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	return db, nil
+}
+
+// checkSchemaVersion refuses a database migrated by a newer ffsqlite.
+func checkSchemaVersion(ctx context.Context, db *sql.DB) error {
+	var present int
+	if err := db.QueryRowContext(ctx,
+		"SELECT count(*) FROM sqlite_master WHERE type='table' AND name='goose_db_version'").Scan(&present); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if present == 0 {
+		return nil
+	}
+	var v sql.NullInt64
+	if err := db.QueryRowContext(ctx, "SELECT max(version_id) FROM goose_db_version").Scan(&v); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if v.Valid && v.Int64 > migrations.LatestVersion {
+		return &SchemaAheadError{DBVersion: v.Int64, KnownVersion: migrations.LatestVersion}
+	}
+	return nil
+}
+
+func versionAtLeast(v string, major, minor int) bool {
+	var ma, mi int
+	if _, err := fmt.Sscanf(v, "%d.%d", &ma, &mi); err != nil {
+		return false
+	}
+	return ma > major || (ma == major && mi >= minor)
+}
+
+// Close releases this handle. The shared connections close with the last
+// handle of the path; running hooks (subscriptions, scanners) stop first.
+// Closing a handle twice is a no-op.
+func (b *Backend) Close(ctx context.Context) error {
+	var err error
+	b.closed.Do(func() {
+		if !release(b.in) {
+			return
+		}
+		b.in.closeMu.Lock()
+		closers := b.in.closers
+		b.in.closers = nil
+		b.in.closeMu.Unlock()
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i](context.WithoutCancel(ctx))
+		}
+		err = b.in.closePools()
+	})
+	return err
+}
+
+// onClose registers fn to run when the last handle closes.
+func (in *inner) onClose(fn func(context.Context)) {
+	in.closeMu.Lock()
+	defer in.closeMu.Unlock()
+	in.closers = append(in.closers, fn)
+}
+
+func (in *inner) closePools() error {
+	var errs []error
+	if in.reader != nil && in.reader != in.writer {
+		errs = append(errs, in.reader.Close())
+	}
+	if in.writer != nil {
+		errs = append(errs, in.writer.Close())
+	}
+	if in.sentinel != nil {
+		errs = append(errs, in.sentinel.Close())
+	}
+	if in.sentDB != nil {
+		errs = append(errs, in.sentDB.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Path returns the database as opened: the absolute file path, or the
+// effective in-memory URI.
+func (b *Backend) Path() string {
+	if b.in.loc.memory {
+		return b.in.loc.uri
+	}
+	return b.in.loc.file
+}
+
+// IsMemory reports whether the database lives in memory only.
+func (b *Backend) IsMemory() bool { return b.in.loc.memory }
+
+// SQLiteVersion returns the linked SQLite library's version.
+func (b *Backend) SQLiteVersion() string { return b.in.version }
+
+// Logger returns the backend's logger.
+func (b *Backend) Logger() *slog.Logger { return b.in.opts.Logger }
+
+// ReadOnly reports whether the backend was opened query-only.
+func (b *Backend) ReadOnly() bool { return b.in.writer == nil }
+
+// WriterDB returns the single-connection write pool (nil when read-only).
+// Migrations run through it so they share the single-writer discipline.
+func (b *Backend) WriterDB() *sql.DB { return b.in.writer }
+
+// ReaderDB returns the query-only read pool.
+func (b *Backend) ReaderDB() *sql.DB { return b.in.reader }
+
+// Now returns the engine clock's current time in Unix milliseconds.
+func (b *Backend) Now() int64 { return b.in.opts.Now().UnixMilli() }
+
+// Ping checks that the database answers a query.
+func (b *Backend) Ping(ctx context.Context) error {
+	var one int
+	return b.in.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// JournalMode returns the database's journal mode as SQLite reports it.
+func (b *Backend) JournalMode(ctx context.Context) (string, error) {
+	var m string
+	err := b.in.reader.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&m)
+	return m, err
+}
+
+// SameAs reports whether two handles share one backend (registry hit).
+func (b *Backend) SameAs(o *Backend) bool { return b.in == o.in }
+

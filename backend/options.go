@@ -1,0 +1,119 @@
+package backend
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults applied by Options.withDefaults.
+const (
+	// DefaultPoolSize is the read pool size when neither the option nor
+	// FF_SQLITE_POOL_SIZE sets one (upstream's default).
+	DefaultPoolSize = 4
+	// DefaultBusyTimeout is SQLite's own busy handler wait before a lock
+	// error reaches the retry wrapper (sqlx's default, which upstream uses).
+	DefaultBusyTimeout = 5 * time.Second
+	// DefaultSynchronous is the synchronous pragma for file databases. WAL
+	// with NORMAL loses no committed transaction on a process crash, only on
+	// power loss, which is the right trade for a dev database.
+	DefaultSynchronous = "NORMAL"
+)
+
+// PoolSizeEnv is the environment variable that sizes the read pool.
+const PoolSizeEnv = "FF_SQLITE_POOL_SIZE"
+
+// Options tunes Open. The zero value is valid: every field has a named
+// default. Options only matter on a registry miss; a second Open of a live
+// path shares the first backend and ignores them, as upstream does.
+type Options struct {
+	// PoolSize is the number of read connections. Defaults to
+	// DefaultPoolSize. Writes always go through one dedicated connection.
+	PoolSize int
+	// Synchronous is the synchronous pragma (OFF, NORMAL, FULL, EXTRA) for
+	// file databases. Defaults to DefaultSynchronous.
+	Synchronous string
+	// BusyTimeout is SQLite's busy handler wait. Defaults to
+	// DefaultBusyTimeout.
+	BusyTimeout time.Duration
+	// DisableWAL keeps the file's journal mode instead of switching it to
+	// WAL.
+	DisableWAL bool
+	// ReadOnly opens query-only connections and no writer: nothing can
+	// change the file (inspect uses this). Write operations fail.
+	ReadOnly bool
+	// MustExist refuses to create a missing database file.
+	MustExist bool
+	// CreateDirs creates missing parent directories of a file database.
+	CreateDirs bool
+	// Logger receives the WARN banner and operational logs. Defaults to
+	// slog.Default().
+	Logger *slog.Logger
+	// Now is the engine's clock. Defaults to time.Now. Tests inject one.
+	Now func() time.Time
+}
+
+var validSynchronous = []string{"OFF", "NORMAL", "FULL", "EXTRA"}
+
+func (o Options) withDefaults() Options {
+	if o.PoolSize == 0 {
+		o.PoolSize = DefaultPoolSize
+	}
+	if o.Synchronous == "" {
+		o.Synchronous = DefaultSynchronous
+	}
+	o.Synchronous = strings.ToUpper(o.Synchronous)
+	if o.BusyTimeout == 0 {
+		o.BusyTimeout = DefaultBusyTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// validate says exactly which option is wrong.
+func (o Options) validate() error {
+	if o.PoolSize < 1 {
+		return fmt.Errorf("invalid pool size %d: must be > 0", o.PoolSize)
+	}
+	if o.BusyTimeout < 0 {
+		return fmt.Errorf("invalid busy timeout %s: must not be negative", o.BusyTimeout)
+	}
+	for _, s := range validSynchronous {
+		if o.Synchronous == s {
+			return nil
+		}
+	}
+	return fmt.Errorf("invalid synchronous mode %q: expected one of %s", o.Synchronous, strings.Join(validSynchronous, ", "))
+}
+
+// PoolSizeFromEnv reads FF_SQLITE_POOL_SIZE. It returns 0 with no error when
+// the variable is unset or empty, and upstream's exact messages for a value
+// that is not a u32 or is zero.
+func PoolSizeFromEnv() (int, error) {
+	v := os.Getenv(PoolSizeEnv)
+	if v == "" {
+		return 0, nil
+	}
+	return ParsePoolSize(v)
+}
+
+// ParsePoolSize parses a pool size the way upstream parses
+// FF_SQLITE_POOL_SIZE, with its error texts.
+func ParsePoolSize(v string) (int, error) {
+	n, err := strconv.ParseUint(v, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("invalid value for %s: expected u32, got '%s'", PoolSizeEnv, v)
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("invalid value for %s: must be > 0 (semaphore size)", PoolSizeEnv)
+	}
+	return int(n), nil
+}

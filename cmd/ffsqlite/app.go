@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ffsqlite/ffsqlite/migrations"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// run is the whole program: it parses args, runs the command and returns
+// the exit code. main only adds signals and os.Exit, so tests call run
+// directly with buffers.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	app := newApp(stdout, stderr)
+	err := app.RunContext(ctx, args)
+	if err == nil {
+		return exitOK
+	}
+	return printError(stderr, err)
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	cli.VersionPrinter = func(c *cli.Context) {
+		fmt.Fprintf(c.App.Writer, "ffsqlite %s (schema version %d, %s)\n", c.App.Version, migrations.LatestVersion, runtime.Version())
+	}
+	return &cli.App{
+		Name:                 "ffsqlite",
+		Usage:                "FlowFabric's SQLite dev-only backend: init, migrate, scan, inspect, serve",
+		Version:              version,
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		EnableBashCompletion: true,
+		HideHelpCommand:      false,
+		Description: "Every command that opens a database refuses unless FF_DEV_MODE=1 and prints a WARN banner on stderr.\n" +
+			"Data goes to stdout, logs and the banner to stderr. Flags win over environment variables, which win over defaults.",
+		CustomAppHelpTemplate: cli.AppHelpTemplate + "\n" + exitCodesHelp,
+		ExitErrHandler:        func(*cli.Context, error) {}, // run maps errors to exit codes
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return usageErr("ffsqlite "+c.Command.FullName()+" --help", "%v", err)
+		},
+		Commands: []*cli.Command{
+			initCommand(),
+			migrateCommand(),
+			completionCommand(),
+		},
+		CommandNotFound: func(c *cli.Context, name string) {
+			// Reported through the returned error below.
+		},
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return usageErr("ffsqlite --help", "unknown command %q", c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
+	}
+}
+
+var errNoSubcommand = errors.New("missing subcommand")

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/mattn/go-isatty"
+	"github.com/urfave/cli/v2"
+
+	"github.com/ffsqlite/ffsqlite/backend"
+)
+
+// DefaultDBPath is the database every command uses when neither --db nor
+// FF_SQLITE_PATH names one, so init, serve, scan and inspect in different
+// terminals meet on one file.
+const DefaultDBPath = "ff-dev.db"
+
+// Shared flags. urfave/cli v2 only accepts a parent's flags before the
+// subcommand, so every leaf command carries the ones it uses.
+func dbFlag() cli.Flag {
+	return &cli.StringFlag{Name: "db", Usage: "database file, `PATH`, file: URI or :memory:", EnvVars: []string{"FF_SQLITE_PATH"}, Value: DefaultDBPath}
+}
+
+func jsonFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "json", Usage: "print data as JSON on stdout"}
+}
+
+func colorFlag() cli.Flag {
+	return &cli.StringFlag{Name: "color", Usage: "colour output: auto, always or never (NO_COLOR disables auto)", Value: "auto"}
+}
+
+func logFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "log-format", Usage: "log format on stderr: text or json", EnvVars: []string{"FF_LOG_FORMAT"}, Value: "text"},
+		&cli.StringFlag{Name: "log-level", Usage: "log level: debug, info, warn or error", EnvVars: []string{"FF_LOG_LEVEL"}, Value: "info"},
+	}
+}
+
+func poolFlag() cli.Flag {
+	return &cli.StringFlag{Name: "pool-size", Usage: "read connections (default 4)", EnvVars: []string{backend.PoolSizeEnv}}
+}
+
+// dbFlags are the flags of every command that opens a database.
+func dbFlags(extra ...cli.Flag) []cli.Flag {
+	fs := append([]cli.Flag{dbFlag(), poolFlag()}, logFlags()...)
+	return append(fs, extra...)
+}
+
+// newLogger builds the stderr logger from --log-format and --log-level.
+func newLogger(c *cli.Context) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+		return nil, usageErr("--log-level debug|info|warn|error", "invalid --log-level %q", c.String("log-level"))
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	w := c.App.ErrWriter
+	switch strings.ToLower(c.String("log-format")) {
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usageErr("--log-format text|json", "invalid --log-format %q", c.String("log-format"))
+}
+
+// backendOptions turns the shared flags into backend options.
+func backendOptions(c *cli.Context, log *slog.Logger) (backend.Options, error) {
+	o := backend.Options{Logger: log}
+	if v := c.String("pool-size"); v != "" {
+		n, err := backend.ParsePoolSize(v)
+		if err != nil {
+			return o, usageErr("--pool-size N (N > 0)", "%v", err)
+		}
+		o.PoolSize = n
+	}
+	return o, nil
+}
+
+// openDB opens the backend named by --db with the shared flags; tune
+// adjusts the options for the command (read-only, must-exist, …).
+func openDB(c *cli.Context, tune func(*backend.Options)) (*backend.Backend, *slog.Logger, error) {
+	log, err := newLogger(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts, err := backendOptions(c, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tune != nil {
+		tune(&opts)
+	}
+	b, err := backend.Open(c.Context, c.String("db"), opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, log, nil
+}
+
+// useColor decides colour for w: --color always/never win; auto means w
+// is a terminal, NO_COLOR is empty and TERM is not dumb.
+func useColor(c *cli.Context, w io.Writer) (bool, error) {
+	switch strings.ToLower(c.String("color")) {
+	case "always":
+		return true, nil
+	case "never":
+		return false, nil
+	case "auto", "":
+	default:
+		return false, usageErr("--color auto|always|never", "invalid --color %q", c.String("color"))
+	}
+	if os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" || c.Bool("json") {
+		return false, nil
+	}
+	f, ok := w.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd()), nil
+}
+
+func fprintf(w io.Writer, format string, args ...any) { fmt.Fprintf(w, format, args...) }
