@@ -3,9 +3,7 @@ package backend
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -47,9 +45,8 @@ func SecretFromEnv() (secret []byte, generated bool, err error) {
 // SeedWaitpointSecret installs kid/secret as the active waitpoint signing
 // key when the keystore has no active key, and reports whether it did.
 // Upstream never seeds on SQLite, so suspend fails until an operator
-// rotates; ffsqlite seeds on init and serve. Seeding the same kid and
-// secret again is a no-op; a different key when one is active is a
-// conflict (rotate instead).
+// rotates; ffsqlite seeds on init and serve. With a key already active it
+// changes nothing: replacing a key is what rotation is for.
 func (b *Backend) SeedWaitpointSecret(ctx context.Context, kid string, secret []byte) (bool, error) {
 	const op = "seed_waitpoint_hmac_secret"
 	if kid == "" || strings.Contains(kid, ":") {
@@ -61,25 +58,14 @@ func (b *Backend) SeedWaitpointSecret(ctx context.Context, kid string, secret []
 	seeded := false
 	err := b.writeTx(ctx, op, func(ctx context.Context, tx *Txn) error {
 		seeded = false
-		var curKid string
-		var curSecret []byte
-		err := tx.QueryRowContext(ctx,
-			"SELECT kid, secret FROM ff_waitpoint_hmac WHERE active = 1 ORDER BY rotated_at_ms DESC LIMIT 1").
-			Scan(&curKid, &curSecret)
-		switch {
-		case err == nil:
-			if curKid == kid && string(curSecret) == string(secret) {
-				return nil
-			}
-			if curKid != kid {
-				return nil // an active key exists: keep it
-			}
-			return &Error{Kind: KindConflict, Op: op, Code: "rotation_conflict",
-				Msg: fmt.Sprintf("kid %q is already active with a different secret", kid)}
-		case !errors.Is(err, sql.ErrNoRows):
+		var n int
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM ff_waitpoint_hmac WHERE active = 1").Scan(&n); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx,
+		if n > 0 {
+			return nil // a key is active: seeding never replaces it (rotate does)
+		}
+		_, err := tx.ExecContext(ctx,
 			"INSERT INTO ff_waitpoint_hmac (kid, secret, rotated_at_ms, active) VALUES (?, ?, ?, 1)",
 			kid, secret, b.Now())
 		seeded = err == nil

@@ -27,6 +27,10 @@ var ErrNotDatabase = errors.New("not a SQLite database")
 // directory does not exist and Options.CreateDirs is false.
 var ErrNoParentDir = errors.New("parent directory does not exist")
 
+// ErrUnwritable is returned by Open when a file database cannot be created
+// where it was asked for (a read-only or virtual filesystem).
+var ErrUnwritable = errors.New("location is not writable")
+
 // ErrNotExist is returned by Open when the file is missing and
 // Options.MustExist is set.
 var ErrNotExist = errors.New("database file does not exist")
@@ -86,7 +90,7 @@ func checkFile(loc location, o Options) (existed bool, err error) {
 			return false, fmt.Errorf("%s: %w", dir, ErrNoParentDir)
 		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return false, fmt.Errorf("create directory %s: %w", dir, err)
+			return false, fmt.Errorf("create directory %s: %w (%v)", dir, ErrUnwritable, err)
 		}
 	case err != nil:
 		return false, fmt.Errorf("stat %s: %w", dir, err)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go)
 
@@ -37,6 +38,7 @@ type inner struct {
 	sentinel *sql.Conn
 	sentDB   *sql.DB
 	version  string
+	walSet   atomic.Bool // journal_mode=WAL applied (file databases)
 
 	closeMu sync.Mutex
 	closers []func(context.Context) // run before the pools close, last first
@@ -193,9 +195,6 @@ func openPool(uri string, o Options, kind poolKind, size int) (*sql.DB, error) {
 	case poolWriter:
 		params = append(params, "_txlock=immediate")
 		if !memory {
-			if !o.DisableWAL {
-				params = append(params, "_pragma=journal_mode(WAL)")
-			}
 			params = append(params, "_pragma=synchronous("+o.Synchronous+")")
 		}
 	case poolReader:
@@ -328,9 +327,37 @@ func (b *Backend) Ping(ctx context.Context) error {
 
 // JournalMode returns the database's journal mode as SQLite reports it.
 func (b *Backend) JournalMode(ctx context.Context) (string, error) {
+	db := b.in.writer
+	if db == nil {
+		db = b.in.reader
+	}
 	var m string
-	err := b.in.reader.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&m)
+	err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&m)
 	return m, err
+}
+
+// PrepareWrite switches a file database to WAL before its first write.
+// Open itself never changes the file, so a command that refuses a file
+// (an upstream ledger, a dry run) leaves it byte for byte as it was; every
+// write path calls this first. Journal mode persists in the file, so it
+// runs once per backend.
+func (b *Backend) PrepareWrite(ctx context.Context) error {
+	in := b.in
+	if in.writer == nil {
+		return ErrReadOnly
+	}
+	if in.loc.memory || in.opts.DisableWAL || in.walSet.Load() {
+		return nil
+	}
+	var mode string
+	if err := in.writer.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode); err != nil {
+		return fmt.Errorf("set WAL journal mode: %w", err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("set WAL journal mode: SQLite kept %q", mode)
+	}
+	in.walSet.Store(true)
+	return nil
 }
 
 // SameAs reports whether two handles share one backend (registry hit).

@@ -21,6 +21,9 @@ func (b *Backend) writeTx(ctx context.Context, op string, fn func(ctx context.Co
 	if b.in.writer == nil {
 		return &Error{Kind: KindUnavailable, Op: op, Code: "read_only", Msg: ErrReadOnly.Error(), Err: ErrReadOnly}
 	}
+	if err := b.PrepareWrite(ctx); err != nil {
+		return transport(op, err)
+	}
 	var after []func()
 	err := retry.Serializable(ctx, func(ctx context.Context) error {
 		after = nil

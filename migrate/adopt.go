@@ -65,6 +65,9 @@ func (m *Migrator) Adopt(ctx context.Context) (*AdoptResult, error) {
 	if diffs := schemafacts.Diff(want, got); len(diffs) > 0 {
 		return nil, &SchemaMismatchError{Diffs: diffs}
 	}
+	if err := m.b.PrepareWrite(ctx); err != nil {
+		return nil, err
+	}
 	store, err := database.NewStore(database.DialectSQLite3, VersionTable)
 	if err != nil {
 		return nil, err

@@ -99,8 +99,17 @@ func (m *Migrator) guard(ctx context.Context) error {
 	return nil
 }
 
-func (m *Migrator) run(ctx context.Context, f func(context.Context) ([]*goose.MigrationResult, error)) ([]Result, error) {
+// prepare is guard plus switching the file to WAL: the last step before
+// anything is written.
+func (m *Migrator) prepare(ctx context.Context) error {
 	if err := m.guard(ctx); err != nil {
+		return err
+	}
+	return m.b.PrepareWrite(ctx)
+}
+
+func (m *Migrator) run(ctx context.Context, f func(context.Context) ([]*goose.MigrationResult, error)) ([]Result, error) {
+	if err := m.prepare(ctx); err != nil {
 		return nil, err
 	}
 	rs, err := f(ctx)

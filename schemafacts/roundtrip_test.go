@@ -42,8 +42,10 @@ func TestEachDownStep(t *testing.T) {
 			ctx := context.Background()
 
 			freshDB, _ := openDB(t)
-			if _, err := newProvider(t, freshDB).UpTo(ctx, v); err != nil && v > 0 {
-				t.Fatalf("fresh up to %d: %v", v, err)
+			if v > 0 {
+				if _, err := newProvider(t, freshDB).UpTo(ctx, v); err != nil {
+					t.Fatalf("fresh up to %d: %v", v, err)
+				}
 			}
 			want := collect(t, freshDB)
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -20,7 +19,7 @@ var version = "dev"
 // directly with buffers.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, flagsFirst(app, args))
 	if err == nil {
 		return exitOK
 	}
@@ -31,7 +30,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	cli.VersionPrinter = func(c *cli.Context) {
 		fmt.Fprintf(c.App.Writer, "ffsqlite %s (schema version %d, %s)\n", c.App.Version, migrations.LatestVersion, runtime.Version())
 	}
-	return &cli.App{
+	app := &cli.App{
 		Name:                 "ffsqlite",
 		Usage:                "FlowFabric's SQLite dev-only backend: init, migrate, scan, inspect, serve",
 		Version:              version,
@@ -61,6 +60,26 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			return cli.ShowAppHelp(c)
 		},
 	}
+	setUsageErrors(app.Commands, "ffsqlite")
+	return app
 }
 
-var errNoSubcommand = errors.New("missing subcommand")
+// setUsageErrors makes a flag error in any command a usage error (exit 2)
+// with a hint naming that command's help.
+func setUsageErrors(cmds []*cli.Command, prefix string) {
+	for _, cmd := range cmds {
+		name := prefix + " " + cmd.Name
+		cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+			return usageErr(name+" --help", "%v", err)
+		}
+		if len(cmd.Subcommands) > 0 && cmd.Action == nil {
+			cmd.Action = func(c *cli.Context) error {
+				if c.Args().Present() {
+					return usageErr(name+" --help", "unknown command %q", c.Args().First())
+				}
+				return usageErr(name+" --help", "%s needs a subcommand", name)
+			}
+		}
+		setUsageErrors(cmd.Subcommands, name)
+	}
+}

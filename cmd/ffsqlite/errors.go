@@ -59,7 +59,7 @@ func classify(err error) (int, string) {
 		return exitBadDatabase, "ffsqlite init --db PATH"
 	case errors.Is(err, migrate.ErrUpstreamLedger):
 		return exitBadDatabase, "ffsqlite migrate adopt --db PATH"
-	case errors.Is(err, syscall.EROFS), errors.Is(err, os.ErrPermission):
+	case errors.Is(err, backend.ErrUnwritable), errors.Is(err, syscall.EROFS), errors.Is(err, os.ErrPermission):
 		return exitBadDatabase, "choose a writable location for --db"
 	case isSQLiteOpenFailure(err):
 		return exitBadDatabase, "check that --db names a healthy, writable SQLite file"

@@ -21,12 +21,20 @@ func migrateCommand() *cli.Command {
 			migrateRunCommand("up", "apply every pending migration", runUp, planUp(0, 0)),
 			migrateRunCommand("up-by-one", "apply the next pending migration", runUpByOne, planUp(0, 1)),
 			migrateVersionCommand("up-to", "apply pending migrations up to and including VERSION",
-				func(c *cli.Context, m *migrate.Migrator, v int64) ([]migrate.Result, error) { return m.UpTo(c.Context, v) },
-				func(c *cli.Context, m *migrate.Migrator, v int64) ([]migrate.Step, error) { return m.PlanUp(c.Context, v, 0) }),
+				func(c *cli.Context, m *migrate.Migrator, v int64) ([]migrate.Result, error) {
+					return m.UpTo(c.Context, v)
+				},
+				func(c *cli.Context, m *migrate.Migrator, v int64) ([]migrate.Step, error) {
+					return m.PlanUp(c.Context, v, 0)
+				}),
 			migrateRunCommand("down", "roll back the latest migration", runDown, planDown(-1, 1)),
 			migrateVersionCommand("down-to", "roll back every migration above VERSION (0 = all)",
-				func(c *cli.Context, m *migrate.Migrator, v int64) ([]migrate.Result, error) { return m.DownTo(c.Context, v) },
-				func(c *cli.Context, m *migrate.Migrator, v int64) ([]migrate.Step, error) { return m.PlanDown(c.Context, v, 0) }),
+				func(c *cli.Context, m *migrate.Migrator, v int64) ([]migrate.Result, error) {
+					return m.DownTo(c.Context, v)
+				},
+				func(c *cli.Context, m *migrate.Migrator, v int64) ([]migrate.Step, error) {
+					return m.PlanDown(c.Context, v, 0)
+				}),
 			migrateRunCommand("redo", "roll back the latest migration and apply it again", runRedo, nil),
 			migrateRunCommand("reset", "roll back every migration", runReset, planDown(0, 0)),
 			migrateStatusCommand(),
@@ -40,11 +48,15 @@ func migrateCommand() *cli.Command {
 type runFunc func(c *cli.Context, m *migrate.Migrator) ([]migrate.Result, error)
 type planFunc func(c *cli.Context, m *migrate.Migrator) ([]migrate.Step, error)
 
-func runUp(c *cli.Context, m *migrate.Migrator) ([]migrate.Result, error)      { return m.Up(c.Context) }
-func runUpByOne(c *cli.Context, m *migrate.Migrator) ([]migrate.Result, error) { return m.UpByOne(c.Context) }
-func runDown(c *cli.Context, m *migrate.Migrator) ([]migrate.Result, error)    { return m.Down(c.Context) }
-func runRedo(c *cli.Context, m *migrate.Migrator) ([]migrate.Result, error)    { return m.Redo(c.Context) }
-func runReset(c *cli.Context, m *migrate.Migrator) ([]migrate.Result, error)   { return m.Reset(c.Context) }
+func runUp(c *cli.Context, m *migrate.Migrator) ([]migrate.Result, error) { return m.Up(c.Context) }
+func runUpByOne(c *cli.Context, m *migrate.Migrator) ([]migrate.Result, error) {
+	return m.UpByOne(c.Context)
+}
+func runDown(c *cli.Context, m *migrate.Migrator) ([]migrate.Result, error) { return m.Down(c.Context) }
+func runRedo(c *cli.Context, m *migrate.Migrator) ([]migrate.Result, error) { return m.Redo(c.Context) }
+func runReset(c *cli.Context, m *migrate.Migrator) ([]migrate.Result, error) {
+	return m.Reset(c.Context)
+}
 
 func planUp(target int64, limit int) planFunc {
 	return func(c *cli.Context, m *migrate.Migrator) ([]migrate.Step, error) {
