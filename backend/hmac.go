@@ -3,7 +3,9 @@ package backend
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -72,4 +74,39 @@ func (b *Backend) SeedWaitpointSecret(ctx context.Context, kid string, secret []
 		return err
 	})
 	return seeded, err
+}
+
+// RotateWaitpointSecret makes kid/secret the active waitpoint signing key:
+// every other key is deactivated (and stays verifiable, as upstream's
+// SQLite ignores the grace window). Rotating to the active kid with the
+// same secret again is a no-op; reusing a kid with a different secret is a
+// rotation_conflict.
+func (b *Backend) RotateWaitpointSecret(ctx context.Context, kid string, secret []byte) error {
+	const op = "rotate_waitpoint_hmac_secret"
+	if kid == "" || strings.Contains(kid, ":") {
+		return validation(op, "invalid_kid", "new_kid must be non-empty and must not contain ':'")
+	}
+	if len(secret) == 0 {
+		return validation(op, "invalid_secret_hex", "new_secret_hex must be a non-empty even-length hex string")
+	}
+	return b.writeTx(ctx, op, func(ctx context.Context, tx *Txn) error {
+		var cur []byte
+		err := tx.QueryRowContext(ctx, "SELECT secret FROM ff_waitpoint_hmac WHERE kid = ?", kid).Scan(&cur)
+		switch {
+		case err == nil && string(cur) != string(secret):
+			return &Error{Kind: KindConflict, Op: op, Code: "rotation_conflict",
+				Msg: fmt.Sprintf("kid %q already exists with a different secret", kid)}
+		case err == nil:
+			_, err = tx.ExecContext(ctx, "UPDATE ff_waitpoint_hmac SET active = CASE WHEN kid = ? THEN 1 ELSE 0 END", kid)
+			return err
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE ff_waitpoint_hmac SET active = 0 WHERE active = 1"); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx,
+			"INSERT INTO ff_waitpoint_hmac (kid, secret, rotated_at_ms, active) VALUES (?, ?, ?, 1)", kid, secret, b.Now())
+		return err
+	})
 }

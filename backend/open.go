@@ -42,6 +42,14 @@ type inner struct {
 
 	closeMu sync.Mutex
 	closers []func(context.Context) // run before the pools close, last first
+
+	// Engine data plane: the outbox event hub (events.go) and the writer's
+	// prepared-statement cache (stmts.go), both created lazily and shut
+	// down through onClose.
+	hubOnce sync.Once
+	hub     *eventHub
+	stmtMu  sync.Mutex
+	stmts   map[string]*sql.Stmt
 }
 
 // SchemaAheadError is returned by Open when the database's goose version is
@@ -362,4 +370,3 @@ func (b *Backend) PrepareWrite(ctx context.Context) error {
 
 // SameAs reports whether two handles share one backend (registry hit).
 func (b *Backend) SameAs(o *Backend) bool { return b.in == o.in }
-

@@ -26,6 +26,10 @@ func Sources() ([]Source, error) { return parseSources(migrations.FS()) }
 // embedded caches Sources: the embedded files never change.
 var embedded = sync.OnceValues(Sources)
 
+// ParseSourcesFS parses the goose SQL files at the root of fsys, in
+// version order. Sources uses it on the embedded migrations.
+func ParseSourcesFS(fsys fs.FS) ([]Source, error) { return parseSources(fsys) }
+
 func parseSources(fsys fs.FS) ([]Source, error) {
 	names, err := fs.Glob(fsys, "*.sql")
 	if err != nil {

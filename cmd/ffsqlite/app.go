@@ -26,10 +26,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return printError(stderr, err)
 }
 
-func newApp(stdout, stderr io.Writer) *cli.App {
+// init sets urfave/cli's package-level version printer once, before any
+// app runs, so concurrent runs (tests) never write it.
+func init() {
 	cli.VersionPrinter = func(c *cli.Context) {
 		fmt.Fprintf(c.App.Writer, "ffsqlite %s (schema version %d, %s)\n", c.App.Version, migrations.LatestVersion, runtime.Version())
 	}
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:                 "ffsqlite",
 		Usage:                "FlowFabric's SQLite dev-only backend: init, migrate, scan, inspect, serve",
@@ -48,6 +53,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			initCommand(),
 			migrateCommand(),
+			scanCommand(),
+			inspectCommand(),
+			serveCommand(),
 			completionCommand(),
 		},
 		CommandNotFound: func(c *cli.Context, name string) {

@@ -1,0 +1,212 @@
+package backend
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"unicode"
+
+	"github.com/google/uuid"
+)
+
+// DefaultLeaseTTLMS is the lease TTL when a claim gives none (the SDK's
+// default).
+const DefaultLeaseTTLMS = 30_000
+
+// ClaimArgs asks for the next execution of a lane that a worker with the
+// given capabilities may run.
+type ClaimArgs struct {
+	WorkerID         string   `json:"worker_id"`
+	WorkerInstanceID string   `json:"worker_instance_id"`
+	LaneID           string   `json:"lane_id"`
+	Capabilities     []string `json:"capabilities"`
+	// LeaseTTLMS is the lease duration; 0 means DefaultLeaseTTLMS.
+	LeaseTTLMS int64 `json:"lease_ttl_ms"`
+}
+
+// Lease is a granted claim: the attempt the worker now runs, its fence
+// (lease id + epoch) and expiry, the input, and the opaque Handle to pass
+// to Renew, Complete and Fail.
+type Lease struct {
+	ExecutionID      ExecutionID `json:"execution_id"`
+	AttemptIndex     uint32      `json:"attempt_index"`
+	AttemptID        string      `json:"attempt_id"`
+	AttemptType      string      `json:"attempt_type"`
+	LeaseID          string      `json:"lease_id"`
+	LeaseEpoch       uint64      `json:"lease_epoch"`
+	LeaseTTLMS       int64       `json:"lease_ttl_ms"`
+	ExpiresAtMS      int64       `json:"expires_at_ms"`
+	InputPayload     Bytes       `json:"input_payload"`
+	LaneID           string      `json:"lane_id"`
+	WorkerID         string      `json:"worker_id"`
+	WorkerInstanceID string      `json:"worker_instance_id"`
+	Handle           Handle      `json:"handle"`
+}
+
+var (
+	// Candidates: runnable rows of the lane (index (partition_key, lane_id,
+	// lifecycle_phase), every partition enumerated), eligible now or
+	// delayed and due, whose required capabilities are all in the worker's
+	// set; highest priority, then oldest, then first inserted.
+	qClaimPick = hot(`WITH RECURSIVE ` + partsCTE + `
+SELECT e.partition_key, e.execution_id, e.attempt_state
+FROM parts CROSS JOIN ff_exec_core e
+  ON e.partition_key = parts.p AND e.lane_id = ?1 AND e.lifecycle_phase = 'runnable'
+WHERE (e.eligibility_state = 'eligible_now'
+       OR (e.eligibility_state = 'not_eligible_until_time'
+           AND json_extract(e.raw_fields, '$.delay_until') <= ?2))
+  AND NOT EXISTS (
+    SELECT 1 FROM ff_execution_capabilities c
+    WHERE c.execution_id = e.execution_id
+      AND c.capability NOT IN (SELECT value FROM json_each(?3)))
+ORDER BY e.priority DESC, e.created_at_ms ASC, e.rowid ASC
+LIMIT 1`)
+
+	// The new attempt takes the next index and the next epoch.
+	qClaimAttempt = hot(`INSERT INTO ff_attempt
+  (partition_key, execution_id, attempt_index, worker_id, worker_instance_id, lease_epoch,
+   lease_expires_at_ms, started_at_ms, raw_fields)
+SELECT ?1, ?2, COALESCE(max(attempt_index) + 1, 0), ?3, ?4, COALESCE(max(lease_epoch), 0) + 1, ?5, ?6,
+       json_object('attempt_id', ?7, 'lease_id', ?8, 'attempt_type', ?9, 'lane_id', ?10)
+FROM ff_attempt WHERE partition_key = ?1 AND execution_id = ?2
+RETURNING attempt_index, lease_epoch`)
+
+	qClaimExec = hot(`UPDATE ff_exec_core SET
+  lifecycle_phase = 'active', ownership_state = 'leased', eligibility_state = 'not_applicable',
+  blocking_reason = 'none', attempt_state = 'running_attempt', public_state = 'active',
+  attempt_index = ?3, started_at_ms = COALESCE(started_at_ms, ?4),
+  raw_fields = json_remove(raw_fields, '$.delay_until', '$.blocking_detail')
+WHERE partition_key = ?1 AND execution_id = ?2 AND lifecycle_phase = 'runnable'
+RETURNING payload`)
+)
+
+// attemptTypeFor maps the execution's pending attempt state to the type of
+// the attempt a claim creates.
+func attemptTypeFor(attemptState string) string {
+	switch attemptState {
+	case "pending_retry_attempt":
+		return "retry"
+	case "pending_replay_attempt":
+		return "replay"
+	case "attempt_interrupted":
+		return "reclaim"
+	default:
+		return "initial"
+	}
+}
+
+// Claim leases the best execution of the lane for the worker, or returns
+// nil, nil when there is none. Runnable executions that are eligible now,
+// or delayed with delay_until <= now (no promoter needed), qualify when
+// every capability they require is in args.Capabilities; the highest
+// priority wins, then the oldest. The claim creates the attempt row (type
+// initial / retry / reclaim / replay from the pending attempt state),
+// takes the next lease epoch, sets the lease expiry and, once,
+// started_at_ms, and writes lease event "acquired" ("reclaimed" for a
+// reclaim), all in one short transaction.
+func (b *Backend) Claim(ctx context.Context, args ClaimArgs) (*Lease, error) {
+	const op = "claim"
+	if err := validateLane(args.LaneID); err != nil {
+		return nil, withOp(err, op)
+	}
+	if err := validateWorkerField("worker_id", args.WorkerID); err != nil {
+		return nil, withOp(err, op)
+	}
+	if err := validateWorkerField("worker_instance_id", args.WorkerInstanceID); err != nil {
+		return nil, withOp(err, op)
+	}
+	ttl := args.LeaseTTLMS
+	if ttl == 0 {
+		ttl = DefaultLeaseTTLMS
+	}
+	if ttl < 0 {
+		return nil, validation(op, "invalid_input", "lease_ttl_ms must be positive (got %d)", ttl)
+	}
+	caps, err := normalizeCapabilities(args.Capabilities)
+	if err != nil {
+		return nil, withOp(err, op)
+	}
+	if caps == nil {
+		caps = []string{}
+	}
+	capsJSON, err := json.Marshal(caps)
+	if err != nil {
+		return nil, err
+	}
+	attemptID, leaseID := uuid.NewString(), uuid.NewString()
+
+	var lease *Lease
+	err = b.write(ctx, op, func(w *wtx) error {
+		lease = nil
+		now := w.now
+		var (
+			part         int64
+			key          []byte
+			attemptState string
+		)
+		err := w.queryRow(qClaimPick, args.LaneID, now, string(capsJSON)).Scan(&part, &key, &attemptState)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		id, err := execIDFromRow(part, key)
+		if err != nil {
+			return err
+		}
+		atype := attemptTypeFor(attemptState)
+		expires := now + ttl
+		var idx, epoch int64
+		if err := w.queryRow(qClaimAttempt, part, key, args.WorkerID, args.WorkerInstanceID, expires, now,
+			attemptID, leaseID, atype, args.LaneID).Scan(&idx, &epoch); err != nil {
+			return err
+		}
+		var payload []byte
+		if err := w.queryRow(qClaimExec, part, key, idx, now).Scan(&payload); err != nil {
+			return err
+		}
+		event := "acquired"
+		kind := HandleFresh
+		if atype == "reclaim" {
+			event, kind = "reclaimed", HandleReclaimed
+		}
+		if err := w.leaseEvent(id, leaseID, event); err != nil {
+			return err
+		}
+		lease = &Lease{
+			ExecutionID: id, AttemptIndex: uint32(idx), AttemptID: attemptID, AttemptType: atype,
+			LeaseID: leaseID, LeaseEpoch: uint64(epoch), LeaseTTLMS: ttl, ExpiresAtMS: expires,
+			InputPayload: payload, LaneID: args.LaneID, WorkerID: args.WorkerID,
+			WorkerInstanceID: args.WorkerInstanceID,
+		}
+		lease.Handle = EncodeHandle(kind, HandlePayload{
+			ExecutionID: id, AttemptIndex: uint32(idx), AttemptID: attemptID, LeaseID: leaseID,
+			LeaseEpoch: uint64(epoch), LeaseTTLMS: uint64(ttl), LaneID: args.LaneID,
+			WorkerInstanceID: args.WorkerInstanceID,
+		})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return lease, nil
+}
+
+// validateWorkerField: non-empty, at most 256 bytes, no whitespace or
+// control characters (upstream's worker id rules).
+func validateWorkerField(field, v string) error {
+	if v == "" {
+		return validation("", "invalid_input", "%s: must not be empty", field)
+	}
+	if len(v) > 256 {
+		return validation("", "invalid_input", "%s: exceeds 256 bytes (got %d)", field, len(v))
+	}
+	for _, r := range v {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			return validation("", "invalid_input", "%s: must not contain whitespace or control characters", field)
+		}
+	}
+	return nil
+}

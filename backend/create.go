@@ -1,0 +1,295 @@
+package backend
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strconv"
+)
+
+// MinPriority and MaxPriority bound an execution's priority; values
+// outside are clamped.
+const (
+	MinPriority = 0
+	MaxPriority = 9000
+)
+
+// Bytes is a byte string that travels as a JSON array of integers 0–255
+// (upstream's Vec<u8> shape). It also accepts a base64 JSON string.
+type Bytes []byte
+
+// MarshalJSON renders an array of integers; nil renders [].
+func (b Bytes) MarshalJSON() ([]byte, error) {
+	out := make([]byte, 0, 2+4*len(b))
+	out = append(out, '[')
+	for i, c := range b {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = strconv.AppendUint(out, uint64(c), 10)
+	}
+	return append(out, ']'), nil
+}
+
+// UnmarshalJSON accepts an array of integers 0–255, a base64 string or
+// null.
+func (b *Bytes) UnmarshalJSON(data []byte) error {
+	data = bytes.TrimSpace(data)
+	switch {
+	case string(data) == "null":
+		*b = nil
+		return nil
+	case len(data) > 0 && data[0] == '"':
+		var raw []byte
+		if err := json.Unmarshal(data, &raw); err != nil {
+			return err
+		}
+		*b = raw
+		return nil
+	}
+	var ints []int
+	if err := json.Unmarshal(data, &ints); err != nil {
+		return err
+	}
+	out := make([]byte, len(ints))
+	for i, v := range ints {
+		if v < 0 || v > 255 {
+			return errors.New("byte array element out of range 0..255")
+		}
+		out[i] = byte(v)
+	}
+	*b = out
+	return nil
+}
+
+// CreateExecutionArgs is the body of POST /v1/executions (spec route 2).
+// Now is accepted for wire compatibility; the engine clock is
+// authoritative. PartitionID is informational: the partition comes from
+// the execution id.
+type CreateExecutionArgs struct {
+	ExecutionID         ExecutionID       `json:"execution_id"`
+	Namespace           string            `json:"namespace"`
+	LaneID              string            `json:"lane_id"`
+	ExecutionKind       string            `json:"execution_kind"`
+	InputPayload        Bytes             `json:"input_payload"`
+	PayloadEncoding     *string           `json:"payload_encoding,omitempty"`
+	Priority            int32             `json:"priority"`
+	CreatorIdentity     string            `json:"creator_identity"`
+	IdempotencyKey      *string           `json:"idempotency_key,omitempty"`
+	Tags                map[string]string `json:"tags,omitempty"`
+	Policy              json.RawMessage   `json:"policy,omitempty"`
+	DelayUntil          *int64            `json:"delay_until,omitempty"`
+	ExecutionDeadlineAt *int64            `json:"execution_deadline_at,omitempty"`
+	PartitionID         uint16            `json:"partition_id"`
+	Now                 int64             `json:"now"`
+}
+
+// CreateExecutionResult is Created{execution_id, public_state} or, when
+// the id or the idempotency key was already used, Duplicate{execution_id}
+// naming the original execution.
+type CreateExecutionResult struct {
+	Duplicate   bool
+	ExecutionID ExecutionID
+	// PublicState is "waiting" or "delayed" (empty for a duplicate).
+	PublicState string
+}
+
+// MarshalJSON renders the externally tagged wire shape.
+func (r CreateExecutionResult) MarshalJSON() ([]byte, error) {
+	if r.Duplicate {
+		return json.Marshal(map[string]any{"Duplicate": map[string]any{"execution_id": r.ExecutionID}})
+	}
+	return json.Marshal(map[string]any{"Created": struct {
+		ExecutionID ExecutionID `json:"execution_id"`
+		PublicState string      `json:"public_state"`
+	}{r.ExecutionID, r.PublicState}})
+}
+
+// execRaw is ff_exec_core.raw_fields as create writes it.
+type execRaw struct {
+	Namespace       string            `json:"namespace"`
+	ExecutionKind   string            `json:"execution_kind"`
+	CreatorIdentity string            `json:"creator_identity"`
+	PayloadEncoding *string           `json:"payload_encoding,omitempty"`
+	IdempotencyKey  *string           `json:"idempotency_key,omitempty"`
+	Tags            map[string]string `json:"tags"`
+	TerminalOutcome string            `json:"terminal_outcome"`
+	RetryCount      int64             `json:"retry_count"`
+	ReplayCount     int64             `json:"replay_count"`
+	DelayUntil      *int64            `json:"delay_until,omitempty"`
+	BlockingDetail  string            `json:"blocking_detail,omitempty"`
+}
+
+// partsCTE enumerates every partition_key present in ff_exec_core with
+// one index seek per value, so lookups that must ignore the partition can
+// still use the indexes that lead with it.
+const partsCTE = `parts(p) AS (
+  SELECT (SELECT min(partition_key) FROM ff_exec_core)
+  UNION ALL
+  SELECT (SELECT min(partition_key) FROM ff_exec_core WHERE partition_key > parts.p)
+  FROM parts WHERE parts.p IS NOT NULL)`
+
+var (
+	qFindByUUID = hot(`WITH RECURSIVE ` + partsCTE + `
+SELECT e.partition_key FROM parts CROSS JOIN ff_exec_core e
+  ON e.partition_key = parts.p AND e.execution_id = ?1
+LIMIT 1`)
+
+	// No index serves the idempotency key: this is a scan, only run when a
+	// key is given.
+	qFindByIdempotencyKey = `SELECT partition_key, execution_id FROM ff_exec_core
+WHERE json_extract(raw_fields, '$.idempotency_key') = ?1
+  AND json_extract(raw_fields, '$.namespace') = ?2
+  AND created_at_ms + COALESCE(json_extract(policy, '$.dedup_window_ms'), ?4) > ?3
+ORDER BY created_at_ms DESC LIMIT 1`
+
+	qInsertExec = hot(`INSERT INTO ff_exec_core
+  (partition_key, execution_id, lane_id, attempt_index, lifecycle_phase, ownership_state,
+   eligibility_state, public_state, attempt_state, blocking_reason, priority, created_at_ms,
+   deadline_at_ms, payload, policy, raw_fields)
+VALUES (?1, ?2, ?3, 0, 'runnable', 'unowned', ?4, ?5, 'pending_first_attempt', ?6, ?7, ?8, ?9, ?10, ?11, ?12)`)
+
+	qRegisterLane = hot(`INSERT OR IGNORE INTO ff_lane_registry (lane_id, registered_at_ms, registered_by)
+VALUES (?1, ?2, ?3)`)
+
+	qInsertCapability = `INSERT OR IGNORE INTO ff_execution_capabilities (execution_id, capability) VALUES (?1, ?2)`
+)
+
+// CreateExecution submits an execution (spec route 2, canonical §4.3): it
+// lands waiting (runnable / eligible_now / waiting_for_worker /
+// pending_first_attempt) or, with a future delay_until, delayed
+// (not_eligible_until_time / waiting_for_delay). An id that already exists
+// (on any partition) or an idempotency key reused in the same namespace
+// within the original's dedup window (default 24 h) returns Duplicate with
+// the original id and changes nothing.
+func (b *Backend) CreateExecution(ctx context.Context, args CreateExecutionArgs) (CreateExecutionResult, error) {
+	const op = "create_execution"
+	if args.ExecutionID.IsZero() {
+		return CreateExecutionResult{}, validation(op, "invalid_input", "execution_id: required")
+	}
+	if err := validateLane(args.LaneID); err != nil {
+		return CreateExecutionResult{}, withOp(err, op)
+	}
+	policy, err := ParsePolicy(args.Policy)
+	if err != nil {
+		return CreateExecutionResult{}, withOp(err, op)
+	}
+	var policyCol any
+	if policy != nil {
+		policyCol = string(bytes.TrimSpace(args.Policy))
+	}
+	prio := clampPriority(int64(args.Priority))
+	tags := args.Tags
+	if tags == nil {
+		tags = map[string]string{}
+	}
+	part, key := args.ExecutionID.key()
+	caps := policy.requiredCapabilities()
+
+	var res CreateExecutionResult
+	err = b.write(ctx, op, func(w *wtx) error {
+		now := w.now
+		var orig int64
+		switch err := w.queryRow(qFindByUUID, key).Scan(&orig); {
+		case err == nil:
+			res = CreateExecutionResult{Duplicate: true, ExecutionID: ExecutionID{Partition: uint16(orig), UUID: args.ExecutionID.UUID}}
+			return nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		if args.IdempotencyKey != nil {
+			var origPart int64
+			var origKey []byte
+			err := w.queryRow(qFindByIdempotencyKey, *args.IdempotencyKey, args.Namespace, now, int64(DefaultDedupWindowMS)).Scan(&origPart, &origKey)
+			switch {
+			case err == nil:
+				id, err := execIDFromRow(origPart, origKey)
+				if err != nil {
+					return err
+				}
+				res = CreateExecutionResult{Duplicate: true, ExecutionID: id}
+				return nil
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+		}
+
+		raw := execRaw{
+			Namespace: args.Namespace, ExecutionKind: args.ExecutionKind,
+			CreatorIdentity: args.CreatorIdentity, PayloadEncoding: args.PayloadEncoding,
+			IdempotencyKey: args.IdempotencyKey, Tags: tags, TerminalOutcome: "none",
+		}
+		delay := args.DelayUntil
+		if delay == nil && policy != nil {
+			delay = policy.DelayUntil
+		}
+		elig, blocking, public := "eligible_now", "waiting_for_worker", StateWaiting
+		if delay != nil && *delay > now {
+			elig, blocking, public = "not_eligible_until_time", "waiting_for_delay", StateDelayed
+			raw.DelayUntil = delay
+			raw.BlockingDetail = "delayed until " + strconv.FormatInt(*delay, 10)
+		}
+		var deadline any
+		if args.ExecutionDeadlineAt != nil {
+			deadline = *args.ExecutionDeadlineAt
+		} else if policy != nil && policy.TimeoutPolicy != nil && policy.TimeoutPolicy.ExecutionDeadlineMS != nil {
+			deadline = now + clampI64(*policy.TimeoutPolicy.ExecutionDeadlineMS)
+		}
+		rawJSON, err := json.Marshal(raw)
+		if err != nil {
+			return err
+		}
+		payload := []byte(args.InputPayload)
+		if payload == nil {
+			payload = []byte{}
+		}
+		if _, err := w.exec(qInsertExec, part, key, args.LaneID, elig, public, blocking, prio, now,
+			deadline, payload, policyCol, string(rawJSON)); err != nil {
+			return err
+		}
+		if _, err := w.exec(qRegisterLane, args.LaneID, now, "create_execution"); err != nil {
+			return err
+		}
+		for _, c := range caps {
+			if _, err := w.exec(qInsertCapability, key, c); err != nil {
+				return err
+			}
+		}
+		res = CreateExecutionResult{ExecutionID: args.ExecutionID, PublicState: public}
+		return nil
+	})
+	if err != nil {
+		return CreateExecutionResult{}, err
+	}
+	return res, nil
+}
+
+func clampPriority(p int64) int64 {
+	return min(max(p, MinPriority), MaxPriority)
+}
+
+// validateLane checks a lane id: 1–64 bytes of printable ASCII.
+func validateLane(lane string) error {
+	if len(lane) == 0 || len(lane) > 64 {
+		return validation("", "invalid_input", "lane_id: must be 1..=64 bytes (got %d)", len(lane))
+	}
+	for i := 0; i < len(lane); i++ {
+		if c := lane[i]; c < 0x20 || c > 0x7e {
+			return validation("", "invalid_input", "lane_id: must be printable ASCII (byte 0x%02x at %d)", c, i)
+		}
+	}
+	return nil
+}
+
+// withOp fills in the operation name of an engine error that has none.
+func withOp(err error, op string) error {
+	var e *Error
+	if errors.As(err, &e) && e.Op == "" {
+		c := *e
+		c.Op = op
+		return &c
+	}
+	return err
+}

@@ -1,0 +1,102 @@
+package backend
+
+import (
+	"context"
+	"database/sql"
+)
+
+// sweepChunk is how many rows one reconciler write transaction handles.
+const sweepChunk = 32
+
+// candidate is one row a reconciler found due (outside the transaction).
+type candidate struct {
+	id  ExecutionID
+	idx int64
+}
+
+// findCandidates runs a candidate query on the reader; rows are
+// (partition_key, execution_id[, attempt_index]).
+func (b *Backend) findCandidates(ctx context.Context, q string, withIdx bool, args ...any) ([]candidate, error) {
+	rows, err := b.in.reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []candidate
+	for rows.Next() {
+		var (
+			part int64
+			key  []byte
+			idx  sql.NullInt64
+		)
+		dest := []any{&part, &key}
+		if withIdx {
+			dest = append(dest, &idx)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		id, err := execIDFromRow(part, key)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, candidate{id: id, idx: idx.Int64})
+	}
+	return out, rows.Err()
+}
+
+// sweep applies fn to each candidate in short write transactions of up to
+// sweepChunk rows, with nowMS as the transaction clock. fn re-checks that
+// the row is still due inside the transaction and reports whether it
+// changed it. If a chunk fails, its rows are retried one per transaction
+// so that one bad row costs only itself; failures are logged and counted.
+func (b *Backend) sweep(ctx context.Context, op string, nowMS int64, cands []candidate,
+	fn func(w *wtx, c candidate) (bool, error)) SweepReport {
+	var rep SweepReport
+	run := func(chunk []candidate) (int, error) {
+		done := 0
+		err := b.write(ctx, op, func(w *wtx) error {
+			w.now = nowMS
+			done = 0
+			for _, c := range chunk {
+				ok, err := fn(w, c)
+				if err != nil {
+					return err
+				}
+				if ok {
+					done++
+				}
+			}
+			return nil
+		})
+		return done, err
+	}
+	for len(cands) > 0 && ctx.Err() == nil {
+		n := min(len(cands), sweepChunk)
+		chunk := cands[:n]
+		cands = cands[n:]
+		done, err := run(chunk)
+		if err == nil {
+			rep.Processed += done
+			continue
+		}
+		for _, c := range chunk {
+			done, err := run([]candidate{c})
+			if err != nil {
+				rep.Errors++
+				b.in.opts.Logger.Warn("reconciler row failed", "op", op, "execution_id", c.id.String(), "err", err)
+				continue
+			}
+			rep.Processed += done
+		}
+	}
+	return rep
+}
+
+// skipNotFound turns "the row is gone" into a skip; other errors abort.
+func skipNotFound(err error) error {
+	if KindOf(err) == KindNotFound {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,113 @@
+package backend
+
+import (
+	"context"
+	"strconv"
+)
+
+var (
+	// Live attempts (via ff_attempt_lease_expiry_idx) whose execution's
+	// policy sets timeout_policy.attempt_timeout_ms and that started at
+	// least that long ago.
+	qTimedOutAttempts = `WITH RECURSIVE ` + attemptPartsCTE + `
+SELECT a.partition_key, a.execution_id, a.attempt_index
+FROM ap CROSS JOIN ff_attempt a
+  ON a.partition_key = ap.p AND a.lease_expires_at_ms IS NOT NULL
+JOIN ff_exec_core e
+  ON e.partition_key = a.partition_key AND e.execution_id = a.execution_id AND e.attempt_index = a.attempt_index
+WHERE a.outcome IS NULL AND e.lifecycle_phase = 'active'
+  AND json_extract(e.policy, '$.timeout_policy.attempt_timeout_ms') > 0
+  AND a.started_at_ms + json_extract(e.policy, '$.timeout_policy.attempt_timeout_ms') <= ?1
+LIMIT ?2`
+
+	// Executions with a deadline, one seek per partition on
+	// ff_exec_core_deadline_idx (partition_key, deadline_at_ms) WHERE
+	// deadline_at_ms IS NOT NULL. Terminal transitions clear deadline_at_ms,
+	// so the index holds live deadlines only.
+	qPastDeadline = `WITH RECURSIVE dp(p) AS (
+  SELECT (SELECT min(partition_key) FROM ff_exec_core WHERE deadline_at_ms IS NOT NULL)
+  UNION ALL
+  SELECT (SELECT min(partition_key) FROM ff_exec_core
+          WHERE deadline_at_ms IS NOT NULL AND partition_key > dp.p)
+  FROM dp WHERE dp.p IS NOT NULL)
+SELECT e.partition_key, e.execution_id
+FROM dp CROSS JOIN ff_exec_core e
+  ON e.partition_key = dp.p AND e.deadline_at_ms IS NOT NULL AND e.deadline_at_ms <= ?1
+ORDER BY e.deadline_at_ms
+LIMIT ?2`
+)
+
+// TimeoutAttempts fails up to limit running attempts that ran at least
+// the policy's timeout_policy.attempt_timeout_ms, with failure class
+// timeout. The retry policy applies as for Fail (retry_count <
+// max_retries → delayed retry, else terminal failed).
+func (b *Backend) TimeoutAttempts(ctx context.Context, nowMS int64, limit int) (SweepReport, error) {
+	const op = "timeout_attempts"
+	if limit <= 0 {
+		return SweepReport{}, nil
+	}
+	cands, err := b.findCandidates(ctx, qTimedOutAttempts, true, nowMS, limit)
+	if err != nil {
+		return SweepReport{}, transport(op, err)
+	}
+	return b.sweep(ctx, op, nowMS, cands, func(w *wtx, c candidate) (bool, error) {
+		h, err := w.head(op, c.id)
+		if err != nil {
+			return false, skipNotFound(err)
+		}
+		if h.lifecycle != "active" || h.attemptIndex != c.idx || !h.live() || !h.attemptStart.Valid {
+			return false, nil
+		}
+		p := h.policy
+		if p == nil || p.TimeoutPolicy == nil || p.TimeoutPolicy.AttemptTimeoutMS == nil || *p.TimeoutPolicy.AttemptTimeoutMS == 0 {
+			return false, nil
+		}
+		timeout := clampI64(*p.TimeoutPolicy.AttemptTimeoutMS)
+		if h.attemptStart.Int64+timeout > w.now {
+			return false, nil
+		}
+		reason := "attempt timed out after " + strconv.FormatInt(timeout, 10) + " ms"
+		_, err = w.failAttempt(c.id, c.idx, h.leaseID, p, h.retryCount, FailTimeout, reason, true)
+		return err == nil, err
+	}), nil
+}
+
+// ExpireDeadlines moves up to limit non-terminal executions whose
+// deadline_at_ms <= nowMS to terminal / expired: a held lease is released
+// (attempt outcome expired, epoch bumped, lease event "released") and
+// completion event "expired" is written.
+func (b *Backend) ExpireDeadlines(ctx context.Context, nowMS int64, limit int) (SweepReport, error) {
+	const op = "expire_deadlines"
+	if limit <= 0 {
+		return SweepReport{}, nil
+	}
+	cands, err := b.findCandidates(ctx, qPastDeadline, false, nowMS, limit)
+	if err != nil {
+		return SweepReport{}, transport(op, err)
+	}
+	return b.sweep(ctx, op, nowMS, cands, func(w *wtx, c candidate) (bool, error) {
+		h, err := w.head(op, c.id)
+		if err != nil {
+			return false, skipNotFound(err)
+		}
+		if h.lifecycle == "terminal" || !h.deadline.Valid || h.deadline.Int64 > w.now {
+			return false, nil
+		}
+		part, key := c.id.key()
+		if h.live() {
+			if err := w.endAttempt(part, key, h.attemptIndex, "expired", 1, "{}"); err != nil {
+				return false, err
+			}
+			if err := w.leaseEvent(c.id, h.leaseID, "released"); err != nil {
+				return false, err
+			}
+		}
+		patch := terminalPatch("expired", map[string]any{
+			"failure_reason": "execution deadline " + strconv.FormatInt(h.deadline.Int64, 10) + " passed",
+		})
+		if _, err := w.exec(qTerminal, part, key, StateExpired, w.now, nil, nil, nil, patch); err != nil {
+			return false, err
+		}
+		return true, w.completionEvent(c.id, "expired")
+	}), nil
+}

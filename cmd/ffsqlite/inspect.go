@@ -1,0 +1,426 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ffsqlite/ffsqlite/backend"
+	"github.com/ffsqlite/ffsqlite/inspect"
+	"github.com/ffsqlite/ffsqlite/render"
+)
+
+// inspectZone is where inspect shows local times (tests pin it to UTC).
+var inspectZone = func() *time.Location { return time.Local }
+
+func inspectCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "inspect",
+		Usage: "show what the engine is doing in a database, read-only (overview without a subcommand)",
+		Description: "Opens the database query-only: never migrates, never writes, works while serve or scan is\n" +
+			"writing the same file and on a database created by upstream FlowFabric's runner. --json on every\n" +
+			"command prints the stable JSON documented in docs/inspect-json.md.",
+		Flags:  inspectFlags(),
+		Action: inspectOverviewAction,
+		Subcommands: []*cli.Command{
+			{Name: "executions", Usage: "list executions, newest first", Action: inspectExecutionsAction,
+				Flags: inspectFlags(
+					&cli.StringFlag{Name: "state", Usage: "only this public `STATE` (" + strings.Join(inspect.PublicStates, ", ") + ")"},
+					&cli.StringFlag{Name: "lane", Usage: "only this `LANE`"},
+					&cli.StringFlag{Name: "flow", Usage: "only members of flow `UUID`"},
+					inspLimitFlag())},
+			{Name: "execution", Usage: "one execution: state vector, attempts, leases, capabilities, policy, recent events",
+				ArgsUsage: "ID", Action: inspectExecutionAction, Flags: inspectFlags()},
+			{Name: "flows", Usage: "list flows, newest first", Action: inspectFlowsAction, Flags: inspectFlags(inspLimitFlag())},
+			{Name: "flow", Usage: "one flow: members and edges drawn as a tree", ArgsUsage: "UUID", Action: inspectFlowAction, Flags: inspectFlags()},
+			{Name: "budgets", Usage: "list budgets with usage and breach state", Action: inspectBudgetsAction, Flags: inspectFlags()},
+			{Name: "budget", Usage: "one budget: usage against hard and soft limits per dimension", ArgsUsage: "ID", Action: inspectBudgetAction, Flags: inspectFlags()},
+			{Name: "quotas", Usage: "list quota policies with their current window", Action: inspectQuotasAction, Flags: inspectFlags()},
+			{Name: "workers", Usage: "list registered workers, alive or expired", Action: inspectWorkersAction, Flags: inspectFlags()},
+			{Name: "events", Usage: "outbox events (completion, lease, signal, operator); --follow tails them", Action: inspectEventsAction,
+				Flags: inspectFlags(
+					&cli.StringSliceFlag{Name: "outbox", Usage: "only this `OUTBOX` (completion, lease, signal, operator; repeatable)"},
+					&cli.StringFlag{Name: "after", Usage: "events after `CURSOR` (an event id, or outbox:id,… as printed)"},
+					&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep polling (every 250ms) until interrupted; JSON lines with --json"},
+					inspLimitFlag())},
+			{Name: "schema", Usage: "the file's normalized schema facts (the parity test's extractor)", Action: inspectSchemaAction, Flags: inspectFlags()},
+			{Name: "drift", Usage: fmt.Sprintf("diff the file's schema against the embedded migrations; exit %d on drift", exitDrift),
+				Action: inspectDriftAction, Flags: inspectFlags()},
+		},
+	}
+}
+
+// inspectFlags are every inspect leaf's flags: the database flags, --json,
+// --color, the hidden clock override and the leaf's own.
+func inspectFlags(extra ...cli.Flag) []cli.Flag {
+	own := []cli.Flag{jsonFlag(), colorFlag(),
+		&cli.Int64Flag{Name: "now-ms", Hidden: true, Usage: "evaluate leases, delays and ages as of this Unix `MS` (tests)"}}
+	return dbFlags(append(own, extra...)...)
+}
+
+func inspLimitFlag() cli.Flag {
+	return &cli.IntFlag{Name: "limit", Usage: "at most `N` rows (0 = all)", Value: inspect.DefaultLimit}
+}
+
+// inspectView is what an inspect leaf prints with.
+type inspectView struct {
+	c    *cli.Context
+	w    io.Writer
+	json bool
+	p    render.Painter
+	now  int64
+	b    *backend.Backend
+}
+
+// withInspect opens --db read-only (guard and banner as everywhere), then
+// runs fn. wantArgs is how many positional arguments the leaf takes.
+func withInspect(c *cli.Context, wantArgs int, fn func(v *inspectView) error) error {
+	name := "ffsqlite " + c.Command.FullName()
+	if c.NArg() != wantArgs {
+		if wantArgs == 0 {
+			return usageErr(name+" --help", "unexpected argument %q", c.Args().First())
+		}
+		return usageErr(name+" "+c.Command.ArgsUsage, "%s needs exactly one %s argument", c.Command.Name, c.Command.ArgsUsage)
+	}
+	colorOn, err := useColor(c, c.App.Writer)
+	if err != nil {
+		return err
+	}
+	if backend.DevModeEnabled() { // the guard refuses before anything touches the file
+		release := inspect.HoldReadOnly(c.Context, c.String("db"))
+		defer release() // after b.Close below: the pin closes last
+	}
+	b, _, err := openDB(c, func(o *backend.Options) { o.ReadOnly, o.MustExist = true, true })
+	if err != nil {
+		return err
+	}
+	defer b.Close(c.Context)
+	v := &inspectView{c: c, w: c.App.Writer, json: c.Bool("json"), p: render.Painter{Enabled: colorOn}, now: b.Now(), b: b}
+	if c.IsSet("now-ms") {
+		v.now = c.Int64("now-ms")
+	}
+	return inspectErr(c, fn(v))
+}
+
+// inspectErr attaches exit codes and hints to inspect's own errors.
+func inspectErr(c *cli.Context, err error) error {
+	var nf *inspect.NotFoundError
+	switch {
+	case err == nil:
+		return nil
+	case inspect.IsMissingTable(err):
+		return withCode(exitBadDatabase, err, "ffsqlite inspect --db "+c.String("db")+" (shows the schema version; `ffsqlite migrate up` completes it)")
+	case errors.As(err, &nf):
+		return withCode(exitFailure, err, "ffsqlite inspect "+nf.What+"s --db "+c.String("db")+" (lists them)")
+	}
+	return err
+}
+
+func (v *inspectView) out(x any) error { return render.JSON(v.w, x) }
+
+func inspectOverviewAction(c *cli.Context) error {
+	if c.Args().Present() {
+		return usageErr("ffsqlite inspect --help", "unknown inspect subcommand %q", c.Args().First())
+	}
+	return withInspect(c, 0, func(v *inspectView) error {
+		rep, err := inspect.Overview(c.Context, v.b, inspect.OverviewOptions{NowMS: v.now})
+		if err != nil {
+			return err
+		}
+		if v.json {
+			return v.out(rep)
+		}
+		return v.overview(rep)
+	})
+}
+
+func inspectExecutionsAction(c *cli.Context) error {
+	if s := c.String("state"); s != "" && !inspect.ValidState(s) {
+		return usageErr("--state "+strings.Join(inspect.PublicStates, "|"), "unknown state %q", s)
+	}
+	if f := c.String("flow"); f != "" {
+		if _, err := inspect.ParseUUID(f); err != nil {
+			return usageErr("--flow UUID (see ffsqlite inspect flows)", "%v", err)
+		}
+	}
+	limit, err := inspLimit(c)
+	if err != nil {
+		return err
+	}
+	return withInspect(c, 0, func(v *inspectView) error {
+		list, err := inspect.Executions(c.Context, v.b.ReaderDB(), inspect.ExecutionFilter{
+			State: c.String("state"), Lane: c.String("lane"), Flow: c.String("flow"), Limit: limit})
+		if err != nil {
+			return err
+		}
+		if v.json {
+			return v.out(list)
+		}
+		return v.executions(list)
+	})
+}
+
+// limitOf maps --limit to the inspect convention (0 = all there is -1).
+func inspLimit(c *cli.Context) (int, error) {
+	n := c.Int("limit")
+	switch {
+	case n < 0:
+		return 0, usageErr("--limit N (N >= 0)", "invalid --limit %d", n)
+	case n == 0:
+		return -1, nil
+	}
+	return n, nil
+}
+
+func inspectExecutionAction(c *cli.Context) error {
+	if c.NArg() == 1 {
+		if _, _, err := inspect.ParseExecID(c.Args().First()); err != nil {
+			return usageErr("ffsqlite inspect execution '{fp:N}:<uuid>' (see ffsqlite inspect executions)", "%v", err)
+		}
+	}
+	return withInspect(c, 1, func(v *inspectView) error {
+		d, err := inspect.Execution(c.Context, v.b.ReaderDB(), c.Args().First(), v.now)
+		if err != nil {
+			return err
+		}
+		if v.json {
+			return v.out(d)
+		}
+		return v.execution(d)
+	})
+}
+
+func inspectFlowsAction(c *cli.Context) error {
+	limit, err := inspLimit(c)
+	if err != nil {
+		return err
+	}
+	return withInspect(c, 0, func(v *inspectView) error {
+		list, err := inspect.Flows(c.Context, v.b.ReaderDB(), limit)
+		if err != nil {
+			return err
+		}
+		if v.json {
+			return v.out(list)
+		}
+		return v.flows(list)
+	})
+}
+
+func inspectFlowAction(c *cli.Context) error {
+	if c.NArg() == 1 {
+		if _, err := inspect.ParseUUID(c.Args().First()); err != nil {
+			return usageErr("ffsqlite inspect flow UUID (see ffsqlite inspect flows)", "invalid flow id: %v", err)
+		}
+	}
+	return withInspect(c, 1, func(v *inspectView) error {
+		d, err := inspect.Flow(c.Context, v.b.ReaderDB(), c.Args().First())
+		if err != nil {
+			return err
+		}
+		if v.json {
+			return v.out(d)
+		}
+		return v.flow(d)
+	})
+}
+
+func inspectBudgetsAction(c *cli.Context) error {
+	return withInspect(c, 0, func(v *inspectView) error {
+		list, err := inspect.Budgets(c.Context, v.b.ReaderDB(), v.now)
+		if err != nil {
+			return err
+		}
+		if v.json {
+			return v.out(list)
+		}
+		return v.budgets(list)
+	})
+}
+
+func inspectBudgetAction(c *cli.Context) error {
+	return withInspect(c, 1, func(v *inspectView) error {
+		d, err := inspect.Budget(c.Context, v.b.ReaderDB(), c.Args().First(), v.now)
+		if err != nil {
+			return err
+		}
+		if v.json {
+			return v.out(d)
+		}
+		return v.budget(d)
+	})
+}
+
+func inspectQuotasAction(c *cli.Context) error {
+	return withInspect(c, 0, func(v *inspectView) error {
+		list, err := inspect.Quotas(c.Context, v.b.ReaderDB(), v.now)
+		if err != nil {
+			return err
+		}
+		if v.json {
+			return v.out(list)
+		}
+		return v.quotas(list)
+	})
+}
+
+func inspectWorkersAction(c *cli.Context) error {
+	return withInspect(c, 0, func(v *inspectView) error {
+		list, err := inspect.Workers(c.Context, v.b.ReaderDB(), v.now)
+		if err != nil {
+			return err
+		}
+		if v.json {
+			return v.out(list)
+		}
+		return v.workers(list)
+	})
+}
+
+func inspectEventsAction(c *cli.Context) error {
+	outboxes, err := inspect.ValidateOutboxes(inspSplitList(c.StringSlice("outbox")))
+	if err != nil {
+		return usageErr("--outbox completion|lease|signal|operator", "%v", err)
+	}
+	var after inspect.Cursor
+	if c.IsSet("after") {
+		if after, err = inspect.ParseCursor(c.String("after"), outboxes); err != nil {
+			return usageErr("--after N or --after completion:N,lease:N,…", "%v", err)
+		}
+	}
+	limit, err := inspLimit(c)
+	if err != nil {
+		return err
+	}
+	if limit < 0 {
+		limit = 1 << 30
+	}
+	return withInspect(c, 0, func(v *inspectView) error {
+		db := v.b.ReaderDB()
+		page, err := inspect.Events(c.Context, db, inspect.EventQuery{Outboxes: outboxes, After: after, Limit: limit})
+		if err != nil {
+			return err
+		}
+		if !c.Bool("follow") {
+			if v.json {
+				return v.out(page)
+			}
+			return v.events(page)
+		}
+		emit := func(evs []inspect.Event) error {
+			for _, e := range evs {
+				if err := v.eventLine(e); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		if err := emit(page.Events); err != nil {
+			return err
+		}
+		from, err := inspect.ParseCursor(page.Cursor, outboxes)
+		if err != nil {
+			return err
+		}
+		return inspect.Follow(c.Context, db, outboxes, from, inspect.FollowInterval, emit)
+	})
+}
+
+// splitList accepts both --outbox a --outbox b and --outbox a,b.
+func inspSplitList(in []string) []string {
+	var out []string
+	for _, s := range in {
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// eventLine prints one followed event: a JSON line with --json, else a
+// text line.
+func (v *inspectView) eventLine(e inspect.Event) error {
+	if v.json {
+		b, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(v.w, "%s\n", b)
+		return err
+	}
+	_, err := fmt.Fprintf(v.w, "%s  %-10s #%-6d %-22s %s\n", v.ts(e.AtMS), e.Outbox, e.EventID, v.p.State(e.Type), e.ExecutionID)
+	return err
+}
+
+func inspectSchemaAction(c *cli.Context) error {
+	return withInspect(c, 0, func(v *inspectView) error {
+		f, err := inspect.Schema(c.Context, v.b.ReaderDB())
+		if err != nil {
+			return err
+		}
+		if v.json {
+			out, err := f.JSON()
+			if err != nil {
+				return err
+			}
+			_, err = v.w.Write(out)
+			return err
+		}
+		return v.schema(f)
+	})
+}
+
+func inspectDriftAction(c *cli.Context) error {
+	return withInspect(c, 0, func(v *inspectView) error {
+		d, err := inspect.Drift(c.Context, v.b.ReaderDB())
+		if err != nil {
+			return err
+		}
+		if v.json {
+			if err := v.out(d); err != nil {
+				return err
+			}
+		} else if d.Drift {
+			fprintf(v.w, "%s", d.Report)
+		} else {
+			fprintf(v.w, "no drift: %s matches the embedded migrations (%d tables)\n", v.b.Path(), d.ActualTables)
+		}
+		if d.Drift {
+			return withCode(exitDrift, fmt.Errorf("schema drift: %d difference(s) between %s and the embedded migrations",
+				len(d.Differences), v.b.Path()), "ffsqlite migrate status --db "+c.String("db")+" (pending migrations explain missing objects)")
+		}
+		return nil
+	})
+}
+
+// ts shows a timestamp as local time plus age; 0 or nil shows "-".
+func (v *inspectView) ts(ms int64) string {
+	if ms == 0 {
+		return "-"
+	}
+	return time.UnixMilli(ms).In(inspectZone()).Format("2006-01-02 15:04:05") + " (" + render.Age(ms, v.now) + ")"
+}
+
+func (v *inspectView) tsp(ms *int64) string {
+	if ms == nil {
+		return "-"
+	}
+	return v.ts(*ms)
+}
+
+func inspDash(p *string) string {
+	if p == nil || *p == "" {
+		return "-"
+	}
+	return *p
+}
+
+func inspItoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ffsqlite/ffsqlite/backend"
+	"github.com/ffsqlite/ffsqlite/dbinit"
+	"github.com/ffsqlite/ffsqlite/scanners"
+	"github.com/ffsqlite/ffsqlite/server"
+)
+
+// DefaultListen is serve's address: loopback unless asked otherwise.
+const DefaultListen = "127.0.0.1:9090"
+
+// DefaultServeGrace bounds the drain of requests and scanner ticks on stop.
+const DefaultServeGrace = 15 * time.Second
+
+func serveCommand() *cli.Command {
+	flags := dbFlags(
+		&cli.StringFlag{Name: "listen", Usage: "listen `ADDR` (host:port)", EnvVars: []string{"FF_LISTEN_ADDR"}, Value: DefaultListen},
+		&cli.DurationFlag{Name: "grace", Usage: "on stop, wait up to `DURATION` for requests and scanner ticks", Value: DefaultServeGrace},
+	)
+	flags = append(flags, reconcilerFlags()...)
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "run a local FlowFabric dev server: REST API, HTTP worker loop, dashboard, metrics, reconcilers",
+		Description: "Opens (creating and migrating) --db, or a throwaway in-memory database with --db :memory:, seeds the\n" +
+			"waitpoint key, starts every reconciler and serves the API on --listen. SIGINT or SIGTERM stops\n" +
+			"accepting, finishes in-flight requests, drains the reconcilers (--grace) and closes the database;\n" +
+			"a second signal exits at once. Env: FF_API_TOKEN (bearer token), FF_CORS_ORIGINS (comma list).",
+		Flags: flags,
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return usageErr("ffsqlite serve --help", "unexpected argument %q", c.Args().First())
+			}
+			return serve(c)
+		},
+	}
+}
+
+func serve(c *cli.Context) error {
+	if !backend.DevModeEnabled() {
+		return backend.ErrRequiresDevMode // before anything listens or opens
+	}
+	cfg := server.Config{APIToken: os.Getenv("FF_API_TOKEN")}
+	if v, ok := os.LookupEnv("FF_CORS_ORIGINS"); ok {
+		origins, err := server.ParseCORSOrigins(v)
+		if err != nil {
+			return usageErr("set FF_CORS_ORIGINS to a comma list of origins, or * for any", "%v", err)
+		}
+		cfg.CORSOrigins = origins
+	}
+	scfg, err := scanConfig(c, os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.String("listen"))
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return withCode(exitAddrInUse, fmt.Errorf("listen on %s: address already in use", c.String("listen")),
+				"ffsqlite serve --listen 127.0.0.1:PORT (or FF_LISTEN_ADDR)")
+		}
+		return usageErr("ffsqlite serve --listen HOST:PORT", "listen on %s: %v", c.String("listen"), err)
+	}
+	defer ln.Close()
+
+	b, log, err := openDB(c, func(o *backend.Options) { o.CreateDirs = true })
+	if err != nil {
+		return err
+	}
+	defer b.Close(context.WithoutCancel(c.Context))
+	sum, err := dbinit.Run(c.Context, b, log)
+	if err != nil {
+		return err
+	}
+	sup, err := scanners.ForBackend(b, scfg, scanners.Options{Logger: log})
+	if err != nil {
+		return usageErr("ffsqlite serve --help", "%v", err)
+	}
+	cfg.Logger, cfg.Scanners = log, sup
+	srv, err := server.New(b, cfg)
+	if err != nil {
+		return err
+	}
+	if err := sup.Start(context.WithoutCancel(c.Context)); err != nil {
+		return err
+	}
+	printEndpoints(c, ln.Addr().String(), b, sum, cfg.APIToken != "")
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		sup.Shutdown(context.Background())
+		return err
+	case <-c.Context.Done():
+	}
+	log.Info("shutting down: draining requests and reconcilers", "grace", c.Duration("grace"))
+	ctx, cancel := context.WithTimeout(context.Background(), c.Duration("grace"))
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Warn("requests still running at the end of the grace period", "error", err)
+	}
+	if late := sup.Shutdown(ctx); len(late) > 0 {
+		log.Warn("sqlite scanner supervisor exceeded grace on shutdown", "timed_out", len(late), "grace", c.Duration("grace"))
+	}
+	<-errc
+	log.Info("stopped", "database", b.Path())
+	return nil
+}
+
+// printEndpoints is serve's start-up banner, on stderr like every log.
+func printEndpoints(c *cli.Context, addr string, b *backend.Backend, sum *dbinit.Summary, auth bool) {
+	w := c.App.ErrWriter
+	base := "http://" + addr
+	db := b.Path()
+	if b.IsMemory() {
+		db = "in-memory (data is lost on exit)"
+	}
+	fmt.Fprintf(w, "ffsqlite dev server (FlowFabric SQLite, dev-only)\n")
+	fmt.Fprintf(w, "  API:        %s/v1\n", base)
+	fmt.Fprintf(w, "  Dashboard:  %s/\n", base)
+	fmt.Fprintf(w, "  Metrics:    %s/metrics\n", base)
+	fmt.Fprintf(w, "  Health:     %s/healthz\n", base)
+	fmt.Fprintf(w, "  Database:   %s (schema version %d, %s)\n", db, sum.SchemaVersion, sum.JournalMode)
+	if auth {
+		fmt.Fprintf(w, "  Auth:       bearer token from FF_API_TOKEN\n")
+	} else {
+		fmt.Fprintf(w, "  Auth:       off (set FF_API_TOKEN to require a bearer token)\n")
+	}
+}

@@ -1,0 +1,16 @@
+// Package scanners runs ffsqlite's background reconcilers: the loops that
+// make a local engine behave like production (budget resets, worker TTL
+// sweep, delayed promotion, lease expiry, attempt timeouts, execution
+// deadlines). Upstream's SQLite backend runs only the first two; ffsqlite
+// runs them all.
+//
+// A Reconciler processes one bounded batch per Tick. A Supervisor runs
+// each enabled reconciler on its own cadence (the first run one interval
+// after Start, like upstream), one tick at a time against the database,
+// survives failing and panicking ticks, logs one line per tick and keeps
+// counters; Shutdown drains running ticks up to a deadline. Both
+// `ffsqlite scan` and `ffsqlite serve` use it.
+//
+// Adding a reconciler is one file: it calls register with a Definition
+// (name, default interval, env var, batch, constructor) from init.
+package scanners

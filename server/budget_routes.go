@@ -1,0 +1,93 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/ffsqlite/ffsqlite/backend"
+)
+
+// Route 22: POST /v1/budgets
+func (s *Server) createBudget(w http.ResponseWriter, r *http.Request) {
+	var args backend.CreateBudgetArgs
+	if !decodeJSON(w, r, limitDefault, "/v1/budgets", &args, "budget_id", "scope_type", "scope_id", "enforcement_mode",
+		"on_hard_limit", "on_soft_limit", "reset_interval_ms", "dimensions", "hard_limits", "soft_limits", "now") {
+		return
+	}
+	res, err := s.b.CreateBudget(r.Context(), args)
+	if err != nil {
+		writeEngineError(w, err)
+		return
+	}
+	status := http.StatusOK
+	if res.Created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, res)
+}
+
+// Route 23: GET /v1/budgets/{id}
+func (s *Server) getBudget(w http.ResponseWriter, r *http.Request) {
+	st, err := s.b.GetBudgetStatus(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeEngineError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// Route 24: POST /v1/budgets/{id}/usage
+func (s *Server) reportUsage(w http.ResponseWriter, r *http.Request) {
+	var args backend.ReportUsageArgs
+	if !decodeJSON(w, r, limitDefault, "/v1/budgets/{id}/usage", &args, "dimensions", "now") {
+		return
+	}
+	res, err := s.b.ReportUsage(r.Context(), r.PathValue("id"), args)
+	if err != nil {
+		writeEngineError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// Route 25: POST /v1/budgets/{id}/reset (no body)
+func (s *Server) resetBudget(w http.ResponseWriter, r *http.Request) {
+	if _, ok := readBody(w, r, limitDefault, "/v1/budgets/{id}/reset"); !ok {
+		return
+	}
+	res, err := s.b.ResetBudget(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeEngineError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// Route 27: POST /v1/admin/rotate-waitpoint-secret
+func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		NewKid       string `json:"new_kid"`
+		NewSecretHex string `json:"new_secret_hex"`
+	}
+	if !decodeJSON(w, r, limitDefault, "/v1/admin/rotate-waitpoint-secret", &body, "new_kid", "new_secret_hex") {
+		return
+	}
+	if !s.rotating.TryLock() {
+		writeJSON(w, http.StatusTooManyRequests, envelope{
+			Error: "too many concurrent admin_rotate calls (server max: 1); retry with backoff", Kind: "resource_exhausted", Retryable: boolPtr(true)})
+		return
+	}
+	defer s.rotating.Unlock()
+	secret, err := backend.ParseSecretHex(body.NewSecretHex)
+	if err == nil {
+		err = s.b.RotateWaitpointSecret(r.Context(), body.NewKid, secret)
+	}
+	if err != nil {
+		status, env := engineStatus(err)
+		if status == http.StatusBadRequest {
+			env.Error = invalidInput(err) // upstream prints the bare sentence
+		}
+		writeJSON(w, status, env)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"rotated": 1, "failed": []int{}, "new_kid": body.NewKid})
+}

@@ -1,0 +1,95 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/ffsqlite/ffsqlite/backend"
+)
+
+// envelope is ff-server's JSON error body: {"error","kind"?,"retryable"?}.
+type envelope struct {
+	Error     string `json:"error"`
+	Kind      string `json:"kind,omitempty"`
+	Retryable *bool  `json:"retryable,omitempty"`
+}
+
+func boolPtr(b bool) *bool { return &b }
+
+// writeJSON writes v with status and the JSON content type.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeError writes the envelope for a plain message.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, envelope{Error: msg})
+}
+
+// engineStatus maps the engine's typed errors to ff-server's status codes
+// and envelopes (server-api.md §1.3).
+func engineStatus(err error) (int, envelope) {
+	var e *backend.Error
+	if !errors.As(err, &e) {
+		return http.StatusInternalServerError, envelope{Error: "engine: " + err.Error(), Retryable: boolPtr(false)}
+	}
+	detail := e.Msg
+	switch e.Kind {
+	case backend.KindNotFound:
+		return http.StatusNotFound, envelope{Error: detail}
+	case backend.KindValidation:
+		code := e.Code
+		if code == "" {
+			code = "validation_error"
+		}
+		msg := code
+		if detail != "" && detail != code {
+			msg = code + ": " + detail
+		}
+		return http.StatusBadRequest, envelope{Error: msg}
+	case backend.KindConflict:
+		code := or(e.Code, "conflict")
+		return http.StatusConflict, envelope{Error: code + ": " + detail, Kind: code, Retryable: boolPtr(false)}
+	case backend.KindContention:
+		switch e.Code {
+		case "retry_exhausted":
+			return http.StatusInternalServerError, envelope{Error: e.Code + ": " + detail, Kind: e.Code, Retryable: boolPtr(false)}
+		case "rate_limit_exceeded", "concurrency_limit_exceeded":
+			return http.StatusTooManyRequests, envelope{Error: e.Code + ": " + detail, Kind: e.Code, Retryable: boolPtr(true)}
+		}
+		return http.StatusConflict, envelope{Error: or(e.Code, "contention") + ": " + detail, Kind: "contention", Retryable: boolPtr(true)}
+	case backend.KindState:
+		code := or(e.Code, "state_conflict")
+		return http.StatusConflict, envelope{Error: code + ": " + detail, Kind: code, Retryable: boolPtr(false)}
+	case backend.KindUnavailable:
+		return http.StatusServiceUnavailable, envelope{Error: "backend op unavailable: " + or(e.Op, e.Code), Kind: "unavailable", Retryable: boolPtr(false)}
+	}
+	return http.StatusInternalServerError, envelope{Error: "engine: " + err.Error(), Kind: "transport", Retryable: boolPtr(true)}
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// writeEngineError writes err through engineStatus.
+func writeEngineError(w http.ResponseWriter, err error) {
+	status, env := engineStatus(err)
+	writeJSON(w, status, env)
+}
+
+// unavailable answers routes whose engine support has not landed yet with
+// ff-server's 503 envelope, not a 404, so clients see an honest
+// "not supported here".
+func unavailable(op string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusServiceUnavailable, envelope{
+			Error: fmt.Sprintf("backend op unavailable: %s", op), Kind: "unavailable", Retryable: boolPtr(false)})
+	}
+}

@@ -1,0 +1,148 @@
+package server
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// httpMetrics are the ff_http_* series.
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ff_http_requests_total", Help: "HTTP requests by method, route template and status.",
+		}, []string{"method", "path", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ff_http_request_duration_seconds", Help: "HTTP request latency by method, route template and status.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"method", "path", "status"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+var knownMethods = []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"}
+
+// routeTemplate returns the matched mux pattern without its method, or
+// "unknown".
+func routeTemplate(r *http.Request) string {
+	p := r.Pattern
+	if p == "" {
+		return "unknown"
+	}
+	if i := strings.IndexByte(p, ' '); i >= 0 {
+		p = p[i+1:]
+	}
+	return p
+}
+
+// instrument records ff_http_* for every request. It wraps the mux, so the
+// route template is known once the mux has matched.
+func (m *httpMetrics) instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		method := r.Method
+		if !slices.Contains(knownMethods, method) {
+			method = "OTHER"
+		}
+		status := rec.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		labels := prometheus.Labels{"method": method, "path": routeTemplate(r), "status": strconv.Itoa(status)}
+		m.requests.With(labels).Inc()
+		m.duration.With(labels).Observe(time.Since(start).Seconds())
+	})
+}
+
+// requireToken enforces FF_API_TOKEN as a bearer token, compared in
+// constant time, on every path but /healthz and /metrics.
+func requireToken(token string, next http.Handler) http.Handler {
+	if token == "" {
+		return next
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/metrics" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		got := []byte(r.Header.Get("Authorization"))
+		if len(got) != len(want) || subtle.ConstantTimeCompare(got, want) != 1 {
+			writeError(w, http.StatusUnauthorized, "missing or invalid Authorization header")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cors is the outermost layer, so preflights are answered before auth.
+// A "*" anywhere in origins allows every origin; otherwise only the listed
+// ones, with methods GET/POST/PUT and headers content-type (+authorization
+// when a token is configured).
+func cors(origins []string, withAuth bool, next http.Handler) http.Handler {
+	any := slices.Contains(origins, "*")
+	headers := "content-type"
+	if withAuth || any {
+		headers = "content-type, authorization"
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		allowed := origin != "" && (any || slices.Contains(origins, origin))
+		if allowed {
+			h := w.Header()
+			if any {
+				h.Set("Access-Control-Allow-Origin", "*")
+			} else {
+				h.Set("Access-Control-Allow-Origin", origin)
+				h.Add("Vary", "Origin")
+			}
+			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+				h.Set("Access-Control-Allow-Methods", "GET, POST, PUT")
+				h.Set("Access-Control-Allow-Headers", headers)
+				h.Set("Access-Control-Max-Age", "600")
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}

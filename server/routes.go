@@ -1,0 +1,78 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+)
+
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("GET /healthz", s.healthz)
+
+	m.HandleFunc("GET /v1/executions", s.listExecutions)                   // 1
+	m.HandleFunc("POST /v1/executions", s.createExecution)                 // 2
+	m.HandleFunc("GET /v1/executions/{id}", s.getExecution)                // 3
+	m.HandleFunc("GET /v1/executions/{id}/state", s.getState)              // 4
+	m.HandleFunc("GET /v1/executions/{id}/result", s.getResult)            // 7
+	m.HandleFunc("POST /v1/executions/{id}/cancel", s.cancelExecution)     // 8
+	m.HandleFunc("PUT /v1/executions/{id}/priority", s.changePriority)     // 10
+	m.HandleFunc("POST /v1/executions/{id}/replay", s.replayExecution)     // 11
+	m.HandleFunc("POST /v1/executions/{id}/revoke-lease", s.revokeLease)   // 12
+	m.HandleFunc("POST /v1/budgets", s.createBudget)                       // 22
+	m.HandleFunc("GET /v1/budgets/{id}", s.getBudget)                      // 23
+	m.HandleFunc("POST /v1/budgets/{id}/usage", s.reportUsage)             // 24
+	m.HandleFunc("POST /v1/budgets/{id}/reset", s.resetBudget)             // 25
+	m.HandleFunc("POST /v1/admin/rotate-waitpoint-secret", s.rotateSecret) // 27
+
+	// ffsqlite's worker loop over HTTP (docs/http-api.md).
+	m.HandleFunc("POST /v1/worker/claim", s.workerClaim)
+	m.HandleFunc("POST /v1/worker/renew", s.workerRenew)
+	m.HandleFunc("POST /v1/worker/complete", s.workerComplete)
+	m.HandleFunc("POST /v1/worker/fail", s.workerFail)
+
+	// The dashboard and its JSON.
+	m.Handle("GET /{$}", s.dashboardIndex())
+	m.Handle("GET /ui/", s.dashboardAssets())
+	m.HandleFunc("GET /ui/api/state", s.uiState)
+	m.HandleFunc("GET /ui/api/execution", s.uiExecution)
+
+	// Routes whose engine support arrives with later work answer ff-server's
+	// 503 "unavailable" envelope, never a 404.
+	m.HandleFunc("GET /v1/executions/{id}/pending-waitpoints", unavailable("list_pending_waitpoints"))
+	m.HandleFunc("GET /v1/executions/{id}/waitpoints/{waitpoint_id}/token", unavailable("read_waitpoint_token"))
+	m.HandleFunc("POST /v1/executions/{id}/signal", unavailable("deliver_signal"))
+	m.HandleFunc("POST /v1/executions/{id}/reclaim", unavailable("issue_reclaim_grant"))
+	m.HandleFunc("POST /v1/workers/{worker_id}/claim", unavailable("claim_for_worker"))
+	m.HandleFunc("GET /v1/executions/{id}/attempts/{idx}/stream", unavailable("read_stream"))
+	m.HandleFunc("GET /v1/executions/{id}/attempts/{idx}/stream/tail", unavailable("tail_stream"))
+	m.HandleFunc("POST /v1/flows", unavailable("create_flow"))
+	m.HandleFunc("POST /v1/flows/{id}/members", unavailable("add_execution_to_flow"))
+	m.HandleFunc("POST /v1/flows/{id}/cancel", unavailable("cancel_flow"))
+	m.HandleFunc("POST /v1/flows/{id}/edges", unavailable("stage_dependency_edge"))
+	m.HandleFunc("POST /v1/flows/{id}/edges/apply", unavailable("apply_dependency_to_child"))
+	m.HandleFunc("POST /v1/quotas", unavailable("create_quota_policy"))
+
+	m.HandleFunc("/", s.noRoute)
+}
+
+// noRoute answers what no route matched as ff-server does: 405 when the
+// path exists under another method, else 404 with an empty body.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut} {
+		if method == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = method
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+			allow = append(allow, method)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		return
+	}
+	w.WriteHeader(http.StatusNotFound)
+}

@@ -1,0 +1,156 @@
+// Package server is ffsqlite's local dev server: ff-server's REST API as
+// thin handlers over the backend Go API, ffsqlite's HTTP worker routes, a
+// Prometheus /metrics endpoint and the embedded dashboard.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ffsqlite/ffsqlite/backend"
+	"github.com/ffsqlite/ffsqlite/scanners"
+)
+
+// Defaults for Config.
+const (
+	// DefaultMaxBlock caps a worker claim's block_ms long-poll.
+	DefaultMaxBlock = 30 * time.Second
+	// DefaultClaimPoll is how often a blocked claim retries when no commit
+	// wakes it first.
+	DefaultClaimPoll = 100 * time.Millisecond
+)
+
+// Config tunes a Server. The zero value serves without auth, with CORS
+// open to every origin.
+type Config struct {
+	// APIToken, when set, is required as "Authorization: Bearer <token>"
+	// on every route but /healthz and /metrics.
+	APIToken string
+	// CORSOrigins lists allowed origins; "*" allows all. Defaults to ["*"].
+	CORSOrigins []string
+	// Logger receives request errors. Defaults to slog.Default().
+	Logger *slog.Logger
+	// Registry collects /metrics. Defaults to a fresh registry.
+	Registry *prometheus.Registry
+	// MaxBlock caps block_ms on worker claims. Defaults to DefaultMaxBlock.
+	MaxBlock time.Duration
+	// ClaimPoll is the blocked-claim retry period. Defaults to
+	// DefaultClaimPoll.
+	ClaimPoll time.Duration
+	// Scanners, when set, feeds the dashboard's scanner table and the
+	// ff_scanner_* metrics.
+	Scanners *scanners.Supervisor
+}
+
+func (c Config) withDefaults() Config {
+	if len(c.CORSOrigins) == 0 {
+		c.CORSOrigins = []string{"*"}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Registry == nil {
+		c.Registry = prometheus.NewRegistry()
+	}
+	if c.MaxBlock == 0 {
+		c.MaxBlock = DefaultMaxBlock
+	}
+	if c.ClaimPoll == 0 {
+		c.ClaimPoll = DefaultClaimPoll
+	}
+	return c
+}
+
+// ParseCORSOrigins parses FF_CORS_ORIGINS: a comma list; an empty value
+// is an error, as upstream.
+func ParseCORSOrigins(v string) ([]string, error) {
+	if strings.TrimSpace(v) == "" {
+		return nil, errors.New("invalid value for FF_CORS_ORIGINS: must not be empty")
+	}
+	var out []string
+	for _, o := range strings.Split(v, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("invalid value for FF_CORS_ORIGINS: no origin listed")
+	}
+	return out, nil
+}
+
+// Server serves one backend over HTTP.
+type Server struct {
+	b        *backend.Backend
+	cfg      Config
+	scanners *scanners.Supervisor
+	mux      *http.ServeMux
+	handler  http.Handler
+	http     *http.Server
+	wake     *waker
+	rotating sync.Mutex // one waitpoint-secret rotation at a time
+}
+
+// New builds the server's routes over b.
+func New(b *backend.Backend, cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
+	s := &Server{b: b, cfg: cfg, scanners: cfg.Scanners, mux: http.NewServeMux(), wake: newWaker()}
+	reg := cfg.Registry
+	if err := reg.Register(collectors.NewGoCollector()); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+	if s.scanners != nil {
+		if err := reg.Register(scannerCollector{s.scanners}); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	m := newHTTPMetrics(reg)
+	s.routes()
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	s.handler = cors(cfg.CORSOrigins, cfg.APIToken != "", requireToken(cfg.APIToken, m.instrument(s.mux)))
+	return s, nil
+}
+
+// Handler returns the server's whole HTTP handler (CORS, auth, metrics,
+// routes), for httptest.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve accepts connections on ln until Shutdown. It returns nil after a
+// graceful shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	s.http = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	err := s.http.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting connections and waits for in-flight requests
+// until ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.http == nil {
+		return nil
+	}
+	return s.http.Shutdown(ctx)
+}
+
+// healthz answers 200 {"status":"ok"} after a real database ping.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if err := s.b.Ping(r.Context()); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, envelope{Error: "backend ping failed: " + err.Error(), Kind: "unavailable", Retryable: boolPtr(true)})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
