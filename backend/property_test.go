@@ -160,11 +160,6 @@ func engProperty(t *testing.T, seed int64, memory bool, steps int) {
 			t.Fatalf("step %d (%s) failed", step, name)
 		}
 		engCheckInvariants(t, b)
-		for _, id := range ids {
-			if !engInfo(t, b, id).StateVector.Consistent() {
-				t.Fatalf("step %d (%s): inconsistent %s", step, name, id)
-			}
-		}
 	}
 	t.Logf("successful operations: %v", ok)
 	for _, op := range []string{"create", "claim", "renew", "complete", "fail", "cancel", "revoke", "replay", "expired"} {

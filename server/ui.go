@@ -210,7 +210,9 @@ func (s *Server) uiExecution(w http.ResponseWriter, r *http.Request) {
 	rows, err := s.b.ReaderDB().QueryContext(ctx, `
 		SELECT 'lease', event_id, event_type, occurred_at_ms FROM ff_lease_event WHERE execution_id = ?1
 		UNION ALL SELECT 'operator', event_id, event_type, occurred_at_ms FROM ff_operator_event WHERE execution_id = ?1
-		ORDER BY 4 DESC, 2 DESC LIMIT 30`, id.String())
+		UNION ALL SELECT 'completion', event_id, outcome, occurred_at_ms FROM ff_completion_event
+			WHERE partition_key = ?2 AND execution_id = ?3
+		ORDER BY 4 DESC, 2 DESC LIMIT 30`, id.String(), int64(id.Partition), id.UUID[:])
 	if err != nil {
 		writeEngineError(w, err)
 		return

@@ -1,0 +1,222 @@
+package backend_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ffsqlite/ffsqlite/backend"
+	"github.com/ffsqlite/ffsqlite/internal/testdb"
+	"github.com/ffsqlite/ffsqlite/retry"
+)
+
+// Benchmarks run on file databases with the engine's defaults: WAL,
+// synchronous NORMAL, busy_timeout 5 s, one writer connection, BEGIN
+// IMMEDIATE per write.
+
+// benchEngine opens a fresh file engine on the wall clock.
+func benchEngine(b *testing.B) *backend.Backend {
+	b.Helper()
+	return testdb.Open(b)
+}
+
+// benchBusy counts busy/locked errors that reached a caller; any error
+// fails the benchmark.
+type benchBusy struct{ n atomic.Int64 }
+
+func (c *benchBusy) check(b *testing.B, what string, err error) bool {
+	if err == nil {
+		return true
+	}
+	if retry.IsRetryableBusy(err) {
+		c.n.Add(1)
+	}
+	b.Errorf("%s: %v", what, err)
+	return false
+}
+
+func (c *benchBusy) report(b *testing.B) {
+	if n := c.n.Load(); n > 0 {
+		b.Fatalf("%d busy errors reached a caller", n)
+	}
+}
+
+func BenchmarkCreate(b *testing.B) {
+	e := benchEngine(b)
+	var busy benchBusy
+	args := make([]backend.CreateExecutionArgs, b.N)
+	for i := range args {
+		args[i] = engArgs()
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		_, err := e.CreateExecution(engCtx, args[i])
+		if !busy.check(b, "create", err) {
+			break
+		}
+	}
+	b.StopTimer()
+	busy.report(b)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "creates/s")
+}
+
+// BenchmarkClaimComplete times claim + complete with a backlog of at most
+// 256 waiting executions (created in untimed batches).
+func BenchmarkClaimComplete(b *testing.B) {
+	e := benchEngine(b)
+	var busy benchBusy
+	const batch = 256
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		b.StopTimer()
+		n := min(batch, b.N-done)
+		for range n {
+			_, err := e.CreateExecution(engCtx, engArgs())
+			if !busy.check(b, "create", err) {
+				return
+			}
+		}
+		b.StartTimer()
+		for range n {
+			l, err := e.Claim(engCtx, engClaimArgs())
+			if !busy.check(b, "claim", err) {
+				return
+			}
+			if l == nil {
+				b.Fatal("no work")
+			}
+			if !busy.check(b, "complete", e.Complete(engCtx, l.Handle, []byte("ok"))) {
+				return
+			}
+		}
+		done += n
+	}
+	b.StopTimer()
+	busy.report(b)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
+}
+
+// lifecycleRate1 remembers the last workers=1 engine rate so workers=16
+// can report its ratio to it.
+var lifecycleRate1 atomic.Value
+
+// BenchmarkLifecycle: each job is create → claim → complete, run by
+// 1 or 16 workers. In the same run, a baseline does the same number of
+// jobs as 3 single-statement write transactions each (insert, update,
+// update) with plain database/sql on a table of its own in a separate file
+// with the same settings; jobs/s of both and their ratio are reported.
+func BenchmarkLifecycle(b *testing.B) {
+	for _, workers := range []int{1, 16} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			e := benchEngine(b)
+			var busy benchBusy
+			payload := []byte(`{"job":true}`)
+			b.ResetTimer()
+			start := time.Now()
+			benchParallel(b.N, workers, func(int) bool {
+				a := engArgs(func(a *backend.CreateExecutionArgs) { a.InputPayload = payload })
+				if _, err := e.CreateExecution(engCtx, a); !busy.check(b, "create", err) {
+					return false
+				}
+				l, err := e.Claim(engCtx, engClaimArgs())
+				if !busy.check(b, "claim", err) {
+					return false
+				}
+				if l == nil {
+					b.Error("claim found no work")
+					return false
+				}
+				return busy.check(b, "complete", e.Complete(engCtx, l.Handle, []byte("done")))
+			})
+			engine := time.Since(start)
+			b.StopTimer()
+			busy.report(b)
+
+			raw := benchRaw(b, b.N, workers)
+			engineRate := float64(b.N) / engine.Seconds()
+			rawRate := float64(b.N) / raw.Seconds()
+			b.ReportMetric(engineRate, "jobs/s")
+			b.ReportMetric(rawRate, "raw_jobs/s")
+			b.ReportMetric(engineRate/rawRate, "ratio_vs_raw")
+			if workers == 1 {
+				lifecycleRate1.Store(engineRate)
+			} else if r1, ok := lifecycleRate1.Load().(float64); ok && r1 > 0 {
+				b.ReportMetric(engineRate/r1, "ratio_vs_1worker")
+			}
+		})
+	}
+}
+
+// benchParallel runs n jobs on workers goroutines; a job returning false
+// stops that worker.
+func benchParallel(n, workers int, job func(i int) bool) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(n) || !job(int(i)) {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// benchRaw times n jobs of three single-statement BEGIN IMMEDIATE
+// transactions on a plain database/sql pool with one writer connection,
+// WAL, synchronous NORMAL and busy_timeout, in a file of its own.
+func benchRaw(b *testing.B, n, workers int) time.Duration {
+	b.Helper()
+	path := filepath.Join(b.TempDir(), "raw.db")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"+
+		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	if _, err := db.Exec(`CREATE TABLE raw_job (id INTEGER PRIMARY KEY, state TEXT NOT NULL,
+  payload BLOB, result BLOB, updated_at_ms INTEGER NOT NULL)`); err != nil {
+		b.Fatal(err)
+	}
+	one := func(q string, args ...any) error {
+		tx, err := db.BeginTx(context.Background(), nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(q, args...); err != nil {
+			tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	}
+	var busy benchBusy
+	payload := []byte(`{"job":true}`)
+	start := time.Now()
+	benchParallel(n, workers, func(i int) bool {
+		id := int64(i + 1)
+		now := time.Now().UnixMilli()
+		return busy.check(b, "raw insert", one(`INSERT INTO raw_job (id, state, payload, updated_at_ms) VALUES (?, 'waiting', ?, ?)`, id, payload, now)) &&
+			busy.check(b, "raw claim", one(`UPDATE raw_job SET state = 'active', updated_at_ms = ? WHERE id = ?`, now, id)) &&
+			busy.check(b, "raw complete", one(`UPDATE raw_job SET state = 'completed', result = ?, updated_at_ms = ? WHERE id = ?`, []byte("done"), now, id))
+	})
+	d := time.Since(start)
+	busy.report(b)
+	var count int
+	if err := db.QueryRow(`SELECT count(*) FROM raw_job WHERE state = 'completed'`).Scan(&count); err != nil || count != n {
+		b.Fatalf("raw baseline completed %d of %d: %v", count, n, errors.Join(err))
+	}
+	return d
+}

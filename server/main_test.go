@@ -1,0 +1,9 @@
+package server_test
+
+import (
+	"testing"
+
+	"github.com/ffsqlite/ffsqlite/internal/testdb"
+)
+
+func TestMain(m *testing.M) { testdb.Main(m) }
