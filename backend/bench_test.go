@@ -20,17 +20,17 @@ import (
 // synchronous NORMAL, busy_timeout 5 s, one writer connection, BEGIN
 // IMMEDIATE per write.
 
-// benchEngine opens a fresh file engine on the wall clock.
-func benchEngine(b *testing.B) *backend.Backend {
+// engBenchEngine opens a fresh file engine on the wall clock.
+func engBenchEngine(b *testing.B) *backend.Backend {
 	b.Helper()
 	return testdb.Open(b)
 }
 
-// benchBusy counts busy/locked errors that reached a caller; any error
+// engBenchBusy counts busy/locked errors that reached a caller; any error
 // fails the benchmark.
-type benchBusy struct{ n atomic.Int64 }
+type engBenchBusy struct{ n atomic.Int64 }
 
-func (c *benchBusy) check(b *testing.B, what string, err error) bool {
+func (c *engBenchBusy) check(b *testing.B, what string, err error) bool {
 	if err == nil {
 		return true
 	}
@@ -41,15 +41,15 @@ func (c *benchBusy) check(b *testing.B, what string, err error) bool {
 	return false
 }
 
-func (c *benchBusy) report(b *testing.B) {
+func (c *engBenchBusy) report(b *testing.B) {
 	if n := c.n.Load(); n > 0 {
 		b.Fatalf("%d busy errors reached a caller", n)
 	}
 }
 
 func BenchmarkCreate(b *testing.B) {
-	e := benchEngine(b)
-	var busy benchBusy
+	e := engBenchEngine(b)
+	var busy engBenchBusy
 	args := make([]backend.CreateExecutionArgs, b.N)
 	for i := range args {
 		args[i] = engArgs()
@@ -69,8 +69,8 @@ func BenchmarkCreate(b *testing.B) {
 // BenchmarkClaimComplete times claim + complete with a backlog of at most
 // 256 waiting executions (created in untimed batches).
 func BenchmarkClaimComplete(b *testing.B) {
-	e := benchEngine(b)
-	var busy benchBusy
+	e := engBenchEngine(b)
+	var busy engBenchBusy
 	const batch = 256
 	b.ResetTimer()
 	for done := 0; done < b.N; {
@@ -102,9 +102,9 @@ func BenchmarkClaimComplete(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
 }
 
-// lifecycleRate1 remembers the last workers=1 engine rate so workers=16
+// engLifecycleRate1 remembers the last workers=1 engine rate so workers=16
 // can report its ratio to it.
-var lifecycleRate1 atomic.Value
+var engLifecycleRate1 atomic.Value
 
 // BenchmarkLifecycle: each job is create → claim → complete, run by
 // 1 or 16 workers. In the same run, a baseline does the same number of
@@ -114,12 +114,12 @@ var lifecycleRate1 atomic.Value
 func BenchmarkLifecycle(b *testing.B) {
 	for _, workers := range []int{1, 16} {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
-			e := benchEngine(b)
-			var busy benchBusy
+			e := engBenchEngine(b)
+			var busy engBenchBusy
 			payload := []byte(`{"job":true}`)
 			b.ResetTimer()
 			start := time.Now()
-			benchParallel(b.N, workers, func(int) bool {
+			engBenchParallel(b.N, workers, func(int) bool {
 				a := engArgs(func(a *backend.CreateExecutionArgs) { a.InputPayload = payload })
 				if _, err := e.CreateExecution(engCtx, a); !busy.check(b, "create", err) {
 					return false
@@ -138,24 +138,24 @@ func BenchmarkLifecycle(b *testing.B) {
 			b.StopTimer()
 			busy.report(b)
 
-			raw := benchRaw(b, b.N, workers)
+			raw := engBenchRaw(b, b.N, workers)
 			engineRate := float64(b.N) / engine.Seconds()
 			rawRate := float64(b.N) / raw.Seconds()
 			b.ReportMetric(engineRate, "jobs/s")
 			b.ReportMetric(rawRate, "raw_jobs/s")
 			b.ReportMetric(engineRate/rawRate, "ratio_vs_raw")
 			if workers == 1 {
-				lifecycleRate1.Store(engineRate)
-			} else if r1, ok := lifecycleRate1.Load().(float64); ok && r1 > 0 {
+				engLifecycleRate1.Store(engineRate)
+			} else if r1, ok := engLifecycleRate1.Load().(float64); ok && r1 > 0 {
 				b.ReportMetric(engineRate/r1, "ratio_vs_1worker")
 			}
 		})
 	}
 }
 
-// benchParallel runs n jobs on workers goroutines; a job returning false
+// engBenchParallel runs n jobs on workers goroutines; a job returning false
 // stops that worker.
-func benchParallel(n, workers int, job func(i int) bool) {
+func engBenchParallel(n, workers int, job func(i int) bool) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
@@ -173,10 +173,10 @@ func benchParallel(n, workers int, job func(i int) bool) {
 	wg.Wait()
 }
 
-// benchRaw times n jobs of three single-statement BEGIN IMMEDIATE
+// engBenchRaw times n jobs of three single-statement BEGIN IMMEDIATE
 // transactions on a plain database/sql pool with one writer connection,
 // WAL, synchronous NORMAL and busy_timeout, in a file of its own.
-func benchRaw(b *testing.B, n, workers int) time.Duration {
+func engBenchRaw(b *testing.B, n, workers int) time.Duration {
 	b.Helper()
 	path := filepath.Join(b.TempDir(), "raw.db")
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"+
@@ -202,10 +202,10 @@ func benchRaw(b *testing.B, n, workers int) time.Duration {
 		}
 		return tx.Commit()
 	}
-	var busy benchBusy
+	var busy engBenchBusy
 	payload := []byte(`{"job":true}`)
 	start := time.Now()
-	benchParallel(n, workers, func(i int) bool {
+	engBenchParallel(n, workers, func(i int) bool {
 		id := int64(i + 1)
 		now := time.Now().UnixMilli()
 		return busy.check(b, "raw insert", one(`INSERT INTO raw_job (id, state, payload, updated_at_ms) VALUES (?, 'waiting', ?, ?)`, id, payload, now)) &&

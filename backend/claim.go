@@ -49,7 +49,7 @@ var (
 	// lifecycle_phase), every partition enumerated), eligible now or
 	// delayed and due, whose required capabilities are all in the worker's
 	// set; highest priority, then oldest, then first inserted.
-	qClaimPick = hot(`WITH RECURSIVE ` + partsCTE + `
+	qClaimPick = hotStmt(`WITH RECURSIVE ` + partsCTE + `
 SELECT e.partition_key, e.execution_id, e.attempt_state
 FROM parts CROSS JOIN ff_exec_core e
   ON e.partition_key = parts.p AND e.lane_id = ?1 AND e.lifecycle_phase = 'runnable'
@@ -64,7 +64,7 @@ ORDER BY e.priority DESC, e.created_at_ms ASC, e.rowid ASC
 LIMIT 1`)
 
 	// The new attempt takes the next index and the next epoch.
-	qClaimAttempt = hot(`INSERT INTO ff_attempt
+	qClaimAttempt = hotStmt(`INSERT INTO ff_attempt
   (partition_key, execution_id, attempt_index, worker_id, worker_instance_id, lease_epoch,
    lease_expires_at_ms, started_at_ms, raw_fields)
 SELECT ?1, ?2, COALESCE(max(attempt_index) + 1, 0), ?3, ?4, COALESCE(max(lease_epoch), 0) + 1, ?5, ?6,
@@ -72,7 +72,7 @@ SELECT ?1, ?2, COALESCE(max(attempt_index) + 1, 0), ?3, ?4, COALESCE(max(lease_e
 FROM ff_attempt WHERE partition_key = ?1 AND execution_id = ?2
 RETURNING attempt_index, lease_epoch`)
 
-	qClaimExec = hot(`UPDATE ff_exec_core SET
+	qClaimExec = hotStmt(`UPDATE ff_exec_core SET
   lifecycle_phase = 'active', ownership_state = 'leased', eligibility_state = 'not_applicable',
   blocking_reason = 'none', attempt_state = 'running_attempt', public_state = 'active',
   attempt_index = ?3, started_at_ms = COALESCE(started_at_ms, ?4),
@@ -108,13 +108,13 @@ func attemptTypeFor(attemptState string) string {
 func (b *Backend) Claim(ctx context.Context, args ClaimArgs) (*Lease, error) {
 	const op = "claim"
 	if err := validateLane(args.LaneID); err != nil {
-		return nil, withOp(err, op)
+		return nil, engineOp(err, op)
 	}
 	if err := validateWorkerField("worker_id", args.WorkerID); err != nil {
-		return nil, withOp(err, op)
+		return nil, engineOp(err, op)
 	}
 	if err := validateWorkerField("worker_instance_id", args.WorkerInstanceID); err != nil {
-		return nil, withOp(err, op)
+		return nil, engineOp(err, op)
 	}
 	ttl := args.LeaseTTLMS
 	if ttl == 0 {
@@ -125,7 +125,7 @@ func (b *Backend) Claim(ctx context.Context, args ClaimArgs) (*Lease, error) {
 	}
 	caps, err := normalizeCapabilities(args.Capabilities)
 	if err != nil {
-		return nil, withOp(err, op)
+		return nil, engineOp(err, op)
 	}
 	if caps == nil {
 		caps = []string{}

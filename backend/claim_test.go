@@ -10,7 +10,7 @@ import (
 	"github.com/ffsqlite/ffsqlite/internal/testdb"
 )
 
-func withCaps(c ...string) func(*backend.ClaimArgs) {
+func engCaps(c ...string) func(*backend.ClaimArgs) {
 	return func(a *backend.ClaimArgs) { a.Capabilities = c }
 }
 
@@ -20,7 +20,7 @@ func TestClaimNoWork(t *testing.T) {
 		if l != nil || err != nil {
 			t.Fatalf("Claim on empty = %+v, %v", l, err)
 		}
-		engCreate(t, b, withLane("other"))
+		engCreate(t, b, engLane("other"))
 		if l, err := b.Claim(engCtx, engClaimArgs()); l != nil || err != nil {
 			t.Fatalf("Claim on other lane = %+v, %v", l, err)
 		}
@@ -67,15 +67,15 @@ func TestClaimGrantsLease(t *testing.T) {
 func TestClaimPriorityThenFIFO(t *testing.T) {
 	engBoth(t, func(t *testing.T, b *backend.Backend, clock *testdb.Clock) {
 		// Same millisecond for the first four: ties break by insertion.
-		a := engCreate(t, b, withPriority(0))
-		bb := engCreate(t, b, withPriority(5))
-		c := engCreate(t, b, withPriority(5))
-		d := engCreate(t, b, withPriority(0))
+		a := engCreate(t, b, engPrio(0))
+		bb := engCreate(t, b, engPrio(5))
+		c := engCreate(t, b, engPrio(5))
+		d := engCreate(t, b, engPrio(0))
 		clock.Advance(time.Millisecond)
-		e := engCreate(t, b, withPriority(9000))
+		e := engCreate(t, b, engPrio(9000))
 		// An older, lower priority row and a newer same-priority row.
 		clock.Set(engT0 - 1000)
-		f := engCreate(t, b, withPriority(0))
+		f := engCreate(t, b, engPrio(0))
 		want := []backend.ExecutionID{e, bb, c, f, a, d}
 		for i, w := range want {
 			if l := engClaim(t, b); l.ExecutionID != w {
@@ -106,8 +106,8 @@ func TestClaimCapabilityRouting(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			b, _ := engOpen(t, true)
-			id := engCreate(t, b, withPolicy(c.required))
-			l, err := b.Claim(engCtx, engClaimArgs(withCaps(c.worker...)))
+			id := engCreate(t, b, engPolicy(c.required))
+			l, err := b.Claim(engCtx, engClaimArgs(engCaps(c.worker...)))
 			if err != nil || (l != nil) != c.claims || (l != nil && l.ExecutionID != id) {
 				t.Fatalf("Claim = %+v, %v; want claimed=%v", l, err, c.claims)
 			}
@@ -118,13 +118,13 @@ func TestClaimCapabilityRouting(t *testing.T) {
 func TestClaimSkipsIncapableHead(t *testing.T) {
 	engBoth(t, func(t *testing.T, b *backend.Backend, _ *testdb.Clock) {
 		for range 20 {
-			engCreate(t, b, withPriority(9000), withPolicy(`{"routing_requirements":{"required_capabilities":["gpu"]}}`))
+			engCreate(t, b, engPrio(9000), engPolicy(`{"routing_requirements":{"required_capabilities":["gpu"]}}`))
 		}
 		plain := engCreate(t, b)
 		if l := engClaim(t, b); l.ExecutionID != plain {
 			t.Fatalf("claimed %s, want the capability-free %s", l.ExecutionID, plain)
 		}
-		if l := engClaim(t, b, withCaps("gpu")); l == nil {
+		if l := engClaim(t, b, engCaps("gpu")); l == nil {
 			t.Fatal("gpu worker got nothing")
 		}
 	})
@@ -152,7 +152,7 @@ func TestClaimDueDelayedWithoutPromoter(t *testing.T) {
 
 func TestClaimAttemptTypes(t *testing.T) {
 	engBoth(t, func(t *testing.T, b *backend.Backend, clock *testdb.Clock) {
-		id := engCreate(t, b, withPolicy(`{"retry_policy":{"max_retries":5,"backoff":{"type":"fixed","delay_ms":100}}}`))
+		id := engCreate(t, b, engPolicy(`{"retry_policy":{"max_retries":5,"backoff":{"type":"fixed","delay_ms":100}}}`))
 		l0 := engClaim(t, b)
 		started := engInfo(t, b, id).StartedAt
 		if _, err := b.Fail(engCtx, l0.Handle, backend.FailArgs{Class: backend.FailTransient, Reason: "flaky"}); err != nil {
@@ -201,7 +201,7 @@ func TestClaimValidation(t *testing.T) {
 		func(a *backend.ClaimArgs) { a.WorkerID = string(make([]byte, 257)) },
 		func(a *backend.ClaimArgs) { a.LaneID = "" },
 		func(a *backend.ClaimArgs) { a.LeaseTTLMS = -1 },
-		withCaps("a,b"),
+		engCaps("a,b"),
 	} {
 		_, err := b.Claim(engCtx, engClaimArgs(mod))
 		engWantCode(t, err, backend.KindValidation, "")

@@ -5,7 +5,7 @@ import "context"
 var (
 	// qEndAttempt ends a running attempt: outcome, end time, no live lease
 	// (lease_expires_at_ms NULL), epoch bumped by ?6, raw_fields patched.
-	qEndAttempt = hot(`UPDATE ff_attempt SET outcome = ?4, terminal_at_ms = ?5,
+	qEndAttempt = hotStmt(`UPDATE ff_attempt SET outcome = ?4, terminal_at_ms = ?5,
   lease_expires_at_ms = NULL, lease_epoch = lease_epoch + ?6, raw_fields = json_patch(raw_fields, ?7)
 WHERE partition_key = ?1 AND execution_id = ?2 AND attempt_index = ?3 AND outcome IS NULL`)
 
@@ -14,7 +14,7 @@ WHERE partition_key = ?1 AND execution_id = ?2 AND attempt_index = ?3 AND outcom
 	// execution has any attempt. The deadline is cleared (the deadline
 	// index holds live deadlines only); raw_fields is merge-patched with ?8
 	// (terminal_outcome and friends).
-	qTerminal = hot(`UPDATE ff_exec_core SET lifecycle_phase = 'terminal', ownership_state = 'unowned',
+	qTerminal = hotStmt(`UPDATE ff_exec_core SET lifecycle_phase = 'terminal', ownership_state = 'unowned',
   eligibility_state = 'not_applicable', blocking_reason = 'none',
   attempt_state = CASE WHEN EXISTS (SELECT 1 FROM ff_attempt a
       WHERE a.partition_key = ?1 AND a.execution_id = ?2) THEN 'attempt_terminal' ELSE attempt_state END,
@@ -29,7 +29,7 @@ func terminalPatch(outcome string, extra map[string]any) string {
 	for k, v := range extra {
 		m[k] = v
 	}
-	return mustJSON(m)
+	return jsonString(m)
 }
 
 const completePatch = `{"terminal_outcome":"success","delay_until":null,"blocking_detail":null}`
@@ -45,20 +45,18 @@ func (b *Backend) Complete(ctx context.Context, h Handle, result []byte) error {
 		res = result
 	}
 	return b.write(ctx, op, func(w *wtx) error {
-		f, err := w.fence(op, h)
+		p, err := w.fencedEnd(op, h, "success", "{}")
 		if err != nil {
 			return err
 		}
-		if err := w.endAttempt(f.part, f.key, int64(f.h.AttemptIndex), "success", 0, "{}"); err != nil {
+		part, key := p.ExecutionID.key()
+		if _, err := w.exec(qTerminal, part, key, StateCompleted, w.now, res, nil, nil, completePatch); err != nil {
 			return err
 		}
-		if _, err := w.exec(qTerminal, f.part, f.key, StateCompleted, w.now, res, nil, nil, completePatch); err != nil {
+		if err := w.completionEvent(p.ExecutionID, "success"); err != nil {
 			return err
 		}
-		if err := w.completionEvent(f.id, "success"); err != nil {
-			return err
-		}
-		return w.leaseEvent(f.id, f.h.LeaseID, "released")
+		return w.leaseEvent(p.ExecutionID, p.LeaseID, "released")
 	})
 }
 

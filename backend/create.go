@@ -132,7 +132,7 @@ const partsCTE = `parts(p) AS (
   FROM parts WHERE parts.p IS NOT NULL)`
 
 var (
-	qFindByUUID = hot(`WITH RECURSIVE ` + partsCTE + `
+	qFindByUUID = hotStmt(`WITH RECURSIVE ` + partsCTE + `
 SELECT e.partition_key FROM parts CROSS JOIN ff_exec_core e
   ON e.partition_key = parts.p AND e.execution_id = ?1
 LIMIT 1`)
@@ -145,13 +145,17 @@ WHERE json_extract(raw_fields, '$.idempotency_key') = ?1
   AND created_at_ms + COALESCE(json_extract(policy, '$.dedup_window_ms'), ?4) > ?3
 ORDER BY created_at_ms DESC LIMIT 1`
 
-	qInsertExec = hot(`INSERT INTO ff_exec_core
+	// The insert happens only when the uuid is new on every partition.
+	qInsertExec = hotStmt(`WITH RECURSIVE ` + partsCTE + `
+INSERT INTO ff_exec_core
   (partition_key, execution_id, lane_id, attempt_index, lifecycle_phase, ownership_state,
    eligibility_state, public_state, attempt_state, blocking_reason, priority, created_at_ms,
    deadline_at_ms, payload, policy, raw_fields)
-VALUES (?1, ?2, ?3, 0, 'runnable', 'unowned', ?4, ?5, 'pending_first_attempt', ?6, ?7, ?8, ?9, ?10, ?11, ?12)`)
+SELECT ?1, ?2, ?3, 0, 'runnable', 'unowned', ?4, ?5, 'pending_first_attempt', ?6, ?7, ?8, ?9, ?10, ?11, ?12
+WHERE NOT EXISTS (SELECT 1 FROM parts CROSS JOIN ff_exec_core e
+                  ON e.partition_key = parts.p AND e.execution_id = ?2)`)
 
-	qRegisterLane = hot(`INSERT OR IGNORE INTO ff_lane_registry (lane_id, registered_at_ms, registered_by)
+	qRegisterLane = hotStmt(`INSERT OR IGNORE INTO ff_lane_registry (lane_id, registered_at_ms, registered_by)
 VALUES (?1, ?2, ?3)`)
 
 	qInsertCapability = `INSERT OR IGNORE INTO ff_execution_capabilities (execution_id, capability) VALUES (?1, ?2)`
@@ -170,11 +174,11 @@ func (b *Backend) CreateExecution(ctx context.Context, args CreateExecutionArgs)
 		return CreateExecutionResult{}, validation(op, "invalid_input", "execution_id: required")
 	}
 	if err := validateLane(args.LaneID); err != nil {
-		return CreateExecutionResult{}, withOp(err, op)
+		return CreateExecutionResult{}, engineOp(err, op)
 	}
 	policy, err := ParsePolicy(args.Policy)
 	if err != nil {
-		return CreateExecutionResult{}, withOp(err, op)
+		return CreateExecutionResult{}, engineOp(err, op)
 	}
 	var policyCol any
 	if policy != nil {
@@ -191,15 +195,23 @@ func (b *Backend) CreateExecution(ctx context.Context, args CreateExecutionArgs)
 	var res CreateExecutionResult
 	err = b.write(ctx, op, func(w *wtx) error {
 		now := w.now
-		var orig int64
-		switch err := w.queryRow(qFindByUUID, key).Scan(&orig); {
-		case err == nil:
-			res = CreateExecutionResult{Duplicate: true, ExecutionID: ExecutionID{Partition: uint16(orig), UUID: args.ExecutionID.UUID}}
-			return nil
-		case !errors.Is(err, sql.ErrNoRows):
-			return err
+		// dupOf looks the uuid up on every partition.
+		dupOf := func() (bool, error) {
+			var orig int64
+			switch err := w.queryRow(qFindByUUID, key).Scan(&orig); {
+			case err == nil:
+				res = CreateExecutionResult{Duplicate: true, ExecutionID: ExecutionID{Partition: uint16(orig), UUID: args.ExecutionID.UUID}}
+				return true, nil
+			case errors.Is(err, sql.ErrNoRows):
+				return false, nil
+			default:
+				return false, err
+			}
 		}
 		if args.IdempotencyKey != nil {
+			if dup, err := dupOf(); dup || err != nil {
+				return err
+			}
 			var origPart int64
 			var origKey []byte
 			err := w.queryRow(qFindByIdempotencyKey, *args.IdempotencyKey, args.Namespace, now, int64(DefaultDedupWindowMS)).Scan(&origPart, &origKey)
@@ -245,8 +257,16 @@ func (b *Backend) CreateExecution(ctx context.Context, args CreateExecutionArgs)
 		if payload == nil {
 			payload = []byte{}
 		}
-		if _, err := w.exec(qInsertExec, part, key, args.LaneID, elig, public, blocking, prio, now,
-			deadline, payload, policyCol, string(rawJSON)); err != nil {
+		n, err := w.affected(qInsertExec, part, key, args.LaneID, elig, public, blocking, prio, now,
+			deadline, payload, policyCol, string(rawJSON))
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			dup, err := dupOf()
+			if err == nil && !dup {
+				err = errors.New("execution insert changed no row")
+			}
 			return err
 		}
 		if _, err := w.exec(qRegisterLane, args.LaneID, now, "create_execution"); err != nil {
@@ -283,8 +303,8 @@ func validateLane(lane string) error {
 	return nil
 }
 
-// withOp fills in the operation name of an engine error that has none.
-func withOp(err error, op string) error {
+// engineOp fills in the operation name of an engine error that has none.
+func engineOp(err error, op string) error {
 	var e *Error
 	if errors.As(err, &e) && e.Op == "" {
 		c := *e

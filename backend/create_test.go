@@ -27,7 +27,7 @@ func TestCreateLandsWaitingOrDelayed(t *testing.T) {
 			backend.StateVector{"runnable", "unowned", "eligible_now", "waiting_for_worker", "none", "pending_first_attempt", "waiting"}, false},
 		{"future delay", func(a *backend.CreateExecutionArgs) { d := engT0 + 5000; a.DelayUntil = &d }, "delayed",
 			backend.StateVector{"runnable", "unowned", "not_eligible_until_time", "waiting_for_delay", "none", "pending_first_attempt", "delayed"}, true},
-		{"policy delay", withPolicy(`{"delay_until": 1800000009000}`), "delayed",
+		{"policy delay", engPolicy(`{"delay_until": 1800000009000}`), "delayed",
 			backend.StateVector{"runnable", "unowned", "not_eligible_until_time", "waiting_for_delay", "none", "pending_first_attempt", "delayed"}, true},
 	}
 	for _, c := range cases {
@@ -117,7 +117,7 @@ func TestCreateDuplicates(t *testing.T) {
 	dup("key outside window", engArgs(func(a *backend.CreateExecutionArgs) { a.IdempotencyKey = &key }), false, backend.ExecutionID{})
 	// A policy window applies to executions created with it.
 	k2 := "idem-2"
-	short := engArgs(withPolicy(`{"dedup_window_ms": 1000}`), func(a *backend.CreateExecutionArgs) { a.IdempotencyKey = &k2 })
+	short := engArgs(engPolicy(`{"dedup_window_ms": 1000}`), func(a *backend.CreateExecutionArgs) { a.IdempotencyKey = &k2 })
 	dup("short first", short, false, backend.ExecutionID{})
 	clock.Advance(999 * time.Millisecond)
 	dup("short inside", engArgs(func(a *backend.CreateExecutionArgs) { a.IdempotencyKey = &k2 }), true, short.ExecutionID)
@@ -134,19 +134,19 @@ func TestCreateValidation(t *testing.T) {
 		code string
 	}{
 		{"no id", func(a *backend.CreateExecutionArgs) { a.ExecutionID = backend.ExecutionID{} }, "invalid_input"},
-		{"empty lane", withLane(""), "invalid_input"},
-		{"long lane", withLane(string(make([]byte, 65))), "invalid_input"},
-		{"control lane", withLane("a\nb"), "invalid_input"},
-		{"policy not json", withPolicy(`{nope`), "invalid_policy_json"},
-		{"policy array", withPolicy(`[1]`), "invalid_policy_json"},
-		{"policy bad type", withPolicy(`{"max_replay_count": -1}`), "invalid_policy_json"},
-		{"backoff unknown", withPolicy(`{"retry_policy":{"backoff":{"type":"linear"}}}`), "invalid_policy_json"},
-		{"backoff incomplete", withPolicy(`{"retry_policy":{"backoff":{"type":"exponential","initial_delay_ms":1}}}`), "invalid_policy_json"},
-		{"fixed without delay", withPolicy(`{"retry_policy":{"backoff":{"type":"fixed"}}}`), "invalid_policy_json"},
-		{"cap empty", withPolicy(`{"routing_requirements":{"required_capabilities":[""]}}`), "invalid_capabilities"},
-		{"cap comma", withPolicy(`{"routing_requirements":{"required_capabilities":["a,b"]}}`), "invalid_capabilities"},
-		{"cap space", withPolicy(`{"routing_requirements":{"required_capabilities":["a b"]}}`), "invalid_capabilities"},
-		{"cap del", withPolicy(`{"routing_requirements":{"required_capabilities":["a\u007f"]}}`), "invalid_capabilities"},
+		{"empty lane", engLane(""), "invalid_input"},
+		{"long lane", engLane(string(make([]byte, 65))), "invalid_input"},
+		{"control lane", engLane("a\nb"), "invalid_input"},
+		{"policy not json", engPolicy(`{nope`), "invalid_policy_json"},
+		{"policy array", engPolicy(`[1]`), "invalid_policy_json"},
+		{"policy bad type", engPolicy(`{"max_replay_count": -1}`), "invalid_policy_json"},
+		{"backoff unknown", engPolicy(`{"retry_policy":{"backoff":{"type":"linear"}}}`), "invalid_policy_json"},
+		{"backoff incomplete", engPolicy(`{"retry_policy":{"backoff":{"type":"exponential","initial_delay_ms":1}}}`), "invalid_policy_json"},
+		{"fixed without delay", engPolicy(`{"retry_policy":{"backoff":{"type":"fixed"}}}`), "invalid_policy_json"},
+		{"cap empty", engPolicy(`{"routing_requirements":{"required_capabilities":[""]}}`), "invalid_capabilities"},
+		{"cap comma", engPolicy(`{"routing_requirements":{"required_capabilities":["a,b"]}}`), "invalid_capabilities"},
+		{"cap space", engPolicy(`{"routing_requirements":{"required_capabilities":["a b"]}}`), "invalid_capabilities"},
+		{"cap del", engPolicy(`{"routing_requirements":{"required_capabilities":["a\u007f"]}}`), "invalid_capabilities"},
 	}
 	for _, c := range cases {
 		_, err := b.CreateExecution(engCtx, engArgs(c.mod))
@@ -157,10 +157,10 @@ func TestCreateValidation(t *testing.T) {
 		many[i] = "c" + string(rune('a'+i%26)) + string(rune('a'+i/26))
 	}
 	p, _ := json.Marshal(map[string]any{"routing_requirements": map[string]any{"required_capabilities": many}})
-	_, err := b.CreateExecution(engCtx, engArgs(withPolicy(string(p))))
+	_, err := b.CreateExecution(engCtx, engArgs(engPolicy(string(p))))
 	engWantCode(t, err, backend.KindValidation, "invalid_capabilities")
 	// A null policy is no policy.
-	if _, err := b.CreateExecution(engCtx, engArgs(withPolicy(`null`))); err != nil {
+	if _, err := b.CreateExecution(engCtx, engArgs(engPolicy(`null`))); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -176,12 +176,12 @@ func TestCreateStoresFields(t *testing.T) {
 		deadline any
 		caps     string
 	}{
-		{"clamp high", []func(*backend.CreateExecutionArgs){withPriority(12000)}, 9000, nil, ""},
-		{"clamp low", []func(*backend.CreateExecutionArgs){withPriority(-5)}, 0, nil, ""},
+		{"clamp high", []func(*backend.CreateExecutionArgs){engPrio(12000)}, 9000, nil, ""},
+		{"clamp low", []func(*backend.CreateExecutionArgs){engPrio(-5)}, 0, nil, ""},
 		{"deadline arg", []func(*backend.CreateExecutionArgs){func(a *backend.CreateExecutionArgs) { a.ExecutionDeadlineAt = &dl }}, 0, dl, ""},
-		{"deadline policy", []func(*backend.CreateExecutionArgs){withPolicy(`{"timeout_policy":{"execution_deadline_ms":5000}}`)}, 0, engT0 + 5000, ""},
-		{"caps sorted dedup", []func(*backend.CreateExecutionArgs){withLane("gpu-lane"),
-			withPolicy(`{"routing_requirements":{"required_capabilities":["gpu","cuda","gpu"]}}`)}, 0, nil, "cuda,gpu"},
+		{"deadline policy", []func(*backend.CreateExecutionArgs){engPolicy(`{"timeout_policy":{"execution_deadline_ms":5000}}`)}, 0, engT0 + 5000, ""},
+		{"caps sorted dedup", []func(*backend.CreateExecutionArgs){engLane("gpu-lane"),
+			engPolicy(`{"routing_requirements":{"required_capabilities":["gpu","cuda","gpu"]}}`)}, 0, nil, "cuda,gpu"},
 	}
 	for _, c := range cases {
 		id := engCreate(t, b, c.mods...)

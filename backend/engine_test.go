@@ -57,15 +57,15 @@ func engArgs(mods ...func(*backend.CreateExecutionArgs)) backend.CreateExecution
 	return a
 }
 
-func withPolicy(p string) func(*backend.CreateExecutionArgs) {
+func engPolicy(p string) func(*backend.CreateExecutionArgs) {
 	return func(a *backend.CreateExecutionArgs) { a.Policy = json.RawMessage(p) }
 }
 
-func withLane(l string) func(*backend.CreateExecutionArgs) {
+func engLane(l string) func(*backend.CreateExecutionArgs) {
 	return func(a *backend.CreateExecutionArgs) { a.LaneID = l }
 }
 
-func withPriority(p int32) func(*backend.CreateExecutionArgs) {
+func engPrio(p int32) func(*backend.CreateExecutionArgs) {
 	return func(a *backend.CreateExecutionArgs) { a.Priority = p }
 }
 

@@ -54,13 +54,13 @@ type Event struct {
 // The outbox rows copy the namespace and the cairn.instance_id tag from
 // the execution row, in the same statement.
 var (
-	qInsertLeaseEvent = hot(`INSERT INTO ff_lease_event
+	qInsertLeaseEvent = hotStmt(`INSERT INTO ff_lease_event
   (execution_id, lease_id, event_type, occurred_at_ms, partition_key, namespace, instance_tag)
 SELECT ?1, ?2, ?3, ?4, e.partition_key, json_extract(e.raw_fields, '$.namespace'),
        json_extract(e.raw_fields, '$.tags."cairn.instance_id"')
 FROM ff_exec_core e WHERE e.partition_key = ?5 AND e.execution_id = ?6`)
 
-	qInsertCompletionEvent = hot(`INSERT INTO ff_completion_event
+	qInsertCompletionEvent = hotStmt(`INSERT INTO ff_completion_event
   (partition_key, execution_id, flow_id, outcome, namespace, instance_tag, occurred_at_ms)
 SELECT e.partition_key, e.execution_id, e.flow_id, ?1, json_extract(e.raw_fields, '$.namespace'),
        json_extract(e.raw_fields, '$.tags."cairn.instance_id"'), ?2

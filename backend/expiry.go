@@ -44,11 +44,11 @@ func (b *Backend) ExpireLeases(ctx context.Context, nowMS int64, limit int) (Swe
 	if limit <= 0 {
 		return SweepReport{}, nil
 	}
-	cands, err := b.findCandidates(ctx, qExpiredLeases, true, nowMS, limit)
+	cands, err := b.findSweepCandidates(ctx, qExpiredLeases, true, nowMS, limit)
 	if err != nil {
 		return SweepReport{}, transport(op, err)
 	}
-	return b.sweep(ctx, op, nowMS, cands, func(w *wtx, c candidate) (bool, error) {
+	return b.sweepRows(ctx, op, nowMS, cands, func(w *wtx, c sweepCandidate) (bool, error) {
 		h, err := w.head(op, c.id)
 		if err != nil {
 			return false, skipNotFound(err)

@@ -52,7 +52,7 @@ func (r FailResult) MarshalJSON() ([]byte, error) {
 	return json.Marshal("TerminalFailed")
 }
 
-var qRetryExec = hot(`UPDATE ff_exec_core SET lifecycle_phase = 'runnable', ownership_state = 'unowned',
+var qRetryExec = hotStmt(`UPDATE ff_exec_core SET lifecycle_phase = 'runnable', ownership_state = 'unowned',
   eligibility_state = 'not_eligible_until_time', blocking_reason = 'waiting_for_retry_backoff',
   attempt_state = 'pending_retry_attempt', public_state = 'delayed',
   raw_fields = json_patch(raw_fields, ?3)
@@ -91,7 +91,7 @@ func (w *wtx) failAttempt(id ExecutionID, idx int64, leaseID string, policy *Exe
 	class FailureClass, reason string, retryable bool) (FailResult, error) {
 	part, key := id.key()
 	failure := map[string]any{"failure_class": string(class), "failure_reason": reason}
-	if err := w.endAttempt(part, key, idx, "failed", 0, mustJSON(failure)); err != nil {
+	if err := w.endAttempt(part, key, idx, "failed", 0, jsonString(failure)); err != nil {
 		return FailResult{}, err
 	}
 	var out FailResult
@@ -106,7 +106,7 @@ func (w *wtx) failAttempt(id ExecutionID, idx int64, leaseID string, policy *Exe
 			"blocking_detail": "retry backoff until " + strconv.FormatInt(until, 10),
 			"failure_class":   string(class), "failure_reason": reason,
 		}
-		n, err := w.affected(qRetryExec, part, key, mustJSON(patch))
+		n, err := w.affected(qRetryExec, part, key, jsonString(patch))
 		if err != nil {
 			return out, err
 		}

@@ -34,7 +34,7 @@ func TestFailRetryBackoff(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			b, clock := engOpen(t, true)
-			id := engCreate(t, b, withPolicy(c.policy))
+			id := engCreate(t, b, engPolicy(c.policy))
 			for i, d := range append(c.delays, -1) {
 				l := engClaim(t, b)
 				res, err := b.Fail(engCtx, l.Handle, backend.FailArgs{Class: c.class, Reason: "boom"})

@@ -24,7 +24,7 @@ type fenced struct {
 	expires    int64
 }
 
-var qFence = hot(`SELECT e.lifecycle_phase, e.ownership_state, e.attempt_index, e.policy,
+var qFence = hotStmt(`SELECT e.lifecycle_phase, e.ownership_state, e.attempt_index, e.policy,
   COALESCE(json_extract(e.raw_fields, '$.retry_count'), 0),
   a.lease_epoch, a.lease_expires_at_ms, a.outcome, json_extract(a.raw_fields, '$.lease_id')
 FROM ff_exec_core e
@@ -42,7 +42,7 @@ WHERE e.partition_key = ?1 AND e.execution_id = ?2`)
 func (w *wtx) fence(op string, h Handle) (*fenced, error) {
 	p, err := DecodeHandle(h)
 	if err != nil {
-		return nil, withOp(err, op)
+		return nil, engineOp(err, op)
 	}
 	f := &fenced{h: p, id: p.ExecutionID}
 	f.part, f.key = p.ExecutionID.key()
@@ -92,4 +92,34 @@ func (w *wtx) fence(op string, h Handle) (*fenced, error) {
 // wire message "execution not found: <eid>".
 func execNotFound(op string, id ExecutionID) error {
 	return &Error{Kind: KindNotFound, Op: op, Code: "execution", Msg: "execution not found: " + id.String()}
+}
+
+// qFencedEnd ends the handle's attempt only when the fence holds: exactly
+// the conditions fence checks, so the happy path needs no read first.
+var qFencedEnd = hotStmt(`UPDATE ff_attempt SET outcome = ?6, terminal_at_ms = ?5, lease_expires_at_ms = NULL,
+  raw_fields = json_patch(raw_fields, ?8)
+WHERE partition_key = ?1 AND execution_id = ?2 AND attempt_index = ?3 AND lease_epoch = ?4
+  AND outcome IS NULL AND lease_expires_at_ms > ?5 AND json_extract(raw_fields, '$.lease_id') = ?7
+  AND EXISTS (SELECT 1 FROM ff_exec_core e WHERE e.partition_key = ?1 AND e.execution_id = ?2
+              AND e.attempt_index = ?3 AND e.lifecycle_phase = 'active' AND e.ownership_state <> 'lease_revoked')`)
+
+// fencedEnd ends the handle's attempt with outcome if the fence holds;
+// otherwise it returns the error fence reports, having changed nothing.
+func (w *wtx) fencedEnd(op string, h Handle, outcome, patch string) (HandlePayload, error) {
+	p, err := DecodeHandle(h)
+	if err != nil {
+		return p, engineOp(err, op)
+	}
+	part, key := p.ExecutionID.key()
+	n, err := w.affected(qFencedEnd, part, key, int64(p.AttemptIndex), int64(p.LeaseEpoch), w.now, outcome, p.LeaseID, patch)
+	if err != nil {
+		return p, err
+	}
+	if n == 1 {
+		return p, nil
+	}
+	if _, err := w.fence(op, h); err != nil {
+		return p, err
+	}
+	return p, newErr(KindContention, op, CodeStaleLease, "stale lease: attempt changed")
 }

@@ -211,7 +211,7 @@ func decodeOpaque(b []byte) (BackendTag, HandlePayload, error) {
 		return 0, p, err
 	}
 	if p.ExecutionID, err = ParseExecutionID(eid); err != nil {
-		return 0, p, fmt.Errorf("handle field `execution_id` parse failed: %s", errMsg(err))
+		return 0, p, fmt.Errorf("handle field `execution_id` parse failed: %s", engErrMsg(err))
 	}
 	if p.AttemptIndex, err = r.u32(); err != nil {
 		return 0, p, err
@@ -220,13 +220,13 @@ func decodeOpaque(b []byte) (BackendTag, HandlePayload, error) {
 		return 0, p, err
 	}
 	if _, err := parseUUIDString("attempt_id", p.AttemptID); err != nil {
-		return 0, p, fmt.Errorf("handle field `attempt_id` parse failed: %s", errMsg(err))
+		return 0, p, fmt.Errorf("handle field `attempt_id` parse failed: %s", engErrMsg(err))
 	}
 	if p.LeaseID, err = r.str("lease_id"); err != nil {
 		return 0, p, err
 	}
 	if _, err := parseUUIDString("lease_id", p.LeaseID); err != nil {
-		return 0, p, fmt.Errorf("handle field `lease_id` parse failed: %s", errMsg(err))
+		return 0, p, fmt.Errorf("handle field `lease_id` parse failed: %s", engErrMsg(err))
 	}
 	if p.LeaseEpoch, err = r.u64(); err != nil {
 		return 0, p, err
@@ -246,7 +246,7 @@ func decodeOpaque(b []byte) (BackendTag, HandlePayload, error) {
 	return tag, p, nil
 }
 
-func errMsg(err error) string {
+func engErrMsg(err error) string {
 	if e, ok := err.(*Error); ok {
 		return e.Msg
 	}

@@ -11,7 +11,7 @@ import (
 
 func engPayload() backend.HandlePayload {
 	return backend.HandlePayload{
-		ExecutionID: backend.MustParseExecutionID("{fp:3}:0f8fad5b-d9cb-469f-a165-70867728950e"),
+		ExecutionID:  backend.MustParseExecutionID("{fp:3}:0f8fad5b-d9cb-469f-a165-70867728950e"),
 		AttemptIndex: 2, AttemptID: "5b2a9a4e-2f5c-4d0e-9d61-0f1f1b0c2a11",
 		LeaseID: "9c0e3f4a-7b1d-4c2e-8f3a-1a2b3c4d5e6f", LeaseEpoch: 7, LeaseTTLMS: 30000,
 		LaneID: "default", WorkerInstanceID: "worker-1",

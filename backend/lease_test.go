@@ -157,7 +157,7 @@ func TestFencing(t *testing.T) {
 			t.Run(c.name+"/"+call.name, func(t *testing.T) {
 				t.Parallel()
 				b, clock := engOpen(t, true)
-				engCreate(t, b, withPolicy(`{"retry_policy":{"max_retries":3}}`))
+				engCreate(t, b, engPolicy(`{"retry_policy":{"max_retries":3}}`))
 				l := engClaim(t, b)
 				h := c.setup(t, b, clock, l)
 				before := engSnapshot(t, b)

@@ -68,7 +68,7 @@ type execHead struct {
 // lease_expires_at_ms set).
 func (h *execHead) live() bool { return h.hasAttempt && !h.outcome.Valid && h.expires.Valid }
 
-var qHead = hot(`SELECT e.lifecycle_phase, e.ownership_state, e.eligibility_state, e.public_state,
+var qHead = hotStmt(`SELECT e.lifecycle_phase, e.ownership_state, e.eligibility_state, e.public_state,
   e.attempt_index, e.policy, COALESCE(json_extract(e.raw_fields, '$.replay_count'), 0),
   COALESCE(json_extract(e.raw_fields, '$.retry_count'), 0), e.lease_reclaim_count, e.deadline_at_ms, e.priority,
   a.lease_epoch, a.lease_expires_at_ms, a.outcome, COALESCE(json_extract(a.raw_fields, '$.lease_id'), ''),
@@ -147,7 +147,7 @@ func (b *Backend) CancelExecution(ctx context.Context, args CancelExecutionArgs)
 		}
 		part, key := id.key()
 		if leased {
-			patch := mustJSON(map[string]any{"failure_reason": "cancelled: " + args.Reason})
+			patch := jsonString(map[string]any{"failure_reason": "cancelled: " + args.Reason})
 			if err := w.endAttempt(part, key, h.attemptIndex, "cancelled", 1, patch); err != nil {
 				return err
 			}
@@ -208,7 +208,7 @@ func (b *Backend) ChangePriority(ctx context.Context, args ChangePriorityArgs) (
 		if _, err := w.exec(qSetPriority, part, key, prio); err != nil {
 			return err
 		}
-		details := mustJSON(map[string]int64{"old_priority": h.priority, "new_priority": prio})
+		details := jsonString(map[string]int64{"old_priority": h.priority, "new_priority": prio})
 		return w.operatorEvent(args.ExecutionID, "priority_changed", details)
 	})
 	if err != nil {
@@ -265,14 +265,14 @@ func (b *Backend) ReplayExecution(ctx context.Context, args ReplayExecutionArgs)
 				h.replayCount, max)
 		}
 		part, key := args.ExecutionID.key()
-		patch := mustJSON(map[string]any{
+		patch := jsonString(map[string]any{
 			"terminal_outcome": "none", "replay_count": h.replayCount + 1,
 			"failure_class": nil, "failure_reason": nil, "delay_until": nil, "blocking_detail": nil,
 		})
 		if _, err := w.exec(qReplay, part, key, patch); err != nil {
 			return err
 		}
-		details := mustJSON(map[string]any{"branch": "normal", "replay_count": h.replayCount + 1})
+		details := jsonString(map[string]any{"branch": "normal", "replay_count": h.replayCount + 1})
 		return w.operatorEvent(args.ExecutionID, "replayed", details)
 	})
 	if err != nil {

@@ -9,8 +9,8 @@ import (
 	"github.com/ffsqlite/ffsqlite/internal/testdb"
 )
 
-func u64(v uint64) *uint64 { return &v }
-func strp(s string) *string { return &s }
+func engU64(v uint64) *uint64  { return &v }
+func engStrp(s string) *string { return &s }
 
 func TestCancelExecution(t *testing.T) {
 	t.Parallel()
@@ -67,19 +67,19 @@ func TestCancelExecution(t *testing.T) {
 		{"active operator override", active, func(*backend.Lease) backend.CancelExecutionArgs { return backend.CancelExecutionArgs{Reason: "r"} },
 			0, "", "attempt_terminal", "acquired,revoked", "cancelled"},
 		{"active holder matching epoch", active, func(l *backend.Lease) backend.CancelExecutionArgs {
-			return backend.CancelExecutionArgs{Reason: "r", Source: backend.SourceLeaseHolder, LeaseEpoch: u64(l.LeaseEpoch), LeaseID: strp(l.LeaseID)}
+			return backend.CancelExecutionArgs{Reason: "r", Source: backend.SourceLeaseHolder, LeaseEpoch: engU64(l.LeaseEpoch), LeaseID: engStrp(l.LeaseID)}
 		}, 0, "", "attempt_terminal", "acquired,revoked", "cancelled"},
 		{"active holder wrong epoch", active, func(l *backend.Lease) backend.CancelExecutionArgs {
-			return backend.CancelExecutionArgs{Reason: "r", Source: backend.SourceLeaseHolder, LeaseEpoch: u64(l.LeaseEpoch + 1)}
+			return backend.CancelExecutionArgs{Reason: "r", Source: backend.SourceLeaseHolder, LeaseEpoch: engU64(l.LeaseEpoch + 1)}
 		}, backend.KindContention, backend.CodeStaleLease, "running_attempt", "acquired", ""},
 		{"active holder wrong lease id", active, func(l *backend.Lease) backend.CancelExecutionArgs {
-			return backend.CancelExecutionArgs{Reason: "r", Source: "custom", LeaseEpoch: u64(l.LeaseEpoch), LeaseID: strp("x")}
+			return backend.CancelExecutionArgs{Reason: "r", Source: "custom", LeaseEpoch: engU64(l.LeaseEpoch), LeaseID: engStrp("x")}
 		}, backend.KindContention, backend.CodeStaleLease, "running_attempt", "acquired", ""},
 		{"active holder without epoch", active, func(*backend.Lease) backend.CancelExecutionArgs {
 			return backend.CancelExecutionArgs{Reason: "r", Source: backend.SourceSystemTimeout}
 		}, backend.KindValidation, "invalid_input", "running_attempt", "acquired", ""},
 		{"revoked holder", revoked, func(l *backend.Lease) backend.CancelExecutionArgs {
-			return backend.CancelExecutionArgs{Reason: "r", Source: backend.SourceLeaseHolder, LeaseEpoch: u64(l.LeaseEpoch)}
+			return backend.CancelExecutionArgs{Reason: "r", Source: backend.SourceLeaseHolder, LeaseEpoch: engU64(l.LeaseEpoch)}
 		}, backend.KindContention, backend.CodeLeaseRevoked, "running_attempt", "acquired,revoked", ""},
 		{"revoked operator", revoked, func(*backend.Lease) backend.CancelExecutionArgs { return backend.CancelExecutionArgs{Reason: "r"} },
 			0, "", "attempt_terminal", "acquired,revoked,revoked", "cancelled"},
@@ -155,7 +155,7 @@ func TestCancelExecution(t *testing.T) {
 
 func TestChangePriority(t *testing.T) {
 	engBoth(t, func(t *testing.T, b *backend.Backend, _ *testdb.Clock) {
-		id := engCreate(t, b, withPriority(10))
+		id := engCreate(t, b, engPrio(10))
 		for _, c := range []struct {
 			in   int32
 			want int32
@@ -197,7 +197,7 @@ func TestChangePriority(t *testing.T) {
 
 func TestReplayExecution(t *testing.T) {
 	engBoth(t, func(t *testing.T, b *backend.Backend, _ *testdb.Clock) {
-		id := engCreate(t, b, withPolicy(`{"max_replay_count":2}`))
+		id := engCreate(t, b, engPolicy(`{"max_replay_count":2}`))
 		_, err := b.ReplayExecution(engCtx, backend.ReplayExecutionArgs{ExecutionID: id})
 		engWantCode(t, err, backend.KindState, "execution_not_terminal")
 		for i := range 2 {

@@ -251,7 +251,7 @@ func (p *ExecutionPolicy) retryDecision(retryCount int64) (bool, int64) {
 // applied: delays stay deterministic.
 func backoffMS(b *Backoff, retryCount int64) int64 {
 	if b == nil {
-		b = &Backoff{Type: "exponential", InitialDelayMS: u64p(1000), MaxDelayMS: u64p(60000), Multiplier: f64p(2)}
+		b = &Backoff{Type: "exponential", InitialDelayMS: engU64p(1000), MaxDelayMS: engU64p(60000), Multiplier: engF64p(2)}
 	}
 	switch b.Type {
 	case "fixed":
@@ -276,8 +276,8 @@ func backoffMS(b *Backoff, retryCount int64) int64 {
 	}
 }
 
-func u64p(v uint64) *uint64   { return &v }
-func f64p(v float64) *float64 { return &v }
+func engU64p(v uint64) *uint64   { return &v }
+func engF64p(v float64) *float64 { return &v }
 
 func clampI64(v uint64) int64 {
 	if v > math.MaxInt64/2 {

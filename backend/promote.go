@@ -32,11 +32,11 @@ func (b *Backend) PromoteDelayed(ctx context.Context, nowMS int64, limit int) (S
 	if limit <= 0 {
 		return SweepReport{}, nil
 	}
-	cands, err := b.findCandidates(ctx, qDueDelayed, false, nowMS, limit)
+	cands, err := b.findSweepCandidates(ctx, qDueDelayed, false, nowMS, limit)
 	if err != nil {
 		return SweepReport{}, transport(op, err)
 	}
-	return b.sweep(ctx, op, nowMS, cands, func(w *wtx, c candidate) (bool, error) {
+	return b.sweepRows(ctx, op, nowMS, cands, func(w *wtx, c sweepCandidate) (bool, error) {
 		part, key := c.id.key()
 		n, err := w.affected(qPromote, part, key, w.now)
 		return n == 1, err

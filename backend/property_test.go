@@ -74,8 +74,8 @@ func engProperty(t *testing.T, seed int64, memory bool, steps int) {
 		switch op {
 		case 0:
 			name = "create"
-			a := engArgs(withLane(lanes[rng.Intn(2)]), withPolicy(policies[rng.Intn(len(policies))]),
-				withPriority(int32(rng.Intn(3))), func(a *backend.CreateExecutionArgs) {
+			a := engArgs(engLane(lanes[rng.Intn(2)]), engPolicy(policies[rng.Intn(len(policies))]),
+				engPrio(int32(rng.Intn(3))), func(a *backend.CreateExecutionArgs) {
 					a.ExecutionID = backend.NewExecutionID(uint16(rng.Intn(4)))
 					if rng.Intn(4) == 0 {
 						d := clock.MS() + int64(rng.Intn(500))
@@ -91,7 +91,7 @@ func engProperty(t *testing.T, seed int64, memory bool, steps int) {
 			if rng.Intn(2) == 0 {
 				caps = []string{"gpu"}
 			}
-			l, err := b.Claim(engCtx, engClaimArgs(withCaps(caps...), func(a *backend.ClaimArgs) {
+			l, err := b.Claim(engCtx, engClaimArgs(engCaps(caps...), func(a *backend.ClaimArgs) {
 				a.LaneID = lanes[rng.Intn(2)]
 				a.LeaseTTLMS = int64(100 + rng.Intn(400))
 			}))

@@ -142,7 +142,7 @@ func (b *Backend) ListExecutions(ctx context.Context, cursor string, limit int, 
 	if cursor != "" {
 		c, err := ParseExecutionID(cursor)
 		if err != nil {
-			return ExecutionPage{}, validation(op, "invalid_input", "invalid cursor: %s", errMsg(err))
+			return ExecutionPage{}, validation(op, "invalid_input", "invalid cursor: %s", engErrMsg(err))
 		}
 		after = &c
 	}

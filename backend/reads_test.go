@@ -14,7 +14,7 @@ import (
 
 func TestExecutionInfoWireShape(t *testing.T) {
 	engBoth(t, func(t *testing.T, b *backend.Backend, clock *testdb.Clock) {
-		id := engCreate(t, b, withPriority(3), func(a *backend.CreateExecutionArgs) { a.ExecutionKind = "kind-x" })
+		id := engCreate(t, b, engPrio(3), func(a *backend.CreateExecutionArgs) { a.ExecutionKind = "kind-x" })
 		info := engInfo(t, b, id)
 		got, _ := json.Marshal(info)
 		want := fmt.Sprintf(`{"execution_id":"%s","namespace":"ns","lane_id":"default","priority":3,"execution_kind":"kind-x",`+
@@ -60,7 +60,7 @@ func TestListExecutionsPaging(t *testing.T) {
 				if j%2 == 1 {
 					lane = "b"
 				}
-				id := engCreate(t, b, withLane(lane), func(a *backend.CreateExecutionArgs) {
+				id := engCreate(t, b, engLane(lane), func(a *backend.CreateExecutionArgs) {
 					a.ExecutionID = backend.NewExecutionID(p)
 				})
 				_ = i

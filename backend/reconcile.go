@@ -8,21 +8,21 @@ import (
 // sweepChunk is how many rows one reconciler write transaction handles.
 const sweepChunk = 32
 
-// candidate is one row a reconciler found due (outside the transaction).
-type candidate struct {
+// sweepCandidate is one row a reconciler found due (outside the transaction).
+type sweepCandidate struct {
 	id  ExecutionID
 	idx int64
 }
 
-// findCandidates runs a candidate query on the reader; rows are
+// findSweepCandidates runs a candidate query on the reader; rows are
 // (partition_key, execution_id[, attempt_index]).
-func (b *Backend) findCandidates(ctx context.Context, q string, withIdx bool, args ...any) ([]candidate, error) {
+func (b *Backend) findSweepCandidates(ctx context.Context, q string, withIdx bool, args ...any) ([]sweepCandidate, error) {
 	rows, err := b.in.reader.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []candidate
+	var out []sweepCandidate
 	for rows.Next() {
 		var (
 			part int64
@@ -40,20 +40,20 @@ func (b *Backend) findCandidates(ctx context.Context, q string, withIdx bool, ar
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, candidate{id: id, idx: idx.Int64})
+		out = append(out, sweepCandidate{id: id, idx: idx.Int64})
 	}
 	return out, rows.Err()
 }
 
-// sweep applies fn to each candidate in short write transactions of up to
+// sweepRows applies fn to each candidate in short write transactions of up to
 // sweepChunk rows, with nowMS as the transaction clock. fn re-checks that
 // the row is still due inside the transaction and reports whether it
 // changed it. If a chunk fails, its rows are retried one per transaction
 // so that one bad row costs only itself; failures are logged and counted.
-func (b *Backend) sweep(ctx context.Context, op string, nowMS int64, cands []candidate,
-	fn func(w *wtx, c candidate) (bool, error)) SweepReport {
+func (b *Backend) sweepRows(ctx context.Context, op string, nowMS int64, cands []sweepCandidate,
+	fn func(w *wtx, c sweepCandidate) (bool, error)) SweepReport {
 	var rep SweepReport
-	run := func(chunk []candidate) (int, error) {
+	run := func(chunk []sweepCandidate) (int, error) {
 		done := 0
 		err := b.write(ctx, op, func(w *wtx) error {
 			w.now = nowMS
@@ -81,7 +81,7 @@ func (b *Backend) sweep(ctx context.Context, op string, nowMS int64, cands []can
 			continue
 		}
 		for _, c := range chunk {
-			done, err := run([]candidate{c})
+			done, err := run([]sweepCandidate{c})
 			if err != nil {
 				rep.Errors++
 				b.in.opts.Logger.Warn("reconciler row failed", "op", op, "execution_id", c.id.String(), "err", err)

@@ -34,7 +34,7 @@ func TestPromoteDelayed(t *testing.T) {
 		for i, lane := range []string{"a", "b", "a", "c", "b"} {
 			d := engT0 + 1000
 			p := uint16(i * 40)
-			ids = append(ids, engCreate(t, b, withLane(lane), func(a *backend.CreateExecutionArgs) {
+			ids = append(ids, engCreate(t, b, engLane(lane), func(a *backend.CreateExecutionArgs) {
 				a.DelayUntil = &d
 				a.ExecutionID = backend.NewExecutionID(p)
 			}))
@@ -63,7 +63,7 @@ func TestPromoteDelayed(t *testing.T) {
 func TestPromoteKeepsRetryAttemptState(t *testing.T) {
 	t.Parallel()
 	b, clock := engOpen(t, true)
-	id := engCreate(t, b, withPolicy(`{"retry_policy":{"max_retries":1,"backoff":{"type":"fixed","delay_ms":100}}}`))
+	id := engCreate(t, b, engPolicy(`{"retry_policy":{"max_retries":1,"backoff":{"type":"fixed","delay_ms":100}}}`))
 	l := engClaim(t, b)
 	b.Fail(engCtx, l.Handle, backend.FailArgs{Class: backend.FailTransient})
 	engSweep(t, b, engPromote, clock.MS()+100, 10, 1)
@@ -120,7 +120,7 @@ func TestExpireLeasesReclaimCap(t *testing.T) {
 	t.Parallel()
 	for _, policy := range []string{`{"max_reclaim_count":2}`, `{"timeout_policy":{"max_reclaim_count":2},"max_reclaim_count":50}`} {
 		b, clock := engOpen(t, true)
-		id := engCreate(t, b, withPolicy(policy))
+		id := engCreate(t, b, engPolicy(policy))
 		for i := range 3 {
 			l := engClaim(t, b)
 			clock.Set(l.ExpiresAtMS)
@@ -141,9 +141,9 @@ func TestExpireLeasesReclaimCap(t *testing.T) {
 
 func TestTimeoutAttempts(t *testing.T) {
 	engBoth(t, func(t *testing.T, b *backend.Backend, clock *testdb.Clock) {
-		retrying := engCreate(t, b, withPolicy(`{"timeout_policy":{"attempt_timeout_ms":5000},"retry_policy":{"max_retries":1,"backoff":{"type":"fixed","delay_ms":10}}}`))
+		retrying := engCreate(t, b, engPolicy(`{"timeout_policy":{"attempt_timeout_ms":5000},"retry_policy":{"max_retries":1,"backoff":{"type":"fixed","delay_ms":10}}}`))
 		l1 := engClaim(t, b)
-		terminal := engCreate(t, b, withPolicy(`{"timeout_policy":{"attempt_timeout_ms":5000}}`))
+		terminal := engCreate(t, b, engPolicy(`{"timeout_policy":{"attempt_timeout_ms":5000}}`))
 		engClaim(t, b)
 		untimed := engCreate(t, b)
 		engClaim(t, b, func(a *backend.ClaimArgs) { a.LeaseTTLMS = 100_000 })
@@ -190,12 +190,12 @@ func TestExpireDeadlines(t *testing.T) {
 		waiting := engCreate(t, b, withDeadline)
 		delay := engT0 + 50_000
 		delayed := engCreate(t, b, withDeadline, func(a *backend.CreateExecutionArgs) { a.DelayUntil = &delay })
-		active := engCreate(t, b, withDeadline, withLane("x"))
+		active := engCreate(t, b, withDeadline, engLane("x"))
 		l := engClaim(t, b, func(a *backend.ClaimArgs) { a.LaneID = "x" })
-		done := engCreate(t, b, withDeadline, withLane("y"))
+		done := engCreate(t, b, withDeadline, engLane("y"))
 		ld := engClaim(t, b, func(a *backend.ClaimArgs) { a.LaneID = "y" })
 		b.Complete(engCtx, ld.Handle, nil)
-		later := engCreate(t, b, withPolicy(`{"timeout_policy":{"execution_deadline_ms":2000}}`))
+		later := engCreate(t, b, engPolicy(`{"timeout_policy":{"execution_deadline_ms":2000}}`))
 
 		engSweep(t, b, engDeadline, dl-1, 10, 0)
 		engSweep(t, b, engDeadline, dl, 2, 2)

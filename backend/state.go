@@ -91,8 +91,8 @@ func isPublicState(s string) bool {
 	return false
 }
 
-// mustJSON marshals values that cannot fail (maps of strings and numbers).
-func mustJSON(v any) string {
+// jsonString marshals values that cannot fail (maps of strings and numbers).
+func jsonString(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic(err)

@@ -11,8 +11,8 @@ import (
 // not re-parse them on every call.
 var hotQueries []string
 
-// hot registers q as a hot statement and returns it.
-func hot(q string) string {
+// hotStmt registers q as a hot statement and returns it.
+func hotStmt(q string) string {
 	hotQueries = append(hotQueries, q)
 	return q
 }

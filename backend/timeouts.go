@@ -46,11 +46,11 @@ func (b *Backend) TimeoutAttempts(ctx context.Context, nowMS int64, limit int) (
 	if limit <= 0 {
 		return SweepReport{}, nil
 	}
-	cands, err := b.findCandidates(ctx, qTimedOutAttempts, true, nowMS, limit)
+	cands, err := b.findSweepCandidates(ctx, qTimedOutAttempts, true, nowMS, limit)
 	if err != nil {
 		return SweepReport{}, transport(op, err)
 	}
-	return b.sweep(ctx, op, nowMS, cands, func(w *wtx, c candidate) (bool, error) {
+	return b.sweepRows(ctx, op, nowMS, cands, func(w *wtx, c sweepCandidate) (bool, error) {
 		h, err := w.head(op, c.id)
 		if err != nil {
 			return false, skipNotFound(err)
@@ -81,11 +81,11 @@ func (b *Backend) ExpireDeadlines(ctx context.Context, nowMS int64, limit int) (
 	if limit <= 0 {
 		return SweepReport{}, nil
 	}
-	cands, err := b.findCandidates(ctx, qPastDeadline, false, nowMS, limit)
+	cands, err := b.findSweepCandidates(ctx, qPastDeadline, false, nowMS, limit)
 	if err != nil {
 		return SweepReport{}, transport(op, err)
 	}
-	return b.sweep(ctx, op, nowMS, cands, func(w *wtx, c candidate) (bool, error) {
+	return b.sweepRows(ctx, op, nowMS, cands, func(w *wtx, c sweepCandidate) (bool, error) {
 		h, err := w.head(op, c.id)
 		if err != nil {
 			return false, skipNotFound(err)

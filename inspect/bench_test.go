@@ -2,11 +2,13 @@ package inspect_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -89,6 +91,12 @@ func openRO(tb testing.TB, path string) *backend.Backend {
 //	ms/sqlite3     the sqlite3 shell running the same SQL (process included)
 //	ratio          ms/inspect ÷ ms/sqlite3 (the target is ≤ 2)
 func BenchmarkOverview(b *testing.B) {
+	if f := flag.Lookup("test.benchtime"); f != nil && strings.HasSuffix(f.Value.String(), "x") {
+		if n, err := strconv.Atoi(strings.TrimSuffix(f.Value.String(), "x")); err == nil && n > maxOverviewRuns {
+			b.Skipf("one overview of 1,000,000 executions takes ~0.6 s, so -benchtime %s would run for minutes; "+
+				"use -benchtime 10x (at most %dx), or -short for 100,000 executions", f.Value, maxOverviewRuns)
+		}
+	}
 	path, n := benchPath(b)
 	ctx := context.Background()
 
@@ -156,5 +164,8 @@ func BenchmarkOverview(b *testing.B) {
 		b.Errorf("inspect took %.0f ms, more than twice the sqlite3 shell's %.0f ms", goMS, cliMS)
 	}
 }
+
+// maxOverviewRuns caps a fixed -benchtime Nx for BenchmarkOverview.
+const maxOverviewRuns = 50
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -79,7 +79,8 @@ type Attempt struct {
 	LeaseEpoch       int64   `json:"lease_epoch"`
 	LeaseExpiresAtMS *int64  `json:"lease_expires_at_ms"`
 	// Lease is "held" (expiry in the future), "expired" (expiry passed,
-	// not yet reclaimed) or "none".
+	// not yet reclaimed), "revoked" (an operator revoked it; the
+	// reconciler requeues it) or "none".
 	Lease            string          `json:"lease"`
 	WorkerID         *string         `json:"worker_id"`
 	WorkerInstanceID *string         `json:"worker_instance_id"`
@@ -125,7 +126,14 @@ func Execution(ctx context.Context, db *sql.DB, id string, now int64) (*Executio
 	if err != nil {
 		return nil, err
 	}
-	cat, err := loadCatalog(ctx, db)
+	// One read transaction: the execution, its attempts and its events
+	// come from one snapshot.
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	cat, err := loadCatalog(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
@@ -138,13 +146,13 @@ func Execution(ctx context.Context, db *sql.DB, id string, now int64) (*Executio
 		FROM ff_exec_core`, cat.col("ff_exec_core", "started_at_ms"), cat.col("ff_exec_core", "lease_reclaim_count"))
 	var row *sql.Row
 	if part >= 0 {
-		row = db.QueryRowContext(ctx, sel+" WHERE partition_key = ? AND execution_id = ?", part, uid)
+		row = tx.QueryRowContext(ctx, sel+" WHERE partition_key = ? AND execution_id = ?", part, uid)
 	}
 	d, err := scanExecution(row)
 	if row == nil || errors.Is(err, sql.ErrNoRows) {
 		// Unknown partition (bare uuid), or a wire id with another
 		// partition: the uuid alone identifies the execution.
-		row = db.QueryRowContext(ctx, sel+" WHERE partition_key IN "+partitionsOf("ff_exec_core", "")+" AND execution_id = ?", uid)
+		row = tx.QueryRowContext(ctx, sel+" WHERE partition_key IN "+partitionsOf("ff_exec_core", "")+" AND execution_id = ?", uid)
 		d, err = scanExecution(row)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
@@ -154,19 +162,25 @@ func Execution(ctx context.Context, db *sql.DB, id string, now int64) (*Executio
 		return nil, fmt.Errorf("read execution: %w", err)
 	}
 	uid = d.uid // the stored bytes, for the child lookups
-	if d.Capabilities, err = capabilities(ctx, db, cat, uid); err != nil {
+	if d.Capabilities, err = capabilities(ctx, tx, cat, uid); err != nil {
 		return nil, err
 	}
-	if d.Attempts, err = attempts(ctx, db, cat, d.PartitionKey, uid, now); err != nil {
+	if d.Attempts, err = attempts(ctx, tx, cat, d.PartitionKey, uid, now); err != nil {
 		return nil, err
 	}
-	if d.Suspension, err = suspension(ctx, db, cat, d.PartitionKey, uid); err != nil {
+	for i := range d.Attempts {
+		a := &d.Attempts[i]
+		if d.State.OwnershipState == "lease_revoked" && a.AttemptIndex == d.AttemptIndex && a.LeaseExpiresAtMS != nil {
+			a.Lease = "revoked"
+		}
+	}
+	if d.Suspension, err = suspension(ctx, tx, cat, d.PartitionKey, uid); err != nil {
 		return nil, err
 	}
-	if d.Waitpoints, err = waitpoints(ctx, db, cat, d.PartitionKey, uid); err != nil {
+	if d.Waitpoints, err = waitpoints(ctx, tx, cat, d.PartitionKey, uid); err != nil {
 		return nil, err
 	}
-	if d.Events, err = executionEvents(ctx, db, cat, d.PartitionKey, uid, d.ID); err != nil {
+	if d.Events, err = executionEvents(ctx, tx, cat, d.PartitionKey, uid, d.ID); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -218,7 +232,7 @@ func scanExecution(row *sql.Row) (*ExecutionDetail, error) {
 	return d, nil
 }
 
-func capabilities(ctx context.Context, db *sql.DB, cat *catalog, uid []byte) ([]string, error) {
+func capabilities(ctx context.Context, db queryer, cat *catalog, uid []byte) ([]string, error) {
 	out := []string{}
 	if !cat.has("ff_execution_capabilities") {
 		return out, nil
@@ -238,7 +252,7 @@ func capabilities(ctx context.Context, db *sql.DB, cat *catalog, uid []byte) ([]
 	return out, rows.Err()
 }
 
-func attempts(ctx context.Context, db *sql.DB, cat *catalog, part int64, uid []byte, now int64) ([]Attempt, error) {
+func attempts(ctx context.Context, db queryer, cat *catalog, part int64, uid []byte, now int64) ([]Attempt, error) {
 	out := []Attempt{}
 	if !cat.has("ff_attempt") {
 		return out, nil
@@ -280,7 +294,7 @@ func leaseState(exp *int64, now int64) string {
 	return "held"
 }
 
-func suspension(ctx context.Context, db *sql.DB, cat *catalog, part int64, uid []byte) (*Suspension, error) {
+func suspension(ctx context.Context, db queryer, cat *catalog, part int64, uid []byte) (*Suspension, error) {
 	if !cat.has("ff_suspension_current") {
 		return nil, nil
 	}
@@ -303,7 +317,7 @@ func suspension(ctx context.Context, db *sql.DB, cat *catalog, part int64, uid [
 	return &s, nil
 }
 
-func waitpoints(ctx context.Context, db *sql.DB, cat *catalog, part int64, uid []byte) ([]Waitpoint, error) {
+func waitpoints(ctx context.Context, db queryer, cat *catalog, part int64, uid []byte) ([]Waitpoint, error) {
 	out := []Waitpoint{}
 	if !cat.has("ff_waitpoint_pending") {
 		return out, nil
@@ -335,7 +349,7 @@ func waitpoints(ctx context.Context, db *sql.DB, cat *catalog, part int64, uid [
 // executionEvents merges the execution's newest events from every outbox.
 // The completion outbox is keyed by (partition_key, execution_id BLOB) and
 // indexed; the others store the wire id as TEXT.
-func executionEvents(ctx context.Context, db *sql.DB, cat *catalog, part int64, uid []byte, wire string) ([]Event, error) {
+func executionEvents(ctx context.Context, db queryer, cat *catalog, part int64, uid []byte, wire string) ([]Event, error) {
 	var all []Event
 	for _, ob := range Outboxes {
 		if !cat.has(ob.Table) {

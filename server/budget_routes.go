@@ -89,5 +89,9 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, status, env)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"rotated": 1, "failed": []int{}, "new_kid": body.NewKid})
+	writeJSON(w, http.StatusOK, struct {
+		Rotated int    `json:"rotated"`
+		Failed  []int  `json:"failed"`
+		NewKid  string `json:"new_kid"`
+	}{1, []int{}, body.NewKid}) // upstream's field order
 }

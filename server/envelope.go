@@ -1,10 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/ffsqlite/ffsqlite/backend"
 )
@@ -18,11 +20,22 @@ type envelope struct {
 
 func boolPtr(b bool) *bool { return &b }
 
-// writeJSON writes v with status and the JSON content type.
+// writeJSON writes v with status and the JSON content type. The body is
+// byte-for-byte what ff-server (serde_json) sends: no trailing newline and
+// no HTML escaping of <, > and &.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprintf(w, `{"error":%q,"retryable":false}`, "encode response: "+err.Error())
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 }
 
 // writeError writes the envelope for a plain message.
@@ -53,22 +66,39 @@ func engineStatus(err error) (int, envelope) {
 		return http.StatusBadRequest, envelope{Error: msg}
 	case backend.KindConflict:
 		code := or(e.Code, "conflict")
-		return http.StatusConflict, envelope{Error: code + ": " + detail, Kind: code, Retryable: boolPtr(false)}
+		return http.StatusConflict, envelope{Error: coded(code, detail), Kind: code, Retryable: boolPtr(false)}
 	case backend.KindContention:
 		switch e.Code {
 		case "retry_exhausted":
-			return http.StatusInternalServerError, envelope{Error: e.Code + ": " + detail, Kind: e.Code, Retryable: boolPtr(false)}
+			return http.StatusInternalServerError, envelope{Error: coded(e.Code, detail), Kind: e.Code, Retryable: boolPtr(false)}
 		case "rate_limit_exceeded", "concurrency_limit_exceeded":
-			return http.StatusTooManyRequests, envelope{Error: e.Code + ": " + detail, Kind: e.Code, Retryable: boolPtr(true)}
+			return http.StatusTooManyRequests, envelope{Error: coded(e.Code, detail), Kind: e.Code, Retryable: boolPtr(true)}
 		}
-		return http.StatusConflict, envelope{Error: or(e.Code, "contention") + ": " + detail, Kind: "contention", Retryable: boolPtr(true)}
+		return http.StatusConflict, envelope{Error: coded(or(e.Code, "contention"), detail), Kind: "contention", Retryable: boolPtr(true)}
 	case backend.KindState:
+		if e.Code == "execution_not_eligible" {
+			// Upstream classifies ExecutionNotEligible (priority change of a
+			// non-waiting execution) as Contention: 409 contention, retryable.
+			return http.StatusConflict, envelope{Error: coded(e.Code, detail), Kind: "contention", Retryable: boolPtr(true)}
+		}
 		code := or(e.Code, "state_conflict")
-		return http.StatusConflict, envelope{Error: code + ": " + detail, Kind: code, Retryable: boolPtr(false)}
+		return http.StatusConflict, envelope{Error: coded(code, detail), Kind: code, Retryable: boolPtr(false)}
 	case backend.KindUnavailable:
 		return http.StatusServiceUnavailable, envelope{Error: "backend op unavailable: " + or(e.Op, e.Code), Kind: "unavailable", Retryable: boolPtr(false)}
 	}
 	return http.StatusInternalServerError, envelope{Error: "engine: " + err.Error(), Kind: "transport", Retryable: boolPtr(true)}
+}
+
+// coded renders "<code>: <detail>" without repeating a code the engine's
+// message already starts with.
+func coded(code, detail string) string {
+	if detail == "" || detail == code {
+		return code
+	}
+	if strings.HasPrefix(detail, code+":") {
+		return detail
+	}
+	return code + ": " + detail
 }
 
 func or(a, b string) string {

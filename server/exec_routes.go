@@ -48,6 +48,10 @@ func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request) {
 	part := uint16(p)
 	page, err := s.b.ListExecutions(r.Context(), q.Get("cursor"), limit, backend.ListExecutionsFilter{Partition: &part})
 	if err != nil {
+		if backend.KindOf(err) == backend.KindValidation {
+			writeError(w, http.StatusBadRequest, invalidInput(err)) // upstream: 400 "invalid cursor: …"
+			return
+		}
 		writeEngineError(w, err)
 		return
 	}
@@ -202,6 +206,15 @@ func (s *Server) revokeLease(w http.ResponseWriter, r *http.Request) {
 	res, err := s.b.RevokeLease(r.Context(), backend.RevokeLeaseArgs{ExecutionID: id, Reason: "operator_revoke"})
 	if err != nil {
 		writeEngineError(w, err)
+		return
+	}
+	if res.Revoked {
+		// Upstream's field order (lease_id, then lease_epoch).
+		type revoked struct {
+			LeaseID    string `json:"lease_id"`
+			LeaseEpoch string `json:"lease_epoch"`
+		}
+		writeJSON(w, http.StatusOK, map[string]revoked{"Revoked": {res.LeaseID, res.LeaseEpoch}})
 		return
 	}
 	writeJSON(w, http.StatusOK, res)

@@ -63,7 +63,7 @@ var knownMethods = []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OP
 // "unknown".
 func routeTemplate(r *http.Request) string {
 	p := r.Pattern
-	if p == "" {
+	if p == "" || p == "/" { // "/" is the 404/405 fallback
 		return "unknown"
 	}
 	if i := strings.IndexByte(p, ' '); i >= 0 {
@@ -127,21 +127,28 @@ func cors(origins []string, withAuth bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
 		allowed := origin != "" && (any || slices.Contains(origins, origin))
+		preflight := r.Method == http.MethodOptions && origin != "" && r.Header.Get("Access-Control-Request-Method") != ""
+		h := w.Header()
+		if !any {
+			h.Add("Vary", "Origin")
+		}
 		if allowed {
-			h := w.Header()
 			if any {
 				h.Set("Access-Control-Allow-Origin", "*")
 			} else {
 				h.Set("Access-Control-Allow-Origin", origin)
-				h.Add("Vary", "Origin")
 			}
-			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		}
+		if preflight {
+			// Every preflight is answered here, before auth; a disallowed
+			// origin gets no Access-Control-* grant and the browser refuses.
+			if allowed {
 				h.Set("Access-Control-Allow-Methods", "GET, POST, PUT")
 				h.Set("Access-Control-Allow-Headers", headers)
 				h.Set("Access-Control-Max-Age", "600")
-				w.WriteHeader(http.StatusNoContent)
-				return
 			}
+			w.WriteHeader(http.StatusNoContent)
+			return
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -100,12 +100,16 @@ type Server struct {
 	http     *http.Server
 	wake     *waker
 	rotating sync.Mutex // one waitpoint-secret rotation at a time
+	// quit is closed by Shutdown so that long-polling claims answer 204 at
+	// once instead of holding the drain for up to MaxBlock.
+	quit     chan struct{}
+	quitOnce sync.Once
 }
 
 // New builds the server's routes over b.
 func New(b *backend.Backend, cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
-	s := &Server{b: b, cfg: cfg, scanners: cfg.Scanners, mux: http.NewServeMux(), wake: newWaker()}
+	s := &Server{b: b, cfg: cfg, scanners: cfg.Scanners, mux: http.NewServeMux(), wake: newWaker(), quit: make(chan struct{})}
 	reg := cfg.Registry
 	if err := reg.Register(collectors.NewGoCollector()); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
@@ -119,6 +123,9 @@ func New(b *backend.Backend, cfg Config) (*Server, error) {
 	s.routes()
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	s.handler = cors(cfg.CORSOrigins, cfg.APIToken != "", requireToken(cfg.APIToken, m.instrument(s.mux)))
+	// Built here, not in Serve, so that a Shutdown racing a starting Serve
+	// still stops it (Serve then returns at once).
+	s.http = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
 	return s, nil
 }
 
@@ -129,7 +136,6 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Serve accepts connections on ln until Shutdown. It returns nil after a
 // graceful shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	s.http = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
 	err := s.http.Serve(ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -138,11 +144,9 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // Shutdown stops accepting connections and waits for in-flight requests
-// until ctx is done.
+// until ctx is done. Blocked worker claims answer 204 at once.
 func (s *Server) Shutdown(ctx context.Context) error {
-	if s.http == nil {
-		return nil
-	}
+	s.quitOnce.Do(func() { close(s.quit) })
 	return s.http.Shutdown(ctx)
 }
 

@@ -51,6 +51,10 @@ func (s *Server) workerClaim(w http.ResponseWriter, r *http.Request) {
 		case <-ctx.Done():
 			t.Stop()
 			return
+		case <-s.quit:
+			t.Stop()
+			w.WriteHeader(http.StatusNoContent)
+			return
 		case <-woken:
 		case <-t.C:
 		}
