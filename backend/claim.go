@@ -14,6 +14,9 @@ import (
 // default).
 const DefaultLeaseTTLMS = 30_000
 
+// maxTTLMS caps lease TTLs so that now + ttl cannot overflow.
+const maxTTLMS = int64(1) << 50
+
 // ClaimArgs asks for the next execution of a lane that a worker with the
 // given capabilities may run.
 type ClaimArgs struct {
@@ -123,6 +126,7 @@ func (b *Backend) Claim(ctx context.Context, args ClaimArgs) (*Lease, error) {
 	if ttl < 0 {
 		return nil, validation(op, "invalid_input", "lease_ttl_ms must be positive (got %d)", ttl)
 	}
+	ttl = min(ttl, maxTTLMS)
 	caps, err := normalizeCapabilities(args.Capabilities)
 	if err != nil {
 		return nil, engineOp(err, op)

@@ -31,6 +31,7 @@ func (b *Backend) Renew(ctx context.Context, h Handle, ttlMS int64) (LeaseRenewa
 	if ttl <= 0 {
 		ttl = clampI64(p.LeaseTTLMS)
 	}
+	ttl = min(ttl, maxTTLMS)
 	part, key := p.ExecutionID.key()
 	var out LeaseRenewal
 	err = b.write(ctx, op, func(w *wtx) error {

@@ -23,12 +23,13 @@ import (
 
 // serveProc is a running `ffsqlite serve` process.
 type serveProc struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	base string // http://127.0.0.1:PORT
-	mu   sync.Mutex
-	errb bytes.Buffer // everything on stderr so far
-	done chan error   // cmd.Wait's result
+	t       *testing.T
+	cmd     *exec.Cmd
+	base    string // http://127.0.0.1:PORT
+	mu      sync.Mutex
+	errb    bytes.Buffer  // everything on stderr so far
+	exited  chan struct{} // closed after cmd.Wait
+	waitErr error         // cmd.Wait's result, once exited is closed
 }
 
 var serveAPILine = regexp.MustCompile(`^\s*API:\s+(http://\S+)/v1$`)
@@ -37,7 +38,7 @@ var serveAPILine = regexp.MustCompile(`^\s*API:\s+(http://\S+)/v1$`)
 // line (--listen 127.0.0.1:0 prints the real port there).
 func startServe(t *testing.T, env []string, args ...string) *serveProc {
 	t.Helper()
-	p := &serveProc{t: t, cmd: binCmd(t, env, append([]string{"serve"}, args...)...), done: make(chan error, 1)}
+	p := &serveProc{t: t, cmd: binCmd(t, env, append([]string{"serve"}, args...)...), exited: make(chan struct{})}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -46,10 +47,8 @@ func startServe(t *testing.T, env []string, args ...string) *serveProc {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
-			p.cmd.Process.Kill()
-			<-p.done
-		}
+		p.cmd.Process.Kill() // a no-op once it has exited
+		<-p.exited
 	})
 	api := make(chan string, 1)
 	go func() {
@@ -64,7 +63,8 @@ func startServe(t *testing.T, env []string, args ...string) *serveProc {
 			}
 		}
 		io.Copy(io.Discard, stderr)
-		p.done <- p.cmd.Wait()
+		p.waitErr = p.cmd.Wait()
+		close(p.exited)
 		close(api)
 	}()
 	select {
@@ -90,15 +90,14 @@ func (p *serveProc) stderr() string {
 func (p *serveProc) wait(limit time.Duration) int {
 	p.t.Helper()
 	select {
-	case err := <-p.done:
-		p.done <- err // keep it for Cleanup
-		if err == nil {
+	case <-p.exited:
+		if p.waitErr == nil {
 			return 0
 		}
-		if ee, ok := err.(*exec.ExitError); ok {
+		if ee, ok := p.waitErr.(*exec.ExitError); ok {
 			return ee.ExitCode()
 		}
-		p.t.Fatalf("wait: %v", err)
+		p.t.Fatalf("wait: %v", p.waitErr)
 	case <-time.After(limit):
 		p.t.Fatalf("serve still running after %v:\n%s", limit, p.stderr())
 	}
@@ -225,7 +224,7 @@ func TestServeEndToEnd(t *testing.T) {
 	for i := range n {
 		id := fmt.Sprintf("{fp:%d}:%s", i%3, uuid.NewString())
 		body := map[string]any{"execution_id": id, "namespace": "e2e", "lane_id": "default", "execution_kind": "job",
-			"input_payload": []byte(fmt.Sprintf(`{"n":%d}`, i)), "priority": 0, "creator_identity": "e2e",
+			"input_payload": byteArray(fmt.Sprintf(`{"n":%d}`, i)), "priority": 0, "creator_identity": "e2e",
 			"partition_id": i % 3, "now": time.Now().UnixMilli()}
 		if i == 0 {
 			flaky = id
@@ -251,10 +250,9 @@ func TestServeEndToEnd(t *testing.T) {
 			continue
 		}
 		var l struct {
-			ExecutionID  string `json:"execution_id"`
-			InputPayload []byte `json:"-"`
-			Input        []int  `json:"input_payload"`
-			Handle       string `json:"handle"`
+			ExecutionID string `json:"execution_id"`
+			Input       []int  `json:"input_payload"`
+			Handle      string `json:"handle"`
 		}
 		if status != 200 || json.Unmarshal(out, &l) != nil {
 			t.Fatalf("claim: %d %s", status, out)
@@ -270,11 +268,8 @@ func TestServeEndToEnd(t *testing.T) {
 			}
 			continue
 		}
-		result := make([]int, len(l.Input))
-		for i, c := range l.Input { // echo the input back as the result
-			result[i] = c
-		}
-		if status, out := p.call(token, "POST", "/v1/worker/complete", map[string]any{"handle": l.Handle, "result": result}); status != 200 || string(out) != `"Completed"` {
+		// The result echoes the input.
+		if status, out := p.call(token, "POST", "/v1/worker/complete", map[string]any{"handle": l.Handle, "result": l.Input}); status != 200 || string(out) != `"Completed"` {
 			t.Fatalf("complete: %d %s", status, out)
 		}
 		completed++
@@ -371,8 +366,8 @@ func TestServeSecondSignalExitsAtOnce(t *testing.T) {
 	}
 	time.Sleep(500 * time.Millisecond)
 	select {
-	case err := <-p.done:
-		t.Fatalf("serve exited (%v) with a request in flight after one SIGINT:\n%s", err, p.stderr())
+	case <-p.exited:
+		t.Fatalf("serve exited (%v) with a request in flight after one SIGINT:\n%s", p.waitErr, p.stderr())
 	default:
 	}
 	if !strings.Contains(p.stderr(), "shutting down") {
@@ -386,4 +381,13 @@ func TestServeSecondSignalExitsAtOnce(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("second SIGINT took %v", d)
 	}
+}
+
+// byteArray is s as the wire's JSON array of integers.
+func byteArray(s string) []int {
+	out := make([]int, len(s))
+	for i := range len(s) {
+		out[i] = int(s[i])
+	}
+	return out
 }
