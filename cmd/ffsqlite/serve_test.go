@@ -34,8 +34,9 @@ type serveProc struct {
 
 var serveAPILine = regexp.MustCompile(`^\s*API:\s+(http://\S+)/v1$`)
 
-// startServe runs `ffsqlite serve args...` and waits for the banner's API
-// line (--listen 127.0.0.1:0 prints the real port there).
+// startServe runs `ffsqlite serve args...` and waits for the whole banner;
+// its API line gives the base URL (--listen 127.0.0.1:0 prints the real
+// port there).
 func startServe(t *testing.T, env []string, args ...string) *serveProc {
 	t.Helper()
 	p := &serveProc{t: t, cmd: binCmd(t, env, append([]string{"serve"}, args...)...), exited: make(chan struct{})}
@@ -52,6 +53,7 @@ func startServe(t *testing.T, env []string, args ...string) *serveProc {
 	})
 	api := make(chan string, 1)
 	go func() {
+		var base string
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			line := sc.Text()
@@ -59,7 +61,10 @@ func startServe(t *testing.T, env []string, args ...string) *serveProc {
 			p.errb.WriteString(line + "\n")
 			p.mu.Unlock()
 			if m := serveAPILine.FindStringSubmatch(line); m != nil {
-				api <- m[1]
+				base = m[1]
+			}
+			if strings.HasPrefix(strings.TrimSpace(line), "Auth:") && base != "" { // the banner's last line
+				api <- base
 			}
 		}
 		io.Copy(io.Discard, stderr)
