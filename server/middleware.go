@@ -101,7 +101,7 @@ func requireToken(token string, next http.Handler) http.Handler {
 	}
 	want := []byte("Bearer " + token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" || r.URL.Path == "/metrics" {
+		if isPublicPath(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -112,6 +112,21 @@ func requireToken(token string, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// isPublicPath reports the paths served without the token: /healthz and
+// /metrics (as upstream), and the dashboard's static page and assets,
+// which hold no data; the dashboard's data (/ui/api/…) needs the token,
+// which the page sends as a bearer header once given "#token=…".
+func isPublicPath(r *http.Request) bool {
+	p := r.URL.Path
+	switch {
+	case p == "/healthz", p == "/metrics":
+		return true
+	case r.Method == http.MethodGet && (p == "/" || (strings.HasPrefix(p, "/ui/") && !strings.HasPrefix(p, "/ui/api/"))):
+		return true
+	}
+	return false
 }
 
 // cors is the outermost layer, so preflights are answered before auth.

@@ -127,7 +127,11 @@ func printEndpoints(c *cli.Context, addr string, b *backend.Backend, sum *dbinit
 	}
 	fmt.Fprintf(w, "ffsqlite dev server (FlowFabric SQLite, dev-only)\n")
 	fmt.Fprintf(w, "  API:        %s/v1\n", base)
-	fmt.Fprintf(w, "  Dashboard:  %s/\n", base)
+	if auth {
+		fmt.Fprintf(w, "  Dashboard:  %s/ (open as %s/#token=$FF_API_TOKEN)\n", base, base)
+	} else {
+		fmt.Fprintf(w, "  Dashboard:  %s/\n", base)
+	}
 	fmt.Fprintf(w, "  Metrics:    %s/metrics\n", base)
 	fmt.Fprintf(w, "  Health:     %s/healthz\n", base)
 	fmt.Fprintf(w, "  Database:   %s (schema version %d, %s)\n", db, sum.SchemaVersion, sum.JournalMode)

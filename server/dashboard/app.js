@@ -4,6 +4,19 @@
 const $ = (sel) => document.querySelector(sel);
 let selected = null;
 
+// With FF_API_TOKEN set, open the dashboard as /#token=<token>: the token
+// stays in this browser (localStorage) and is sent as a bearer header.
+const hashToken = new URLSearchParams(location.hash.slice(1)).get("token");
+if (hashToken) {
+  localStorage.setItem("ffsqlite-token", hashToken);
+  history.replaceState(null, "", location.pathname);
+}
+function api(path) {
+  const token = localStorage.getItem("ffsqlite-token");
+  const headers = token ? { Authorization: "Bearer " + token } : {};
+  return fetch(path, { cache: "no-store", headers });
+}
+
 function ago(ms, now) {
   if (!ms) return "-";
   const d = Math.round((now - ms) / 1000);
@@ -94,7 +107,8 @@ function renderScanners(list, now) {
 
 async function refresh() {
   try {
-    const res = await fetch("/ui/api/state", { cache: "no-store" });
+    const res = await api("/ui/api/state");
+    if (res.status === 401) throw new Error("401: open the dashboard as /#token=<FF_API_TOKEN>");
     if (!res.ok) throw new Error(res.status);
     const st = await res.json();
     $("#meta").textContent = st.database + " · SQLite " + st.sqlite_version + " · schema v" + st.schema_version;
@@ -111,7 +125,7 @@ async function refresh() {
 }
 
 async function refreshDetail() {
-  const res = await fetch("/ui/api/execution?id=" + encodeURIComponent(selected), { cache: "no-store" });
+  const res = await api("/ui/api/execution?id=" + encodeURIComponent(selected));
   if (!res.ok) return;
   const d = await res.json();
   $("#detail").hidden = false;
