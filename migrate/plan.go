@@ -17,14 +17,7 @@ type Step struct {
 // PlanUp lists the pending migrations up to target (0 = all), in order,
 // without running anything: the --dry-run of up, up-by-one and up-to.
 func (m *Migrator) PlanUp(ctx context.Context, target int64, limit int) ([]Step, error) {
-	if err := m.guard(ctx); err != nil {
-		return nil, err
-	}
-	rep, err := m.Status(ctx)
-	if err != nil {
-		return nil, err
-	}
-	srcs, err := embedded()
+	rep, srcs, err := m.planInputs(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -44,14 +37,7 @@ func (m *Migrator) PlanUp(ctx context.Context, target int64, limit int) ([]Step,
 // PlanDown lists, newest first, the applied migrations that a rollback to
 // target would undo (limit 1 for a plain down), without running anything.
 func (m *Migrator) PlanDown(ctx context.Context, target int64, limit int) ([]Step, error) {
-	if err := m.guard(ctx); err != nil {
-		return nil, err
-	}
-	rep, err := m.Status(ctx)
-	if err != nil {
-		return nil, err
-	}
-	srcs, err := embedded()
+	rep, srcs, err := m.planInputs(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -67,6 +53,20 @@ func (m *Migrator) PlanDown(ctx context.Context, target int64, limit int) ([]Ste
 		}
 	}
 	return steps, nil
+}
+
+// planInputs is what a plan reads: the status (rows in the same order as
+// the sources) and the parsed sources. Upstream-ledger databases refuse.
+func (m *Migrator) planInputs(ctx context.Context) (*Report, []Source, error) {
+	if err := m.guard(ctx); err != nil {
+		return nil, nil, err
+	}
+	rep, err := m.Status(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	srcs, err := embedded()
+	return rep, srcs, err
 }
 
 // Validate parses every embedded migration and checks that versions are

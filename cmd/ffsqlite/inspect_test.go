@@ -398,30 +398,12 @@ func TestInspectEmptyDatabase(t *testing.T) {
 func inspUpstreamDB(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "upstream.db")
-	srcs, err := migrate.Sources()
-	if err != nil {
-		t.Fatal(err)
-	}
+	makeUpstreamDB(t, path)
 	raw, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	raw.SetMaxOpenConns(1)
-	if _, err := raw.Exec(`CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL,
-		installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, success BOOLEAN NOT NULL, checksum BLOB NOT NULL,
-		execution_time BIGINT NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range srcs {
-		if _, err := raw.Exec(s.Up); err != nil {
-			t.Fatalf("%s: %v", s.Name, err)
-		}
-		if _, err := raw.Exec(`INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
-			VALUES (?, ?, 1, x'00', 1)`, s.Version, s.Name); err != nil {
-			t.Fatal(err)
-		}
-	}
 	if err := inspecttest.Seed(context.Background(), raw); err != nil {
 		t.Fatal(err)
 	}
