@@ -81,7 +81,7 @@ RETURNING attempt_index, lease_epoch`)
   attempt_index = ?3, started_at_ms = COALESCE(started_at_ms, ?4),
   raw_fields = json_remove(raw_fields, '$.delay_until', '$.blocking_detail')
 WHERE partition_key = ?1 AND execution_id = ?2 AND lifecycle_phase = 'runnable'
-RETURNING payload`)
+RETURNING payload, ` + evTagsReturning)
 )
 
 // attemptTypeFor maps the execution's pending attempt state to the type of
@@ -168,7 +168,8 @@ func (b *Backend) Claim(ctx context.Context, args ClaimArgs) (*Lease, error) {
 			return err
 		}
 		var payload []byte
-		if err := w.queryRow(qClaimExec, part, key, idx, now).Scan(&payload); err != nil {
+		var tags evTags
+		if err := w.queryRow(qClaimExec, part, key, idx, now).Scan(append([]any{&payload}, tags.dest()...)...); err != nil {
 			return err
 		}
 		event := "acquired"
@@ -176,7 +177,7 @@ func (b *Backend) Claim(ctx context.Context, args ClaimArgs) (*Lease, error) {
 		if atype == "reclaim" {
 			event, kind = "reclaimed", HandleReclaimed
 		}
-		if err := w.leaseEvent(id, leaseID, event); err != nil {
+		if err := w.leaseEventTagged(id, &tags, leaseID, event); err != nil {
 			return err
 		}
 		lease = &Lease{

@@ -1,6 +1,10 @@
 package backend
 
-import "context"
+import (
+	"context"
+	"database/sql"
+	"errors"
+)
 
 var (
 	// qEndAttempt ends a running attempt: outcome, end time, no live lease
@@ -21,6 +25,10 @@ WHERE partition_key = ?1 AND execution_id = ?2 AND attempt_index = ?3 AND outcom
   public_state = ?3, terminal_at_ms = ?4, deadline_at_ms = NULL, result = ?5,
   cancellation_reason = ?6, cancelled_by = ?7, raw_fields = json_patch(raw_fields, ?8)
 WHERE partition_key = ?1 AND execution_id = ?2 AND lifecycle_phase <> 'terminal'`)
+
+	// qTerminalTagged is qTerminal that also reads back the columns the
+	// outbox rows copy.
+	qTerminalTagged = hotStmt(qTerminal + "\nRETURNING " + evTagsReturning)
 )
 
 // terminalPatch is the raw_fields merge patch of a terminal transition.
@@ -50,13 +58,22 @@ func (b *Backend) Complete(ctx context.Context, h Handle, result []byte) error {
 			return err
 		}
 		part, key := p.ExecutionID.key()
-		if _, err := w.exec(qTerminal, part, key, StateCompleted, w.now, res, nil, nil, completePatch); err != nil {
+		var tags evTags
+		switch err := w.queryRow(qTerminalTagged, part, key, StateCompleted, w.now, res, nil, nil, completePatch).Scan(tags.dest()...); {
+		case errors.Is(err, sql.ErrNoRows):
+			// Not reached after a successful fencedEnd (the execution is
+			// active); kept equivalent to the untagged path regardless.
+			if err := w.completionEvent(p.ExecutionID, "success"); err != nil {
+				return err
+			}
+			return w.leaseEvent(p.ExecutionID, p.LeaseID, "released")
+		case err != nil:
 			return err
 		}
-		if err := w.completionEvent(p.ExecutionID, "success"); err != nil {
+		if err := w.completionEventTagged(p.ExecutionID, &tags, "success"); err != nil {
 			return err
 		}
-		return w.leaseEvent(p.ExecutionID, p.LeaseID, "released")
+		return w.leaseEventTagged(p.ExecutionID, &tags, p.LeaseID, "released")
 	})
 }
 

@@ -66,6 +66,18 @@ SELECT e.partition_key, e.execution_id, e.flow_id, ?1, json_extract(e.raw_fields
        json_extract(e.raw_fields, '$.tags."cairn.instance_id"'), ?2
 FROM ff_exec_core e WHERE e.partition_key = ?3 AND e.execution_id = ?4`)
 
+	// The hot paths (claim, complete) read the copied columns back from
+	// the statement that changes the execution row (RETURNING
+	// evTagsReturning) and insert their events with these, which saves
+	// looking the row up again.
+	qInsertLeaseEventTagged = hotStmt(`INSERT INTO ff_lease_event
+  (execution_id, lease_id, event_type, occurred_at_ms, partition_key, namespace, instance_tag)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`)
+
+	qInsertCompletionEventTagged = hotStmt(`INSERT INTO ff_completion_event
+  (partition_key, execution_id, flow_id, outcome, namespace, instance_tag, occurred_at_ms)
+VALUES (?3, ?4, ?5, ?1, ?6, ?7, ?2)`)
+
 	qInsertOperatorEvent = `INSERT INTO ff_operator_event
   (execution_id, event_type, details, occurred_at_ms, partition_key, namespace, instance_tag)
 SELECT ?1, ?2, ?3, ?4, e.partition_key, json_extract(e.raw_fields, '$.namespace'),
@@ -84,6 +96,58 @@ func (w *wtx) leaseEvent(id ExecutionID, leaseID, eventType string) error {
 		return err
 	}
 	w.wake(OutboxLease)
+	return nil
+}
+
+// evTagsReturning is the RETURNING list that reads an execution row's
+// columns the outbox rows copy, in evTags' order.
+// The driver reads a zero-length BLOB as nil, so a flag tells it from NULL.
+const evTagsReturning = `flow_id, typeof(flow_id) = 'blob' AND length(flow_id) = 0,
+  json_extract(raw_fields, '$.namespace'), json_extract(raw_fields, '$.tags."cairn.instance_id"')`
+
+// evTags are the execution row's flow_id, namespace and cairn.instance_id
+// tag as evTagsReturning reads them, kept as SQLite returned them so the
+// event rows store exactly what INSERT ... SELECT would.
+type evTags struct {
+	flowID, namespace, instanceTag any
+	emptyFlow                      bool
+}
+
+// dest returns the scan destinations for evTagsReturning.
+func (t *evTags) dest() []any {
+	return []any{&t.flowID, &t.emptyFlow, &t.namespace, &t.instanceTag}
+}
+
+// flow returns flow_id as it must be bound.
+func (t *evTags) flow() any {
+	if t.emptyFlow {
+		return []byte{}
+	}
+	return t.flowID
+}
+
+// leaseEventTagged is leaseEvent with the execution's columns already read.
+func (w *wtx) leaseEventTagged(id ExecutionID, tags *evTags, leaseID, eventType string) error {
+	part, _ := id.key()
+	var lid any
+	if leaseID != "" {
+		lid = leaseID
+	}
+	if _, err := w.exec(qInsertLeaseEventTagged, id.String(), lid, eventType, w.now, part, tags.namespace, tags.instanceTag); err != nil {
+		return err
+	}
+	w.wake(OutboxLease)
+	return nil
+}
+
+// completionEventTagged is completionEvent with the execution's columns
+// already read.
+func (w *wtx) completionEventTagged(id ExecutionID, tags *evTags, outcome string) error {
+	part, key := id.key()
+	if _, err := w.exec(qInsertCompletionEventTagged, outcome, w.now, part, key, tags.flow(), tags.namespace, tags.instanceTag); err != nil {
+		return err
+	}
+	w.wake(OutboxCompletion)
 	return nil
 }
 

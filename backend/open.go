@@ -50,6 +50,9 @@ type inner struct {
 	hub     *eventHub
 	stmtMu  sync.Mutex
 	stmts   map[string]*sql.Stmt
+
+	// gc batches concurrent write transactions (groupcommit.go).
+	gc groupCommit
 }
 
 // SchemaAheadError is returned by Open when the database's goose version is
@@ -201,7 +204,9 @@ func openPool(uri string, o Options, kind poolKind, size int) (*sql.DB, error) {
 	memory := IsMemoryURI(uri)
 	switch kind {
 	case poolWriter:
-		params = append(params, "_txlock=immediate")
+		// temp_store=MEMORY keeps statement and savepoint journals (group
+		// commit runs each request in a savepoint) off temporary files.
+		params = append(params, "_txlock=immediate", "_pragma=temp_store(MEMORY)")
 		if !memory {
 			params = append(params, "_pragma=synchronous("+o.Synchronous+")")
 		}

@@ -12,42 +12,33 @@ import (
 // Options.ReadOnly.
 var ErrReadOnly = errors.New("backend is open read-only")
 
-// writeTx runs fn in one BEGIN IMMEDIATE transaction on the writer
+// writeTx runs fn in a BEGIN IMMEDIATE transaction on the writer
 // connection and commits it; a busy or locked error anywhere in it reruns
-// the whole transaction through retry.Serializable. After the function
-// returns successfully, afterCommit hooks recorded on the txn run (wake-ups
-// are only sent once the data is visible).
+// fn through retry.Serializable. Concurrent calls are group-committed
+// (groupcommit.go): fn may share its transaction with other callers' work,
+// inside a savepoint of its own, so fn must not call writeTx itself (that
+// would wait for its own batch; such a call fails with code
+// "nested_write"). After the transaction has committed, the
+// afterCommit hooks recorded on the txn run (wake-ups are only sent once
+// the data is visible).
 func (b *Backend) writeTx(ctx context.Context, op string, fn func(ctx context.Context, tx *Txn) error) error {
 	if b.in.writer == nil {
 		return &Error{Kind: KindUnavailable, Op: op, Code: "read_only", Msg: ErrReadOnly.Error(), Err: ErrReadOnly}
 	}
+	if isInWrite(ctx) {
+		return &Error{Kind: KindTransport, Op: op, Code: "nested_write", Msg: errNestedWrite.Error(), Err: errNestedWrite}
+	}
 	if err := b.PrepareWrite(ctx); err != nil {
 		return transport(op, err)
 	}
-	var after []func()
-	err := retry.Serializable(ctx, func(ctx context.Context) error {
-		after = nil
-		sqlTx, err := b.in.writer.BeginTx(ctx, nil) // _txlock=immediate: BEGIN IMMEDIATE
-		if err != nil {
-			return err
-		}
-		t := &Txn{Tx: sqlTx}
-		if err := fn(ctx, t); err != nil {
-			_ = sqlTx.Rollback()
-			return err
-		}
-		// The driver rolls back a failed COMMIT before the connection
-		// returns to the pool.
-		if err := sqlTx.Commit(); err != nil {
-			return err
-		}
-		after = t.after
-		return nil
+	req := &writeReq{ctx: ctx, fn: fn}
+	err := retry.Serializable(ctx, func(context.Context) error {
+		return b.in.gc.submit(b.in.writer, req)
 	})
 	if err != nil {
 		return transport(op, err)
 	}
-	for _, f := range after {
+	for _, f := range req.after {
 		f()
 	}
 	return nil
