@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -55,13 +56,16 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, route strin
 		invalidJSON(w, http.StatusUnsupportedMediaType)
 		return false
 	}
-	if !json.Valid(data) {
-		invalidJSON(w, http.StatusBadRequest)
-		return false
-	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
-		invalidJSON(w, http.StatusUnprocessableEntity)
+		// Unmarshal checks the whole text first: a syntax error is 400,
+		// valid JSON that is not an object is the wrong shape (422).
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			invalidJSON(w, http.StatusBadRequest)
+		} else {
+			invalidJSON(w, http.StatusUnprocessableEntity)
+		}
 		return false
 	}
 	for _, n := range required {

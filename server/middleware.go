@@ -87,9 +87,9 @@ func (m *httpMetrics) instrument(next http.Handler) http.Handler {
 		if status == 0 {
 			status = http.StatusOK
 		}
-		labels := prometheus.Labels{"method": method, "path": routeTemplate(r), "status": strconv.Itoa(status)}
-		m.requests.With(labels).Inc()
-		m.duration.With(labels).Observe(time.Since(start).Seconds())
+		path, code := routeTemplate(r), strconv.Itoa(status)
+		m.requests.WithLabelValues(method, path, code).Inc()
+		m.duration.WithLabelValues(method, path, code).Observe(time.Since(start).Seconds())
 	})
 }
 
