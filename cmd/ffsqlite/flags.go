@@ -120,3 +120,12 @@ func useColor(c *cli.Context, w io.Writer) (bool, error) {
 }
 
 func fprintf(w io.Writer, format string, args ...any) { fmt.Fprintf(w, format, args...) }
+
+// checkSecretEnv rejects a malformed FF_WAITPOINT_HMAC_SECRET before a
+// command that seeds it opens anything.
+func checkSecretEnv() error {
+	if _, _, err := backend.SecretFromEnv(); err != nil {
+		return usageErr("set "+backend.HMACSecretEnv+" to an even-length hex string, or unset it to generate a key", "%v", err)
+	}
+	return nil
+}

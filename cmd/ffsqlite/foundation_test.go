@@ -96,9 +96,13 @@ func TestInitJSONAndSecretFromEnv(t *testing.T) {
 	if err := raw.QueryRow("SELECT secret FROM ff_waitpoint_hmac WHERE active=1").Scan(&secret); err != nil || !bytes.Equal(secret, []byte{0, 0x11, 0x22, 0x33}) {
 		t.Fatalf("secret %x, %v", secret, err)
 	}
-	_, errOut, code = runBin(t, []string{"FF_WAITPOINT_HMAC_SECRET=xyz"}, "init", "--db", filepath.Join(t.TempDir(), "b.db"))
-	if code != exitFailure || !strings.Contains(errOut, "FF_WAITPOINT_HMAC_SECRET") {
+	badDir := t.TempDir()
+	_, errOut, code = runBin(t, []string{"FF_WAITPOINT_HMAC_SECRET=xyz"}, "init", "--db", filepath.Join(badDir, "b.db"))
+	if code != exitUsage || !strings.Contains(errOut, "FF_WAITPOINT_HMAC_SECRET") || !strings.Contains(errOut, "Try: ") {
 		t.Fatalf("bad secret: exit %d %q", code, errOut)
+	}
+	if entries, _ := os.ReadDir(badDir); len(entries) != 0 {
+		t.Fatalf("bad secret created files: %v", entries)
 	}
 }
 

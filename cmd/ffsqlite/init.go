@@ -16,6 +16,12 @@ func initCommand() *cli.Command {
 			"HMAC key from FF_WAITPOINT_HMAC_SECRET (or a generated one). Running it again changes nothing.",
 		Flags: dbFlags(jsonFlag()),
 		Action: func(c *cli.Context) error {
+			if !backend.DevModeEnabled() {
+				return backend.ErrRequiresDevMode
+			}
+			if err := checkSecretEnv(); err != nil {
+				return err
+			}
 			b, log, err := openDB(c, func(o *backend.Options) { o.CreateDirs = true })
 			if err != nil {
 				return err

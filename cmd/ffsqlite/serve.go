@@ -62,6 +62,9 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := checkSecretEnv(); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", c.String("listen"))
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {

@@ -184,6 +184,8 @@ func TestServeRefusesBeforeListening(t *testing.T) {
 		{"blank FF_CORS_ORIGINS", []string{"FF_CORS_ORIGINS= , "}, exitUsage, "ffsqlite: invalid value for FF_CORS_ORIGINS"},
 		{"no FF_DEV_MODE", []string{"FF_DEV_MODE="}, exitDevMode, "SqliteBackend requires FF_DEV_MODE=1 to activate."},
 		{"FF_DEV_MODE=true", []string{"FF_DEV_MODE=true"}, exitDevMode, "SqliteBackend requires FF_DEV_MODE=1 to activate."},
+		{"bad FF_WAITPOINT_HMAC_SECRET", []string{"FF_WAITPOINT_HMAC_SECRET=abc"}, exitUsage, "ffsqlite: invalid value for FF_WAITPOINT_HMAC_SECRET"},
+		{"bad FF_LEASE_EXPIRY_INTERVAL_MS", []string{"FF_LEASE_EXPIRY_INTERVAL_MS=soon"}, exitUsage, "ffsqlite: invalid value for FF_LEASE_EXPIRY_INTERVAL_MS"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "_")+".db")
