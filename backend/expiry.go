@@ -41,14 +41,7 @@ WHERE partition_key = ?1 AND execution_id = ?2 AND lifecycle_phase = 'active'`
 // event "failed".
 func (b *Backend) ExpireLeases(ctx context.Context, nowMS int64, limit int) (SweepReport, error) {
 	const op = "expire_leases"
-	if limit <= 0 {
-		return SweepReport{}, nil
-	}
-	cands, err := b.findSweepCandidates(ctx, qExpiredLeases, true, nowMS, limit)
-	if err != nil {
-		return SweepReport{}, transport(op, err)
-	}
-	return b.sweepRows(ctx, op, nowMS, cands, func(w *wtx, c sweepCandidate) (bool, error) {
+	return b.sweep(ctx, op, qExpiredLeases, true, nowMS, limit, func(w *wtx, c sweepCandidate) (bool, error) {
 		h, err := w.head(op, c.id)
 		if err != nil {
 			return false, skipNotFound(err)
@@ -75,5 +68,5 @@ func (b *Backend) ExpireLeases(ctx context.Context, nowMS int64, limit int) (Swe
 		}
 		_, err = w.exec(qReclaimable, part, key)
 		return err == nil, err
-	}), nil
+	})
 }

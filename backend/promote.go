@@ -29,16 +29,9 @@ WHERE partition_key = ?1 AND execution_id = ?2 AND lifecycle_phase = 'runnable'
 // delayed executions as eligible; promotion makes the public state say so.
 func (b *Backend) PromoteDelayed(ctx context.Context, nowMS int64, limit int) (SweepReport, error) {
 	const op = "promote_delayed"
-	if limit <= 0 {
-		return SweepReport{}, nil
-	}
-	cands, err := b.findSweepCandidates(ctx, qDueDelayed, false, nowMS, limit)
-	if err != nil {
-		return SweepReport{}, transport(op, err)
-	}
-	return b.sweepRows(ctx, op, nowMS, cands, func(w *wtx, c sweepCandidate) (bool, error) {
+	return b.sweep(ctx, op, qDueDelayed, false, nowMS, limit, func(w *wtx, c sweepCandidate) (bool, error) {
 		part, key := c.id.key()
 		n, err := w.affected(qPromote, part, key, w.now)
 		return n == 1, err
-	}), nil
+	})
 }

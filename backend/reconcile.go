@@ -45,6 +45,21 @@ func (b *Backend) findSweepCandidates(ctx context.Context, q string, withIdx boo
 	return out, rows.Err()
 }
 
+// sweep is one reconciler batch: it finds up to limit due rows with the
+// candidate query q (args nowMS, limit) on the reader and applies fn to
+// them through sweepRows.
+func (b *Backend) sweep(ctx context.Context, op, q string, withIdx bool, nowMS int64, limit int,
+	fn func(w *wtx, c sweepCandidate) (bool, error)) (SweepReport, error) {
+	if limit <= 0 {
+		return SweepReport{}, nil
+	}
+	cands, err := b.findSweepCandidates(ctx, q, withIdx, nowMS, limit)
+	if err != nil {
+		return SweepReport{}, transport(op, err)
+	}
+	return b.sweepRows(ctx, op, nowMS, cands, fn), nil
+}
+
 // sweepRows applies fn to each candidate in short write transactions of up to
 // sweepChunk rows, with nowMS as the transaction clock. fn re-checks that
 // the row is still due inside the transaction and reports whether it

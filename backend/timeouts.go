@@ -43,14 +43,7 @@ LIMIT ?2`
 // max_retries → delayed retry, else terminal failed).
 func (b *Backend) TimeoutAttempts(ctx context.Context, nowMS int64, limit int) (SweepReport, error) {
 	const op = "timeout_attempts"
-	if limit <= 0 {
-		return SweepReport{}, nil
-	}
-	cands, err := b.findSweepCandidates(ctx, qTimedOutAttempts, true, nowMS, limit)
-	if err != nil {
-		return SweepReport{}, transport(op, err)
-	}
-	return b.sweepRows(ctx, op, nowMS, cands, func(w *wtx, c sweepCandidate) (bool, error) {
+	return b.sweep(ctx, op, qTimedOutAttempts, true, nowMS, limit, func(w *wtx, c sweepCandidate) (bool, error) {
 		h, err := w.head(op, c.id)
 		if err != nil {
 			return false, skipNotFound(err)
@@ -69,7 +62,7 @@ func (b *Backend) TimeoutAttempts(ctx context.Context, nowMS int64, limit int) (
 		reason := "attempt timed out after " + strconv.FormatInt(timeout, 10) + " ms"
 		_, err = w.failAttempt(c.id, c.idx, h.leaseID, p, h.retryCount, FailTimeout, reason, true)
 		return err == nil, err
-	}), nil
+	})
 }
 
 // ExpireDeadlines moves up to limit non-terminal executions whose
@@ -78,14 +71,7 @@ func (b *Backend) TimeoutAttempts(ctx context.Context, nowMS int64, limit int) (
 // completion event "expired" is written.
 func (b *Backend) ExpireDeadlines(ctx context.Context, nowMS int64, limit int) (SweepReport, error) {
 	const op = "expire_deadlines"
-	if limit <= 0 {
-		return SweepReport{}, nil
-	}
-	cands, err := b.findSweepCandidates(ctx, qPastDeadline, false, nowMS, limit)
-	if err != nil {
-		return SweepReport{}, transport(op, err)
-	}
-	return b.sweepRows(ctx, op, nowMS, cands, func(w *wtx, c sweepCandidate) (bool, error) {
+	return b.sweep(ctx, op, qPastDeadline, false, nowMS, limit, func(w *wtx, c sweepCandidate) (bool, error) {
 		h, err := w.head(op, c.id)
 		if err != nil {
 			return false, skipNotFound(err)
@@ -109,5 +95,5 @@ func (b *Backend) ExpireDeadlines(ctx context.Context, nowMS int64, limit int) (
 			return false, err
 		}
 		return true, w.completionEvent(c.id, "expired")
-	}), nil
+	})
 }
