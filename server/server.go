@@ -99,6 +99,7 @@ type Server struct {
 	handler  http.Handler
 	http     *http.Server
 	wake     *waker
+	presence *presence
 	rotating sync.Mutex // one waitpoint-secret rotation at a time
 	// quit is closed by Shutdown so that long-polling claims answer 204 at
 	// once instead of holding the drain for up to MaxBlock.
@@ -109,7 +110,7 @@ type Server struct {
 // New builds the server's routes over b.
 func New(b *backend.Backend, cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
-	s := &Server{b: b, cfg: cfg, scanners: cfg.Scanners, mux: http.NewServeMux(), wake: newWaker(), quit: make(chan struct{})}
+	s := &Server{b: b, cfg: cfg, scanners: cfg.Scanners, mux: http.NewServeMux(), wake: newWaker(), presence: newPresence(), quit: make(chan struct{})}
 	reg := cfg.Registry
 	if err := reg.Register(collectors.NewGoCollector()); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)

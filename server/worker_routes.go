@@ -24,6 +24,7 @@ func (s *Server) workerClaim(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, limitDefault, "/v1/worker/claim", &body, "worker_id", "worker_instance_id", "lane_id", "lease_ttl_ms") {
 		return
 	}
+	s.touchPresence(r.Context(), body.ClaimArgs)
 	block := time.Duration(body.BlockMS) * time.Millisecond
 	if block > s.cfg.MaxBlock {
 		block = s.cfg.MaxBlock

@@ -1,0 +1,39 @@
+package server_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/ffsqlite/ffsqlite/internal/testdb"
+	"github.com/ffsqlite/ffsqlite/server"
+)
+
+// A worker that claims over HTTP shows up in the registry (and so on the
+// dashboard) once, not with a write per claim, and gains lanes it claims
+// from.
+func TestClaimRegistersWorker(t *testing.T) {
+	t.Parallel()
+	b := testdb.Open(t)
+	a := newAPI(t, b, server.Config{})
+	for i := 0; i < 3; i++ {
+		r := a.do(http.MethodPost, "/v1/worker/claim", claimArgs(nil))
+		if r.status != http.StatusNoContent {
+			t.Fatalf("claim with no work: %d %s", r.status, r.body)
+		}
+	}
+	if n := sqlCount(t, b, "SELECT count(*) FROM ff_worker_registry_event WHERE event_kind = 'registered'"); n != 1 {
+		t.Fatalf("%d registrations after 3 claims, want 1", n)
+	}
+	if n := sqlCount(t, b, "SELECT count(*) FROM ff_worker_registry_event"); n != 1 {
+		t.Fatalf("%d registry events after 3 claims, want 1", n)
+	}
+	r := a.do(http.MethodPost, "/v1/worker/claim", claimArgs(map[string]any{"lane_id": "other"}))
+	if r.status != http.StatusNoContent {
+		t.Fatalf("claim on another lane: %d", r.status)
+	}
+	st := a.do(http.MethodGet, "/ui/api/state", nil)
+	if st.status != http.StatusOK || !strings.Contains(st.body, `"lanes":["default","other"]`) {
+		t.Fatalf("dashboard workers: %s", st.body)
+	}
+}
