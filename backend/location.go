@@ -124,3 +124,13 @@ func checkFile(loc location, o Options) (existed bool, err error) {
 	}
 	return true, nil
 }
+
+// FilePath returns the canonical filesystem path Open would use for path
+// (absolute, symlinks resolved), or "" for an in-memory database.
+func FilePath(path string) (string, error) {
+	loc, err := resolve(path)
+	if err != nil {
+		return "", err
+	}
+	return loc.file, nil
+}

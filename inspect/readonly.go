@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"net/url"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/ffsqlite/ffsqlite/backend"
 )
@@ -30,24 +28,8 @@ import (
 // FF_DEV_MODE is known to be set: it touches the file.
 func HoldReadOnly(ctx context.Context, path string) (release func()) {
 	noop := func() {}
-	if path == "" || backend.IsMemoryURI(path) {
-		return noop
-	}
-	fsPath := path
-	if strings.HasPrefix(path, "file:") {
-		u, err := url.Parse(path)
-		if err != nil {
-			return noop
-		}
-		if fsPath = u.Opaque; fsPath == "" {
-			fsPath = u.Path
-		}
-		if p, err := url.PathUnescape(fsPath); err == nil {
-			fsPath = p
-		}
-	}
-	abs, err := filepath.Abs(fsPath)
-	if err != nil {
+	abs, err := backend.FilePath(path)
+	if err != nil || abs == "" {
 		return noop
 	}
 	if st, err := os.Stat(abs); err != nil || !st.Mode().IsRegular() || st.Size() == 0 {
