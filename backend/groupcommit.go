@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 )
@@ -201,7 +203,7 @@ func runAlone(db *sql.DB, ctx context.Context, fn func(context.Context, *Txn) er
 		return nil, err
 	}
 	t := &Txn{Tx: sqlTx}
-	if err := fn(markInWrite(ctx), t); err != nil {
+	if err := callWrite(ctx, fn, t); err != nil {
 		_ = sqlTx.Rollback()
 		return nil, err
 	}
@@ -273,7 +275,7 @@ func runSavepoint(sqlTx *sql.Tx, r *writeReq) bool {
 		return false
 	}
 	t := &Txn{Tx: sqlTx}
-	if err := r.fn(markInWrite(r.ctx), t); err != nil {
+	if err := callWrite(r.ctx, r.fn, t); err != nil {
 		r.err = err
 		if _, rerr := sqlTx.ExecContext(bg, qRollbackTo); rerr != nil {
 			return false
@@ -287,4 +289,28 @@ func runSavepoint(sqlTx *sql.Tx, r *writeReq) bool {
 	}
 	r.err, r.after = nil, t.after
 	return true
+}
+
+// WritePanicError is returned to a caller whose write transaction
+// function panicked. The panic is recovered where the function runs (often
+// another caller's goroutine, the batch leader), its transaction or
+// savepoint is rolled back and the group goes on, so one bug can neither
+// leave the writer locked nor stall every later write.
+type WritePanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *WritePanicError) Error() string {
+	return fmt.Sprintf("panic in write transaction: %v", e.Value)
+}
+
+// callWrite runs fn, turning a panic into a *WritePanicError.
+func callWrite(ctx context.Context, fn func(context.Context, *Txn) error, t *Txn) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &WritePanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return fn(markInWrite(ctx), t)
 }

@@ -468,3 +468,55 @@ func TestGroupCommitNestedWriteFails(t *testing.T) {
 		t.Fatalf("committed ids %v, want none", ids)
 	}
 }
+
+// A write function that panics, alone or in the middle of a batch, gets a
+// *WritePanicError; its work is rolled back, the rest of its batch commits,
+// and the writer is free again: later writes and other connections are
+// not locked out.
+func TestGroupCommitPanicIsContained(t *testing.T) {
+	b := gcOpen(t, Options{})
+	var wp *WritePanicError
+	err := b.WriteTx(gcCtx, "boom", func(ctx context.Context, tx *Txn) error {
+		if err := gcInsert(7)(ctx, tx); err != nil {
+			return err
+		}
+		panic("bug")
+	})
+	if !errors.As(err, &wp) || wp.Value != "bug" || len(wp.Stack) == 0 {
+		t.Fatalf("lone panic: %v", err)
+	}
+	errs := gcBatch(t, b, nil,
+		gcInsert(1),
+		func(ctx context.Context, tx *Txn) error {
+			if err := gcInsert(2)(ctx, tx); err != nil {
+				return err
+			}
+			panic("bug in a batch")
+		},
+		gcInsert(3),
+	)
+	if errs[0] != nil || errs[2] != nil || !errors.As(errs[1], &wp) {
+		t.Fatalf("batch with a panic: %v", errs)
+	}
+	if got := fmt.Sprint(gcIDs(t, b)); got != "[1 3]" {
+		t.Fatalf("committed ids %s, want [1 3]", got)
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.WriteTx(gcCtx, "after", gcInsert(9)) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("write after the panics: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("writes are stuck after a panic")
+	}
+	other, err := sql.Open("sqlite", b.Path()+"?_pragma=busy_timeout(0)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Exec("BEGIN IMMEDIATE; ROLLBACK"); err != nil {
+		t.Fatalf("another connection cannot take the write lock after a panic: %v", err)
+	}
+}
