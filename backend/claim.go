@@ -215,3 +215,36 @@ func validateWorkerField(field, v string) error {
 	}
 	return nil
 }
+
+// PeekClaimable reports, from the read pool and without the write lock,
+// whether Claim would find an execution for args right now. A worker
+// polling an idle lane (the HTTP long-poll) checks this before claiming
+// again, so waiting costs no write transaction; Claim re-checks inside its
+// transaction, so a stale answer only costs one empty claim.
+func (b *Backend) PeekClaimable(ctx context.Context, args ClaimArgs) (bool, error) {
+	const op = "claim"
+	caps, err := normalizeCapabilities(args.Capabilities)
+	if err != nil {
+		return false, engineOp(err, op)
+	}
+	if caps == nil {
+		caps = []string{}
+	}
+	capsJSON, err := json.Marshal(caps)
+	if err != nil {
+		return false, err
+	}
+	var (
+		part  int64
+		key   []byte
+		state string
+	)
+	err = b.in.reader.QueryRowContext(ctx, qClaimPick, args.LaneID, b.Now(), string(capsJSON)).Scan(&part, &key, &state)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, transport(op, err)
+	}
+	return true, nil
+}

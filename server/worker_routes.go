@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -31,8 +32,21 @@ func (s *Server) workerClaim(w http.ResponseWriter, r *http.Request) {
 	}
 	deadline := time.Now().Add(block)
 	ctx := r.Context()
-	for {
+	for first := true; ; first = false {
 		woken := s.wake.wait() // before the claim, so no create slips between
+		if !first {
+			// Waiting on an idle lane reads only; the write lock is taken
+			// once there is something to claim.
+			if ok, err := s.b.PeekClaimable(ctx, body.ClaimArgs); err != nil {
+				writeEngineError(w, err)
+				return
+			} else if !ok {
+				if !s.waitForWork(w, ctx, woken, deadline) {
+					return
+				}
+				continue
+			}
+		}
 		lease, err := s.b.Claim(ctx, body.ClaimArgs)
 		if err != nil {
 			writeEngineError(w, err)
@@ -42,25 +56,33 @@ func (s *Server) workerClaim(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, lease)
 			return
 		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			w.WriteHeader(http.StatusNoContent)
+		if !s.waitForWork(w, ctx, woken, deadline) {
 			return
 		}
-		t := time.NewTimer(min(left, s.cfg.ClaimPoll))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-s.quit:
-			t.Stop()
-			w.WriteHeader(http.StatusNoContent)
-			return
-		case <-woken:
-		case <-t.C:
-		}
-		t.Stop()
 	}
+}
+
+// waitForWork sleeps until a wake-up, the next poll or the deadline. It
+// reports false once the response is settled: 204 at the deadline or on
+// shutdown, nothing when the client went away.
+func (s *Server) waitForWork(w http.ResponseWriter, ctx context.Context, woken <-chan struct{}, deadline time.Time) bool {
+	left := time.Until(deadline)
+	if left <= 0 {
+		w.WriteHeader(http.StatusNoContent)
+		return false
+	}
+	t := time.NewTimer(min(left, s.cfg.ClaimPoll))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-s.quit:
+		w.WriteHeader(http.StatusNoContent)
+		return false
+	case <-woken:
+	case <-t.C:
+	}
+	return true
 }
 
 type handleBody struct {
