@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"io/fs"
 	"net/http"
@@ -114,7 +115,9 @@ func (s *Server) readUIState(ctx context.Context, out *uiStateResponse) error {
 		}
 		out.States[st] = n
 	}
-	rows.Close()
+	if err := closeRows(rows); err != nil {
+		return err
+	}
 	rows, err = db.QueryContext(ctx, `SELECT e.partition_key, e.execution_id, e.lane_id,
 		coalesce(json_extract(e.raw_fields, '$.execution_kind'), ''), e.public_state, e.priority, e.created_at_ms,
 		(SELECT count(*) FROM ff_attempt a WHERE a.partition_key = e.partition_key AND a.execution_id = e.execution_id)
@@ -138,7 +141,9 @@ func (s *Server) readUIState(ctx context.Context, out *uiStateResponse) error {
 		e.ExecutionID = id.String()
 		out.Executions = append(out.Executions, e)
 	}
-	rows.Close()
+	if err := closeRows(rows); err != nil {
+		return err
+	}
 	rows, err = db.QueryContext(ctx, `SELECT p.budget_id, u.dimensions_key, u.current_value,
 		coalesce(json_extract(p.policy_json, '$.hard_limits.' || json_quote(u.dimensions_key)), 0),
 		coalesce(json_extract(p.policy_json, '$.soft_limits.' || json_quote(u.dimensions_key)), 0)
@@ -160,7 +165,9 @@ func (s *Server) readUIState(ctx context.Context, out *uiStateResponse) error {
 		last := &out.Budgets[len(out.Budgets)-1]
 		last.Dimensions = append(last.Dimensions, d)
 	}
-	rows.Close()
+	if err := closeRows(rows); err != nil {
+		return err
+	}
 	rows, err = db.QueryContext(ctx, `SELECT worker_instance_id, worker_id, lanes, last_heartbeat_ms
 		FROM ff_worker_registry ORDER BY worker_instance_id LIMIT 100`)
 	if err != nil {
@@ -179,6 +186,14 @@ func (s *Server) readUIState(ctx context.Context, out *uiStateResponse) error {
 		out.Workers = append(out.Workers, wk)
 	}
 	return rows.Err()
+}
+
+// closeRows closes rows and reports an error that ended the iteration
+// early, so a failed read is never served as a short list.
+func closeRows(rows *sql.Rows) error {
+	err := rows.Err()
+	rows.Close()
+	return err
 }
 
 type uiEvent struct {
@@ -225,6 +240,10 @@ func (s *Server) uiExecution(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		writeEngineError(w, err)
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"info": info, "attempts": attempts, "events": events, "now_ms": s.b.Now()})
 }

@@ -107,13 +107,22 @@ func serve(c *cli.Context) error {
 	case <-c.Context.Done():
 	}
 	log.Info("shutting down: draining requests and reconcilers", "grace", c.Duration("grace"))
-	ctx, cancel := context.WithTimeout(context.Background(), c.Duration("grace"))
+	// Requests and reconciler ticks drain side by side, each with the whole
+	// grace: a slow request does not eat the reconcilers' time.
+	grace := c.Duration("grace")
+	late := make(chan []string, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), grace)
+		defer cancel()
+		late <- sup.Shutdown(ctx)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
 		log.Warn("requests still running at the end of the grace period", "error", err)
 	}
-	if late := sup.Shutdown(ctx); len(late) > 0 {
-		log.Warn("sqlite scanner supervisor exceeded grace on shutdown", "timed_out", len(late), "grace", c.Duration("grace"))
+	if l := <-late; len(l) > 0 {
+		log.Warn("sqlite scanner supervisor exceeded grace on shutdown", "timed_out", len(l), "grace", grace)
 	}
 	<-errc
 	log.Info("stopped", "database", b.Path())
