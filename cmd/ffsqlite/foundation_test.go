@@ -289,29 +289,56 @@ func TestConcurrentMigrateUpTwoProcesses(t *testing.T) {
 
 func TestKillDuringMigrateThenRerun(t *testing.T) {
 	t.Parallel()
-	for i, delay := range []time.Duration{0, 2 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond} {
+	midway := 0
+	for _, target := range []int64{1, 4, 9, 14, 17, 20} {
 		db := filepath.Join(t.TempDir(), "ff.db")
 		cmd := binCmd(t, nil, "migrate", "up", "--db", db)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(delay) // an arbitrary kill point, not a wait for a condition
+		waitForVersion(t, db, target)
 		cmd.Process.Kill()
 		cmd.Wait()
-		if _, err := os.Stat(db); err == nil {
-			got, v := fileFacts(t, db)
-			if d := schemafacts.Diff(expectedFactsAt(t, v), got); len(d) > 0 {
-				t.Fatalf("kill %d: version %d is not clean: %v", i, v, d)
-			}
-		}
-		if _, errOut, code := runBin(t, nil, "migrate", "up", "--db", db); code != 0 {
-			t.Fatalf("kill %d: re-run exit %d: %s", i, code, errOut)
-		}
 		got, v := fileFacts(t, db)
+		if d := schemafacts.Diff(expectedFactsAt(t, v), got); len(d) > 0 {
+			t.Fatalf("killed after version %d: version %d is not clean: %v", target, v, d)
+		}
+		if v > 0 && v < 22 {
+			midway++
+		}
+		t.Logf("killed after reaching version %d: file at version %d", target, v)
+		if _, errOut, code := runBin(t, nil, "migrate", "up", "--db", db); code != 0 {
+			t.Fatalf("killed after version %d: re-run exit %d: %s", target, code, errOut)
+		}
+		got, v = fileFacts(t, db)
 		if v != 22 || len(schemafacts.Diff(parityTarget(t), got)) > 0 {
-			t.Fatalf("kill %d: after re-run version %d", i, v)
+			t.Fatalf("killed after version %d: after re-run version %d", target, v)
 		}
 	}
+	if midway == 0 {
+		t.Fatal("no kill landed in the middle of a migration run: the test exercised nothing")
+	}
+}
+
+// waitForVersion polls db from a separate connection until its goose
+// version reaches v (a condition, not a clock: the sleep only paces the
+// reads).
+func waitForVersion(t *testing.T, db string, v int64) {
+	t.Helper()
+	raw, err := sql.Open("sqlite", db+"?_pragma=busy_timeout(1000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var cur sql.NullInt64
+		if raw.QueryRow("SELECT max(version_id) FROM goose_db_version").Scan(&cur) == nil && cur.Int64 >= v {
+			return
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	t.Fatalf("migration never reached version %d", v)
 }
 
 func TestBadDatabaseInputs(t *testing.T) {
