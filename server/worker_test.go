@@ -63,11 +63,23 @@ func TestWorkerClaimLongPoll(t *testing.T) {
 		at time.Time
 	}
 	got := make(chan result, 1)
+	before := a.b.GroupCommitStats().Batches
 	go func() {
 		l := a.claim(map[string]any{"block_ms": 20_000})
 		got <- result{l, time.Now()}
 	}()
-	time.Sleep(200 * time.Millisecond) // let the claim block
+	// The claim is blocked once its first, empty claim has run: the
+	// worker's registration and that claim are two write transactions.
+	for wait := time.Now().Add(10 * time.Second); a.b.GroupCommitStats().Batches-before < 2; {
+		if time.Now().After(wait) {
+			t.Fatal("the long-poll claim never ran its first claim")
+		}
+		select {
+		case r := <-got:
+			t.Fatalf("claim returned before any work: %+v", r.l)
+		case <-time.After(time.Millisecond):
+		}
+	}
 	select {
 	case r := <-got:
 		t.Fatalf("claim returned before any work: %+v", r.l)
