@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"embed"
 	"io/fs"
+	"maps"
 	"net/http"
-	"strings"
+	"slices"
 
 	"github.com/ffsqlite/ffsqlite/backend"
+	"github.com/ffsqlite/ffsqlite/inspect"
 	"github.com/ffsqlite/ffsqlite/migrations"
 )
 
@@ -43,9 +45,9 @@ type uiExecution struct {
 
 type uiDimension struct {
 	Dimension string `json:"dimension"`
-	Usage     uint64 `json:"usage"`
-	HardLimit uint64 `json:"hard_limit"`
-	SoftLimit uint64 `json:"soft_limit"`
+	Usage     int64  `json:"usage"`
+	HardLimit int64  `json:"hard_limit"`
+	SoftLimit int64  `json:"soft_limit"`
 }
 
 type uiBudget struct {
@@ -100,6 +102,9 @@ func (s *Server) uiState(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// readUIState reads the dashboard's lists through the inspect package, so
+// the page and `ffsqlite inspect` show the same rows from the same
+// queries; only the per-state counts are read here.
 func (s *Server) readUIState(ctx context.Context, out *uiStateResponse) error {
 	db := s.b.ReaderDB()
 	rows, err := db.QueryContext(ctx, "SELECT public_state, count(*) FROM ff_exec_core GROUP BY public_state")
@@ -118,74 +123,54 @@ func (s *Server) readUIState(ctx context.Context, out *uiStateResponse) error {
 	if err := closeRows(rows); err != nil {
 		return err
 	}
-	rows, err = db.QueryContext(ctx, `SELECT e.partition_key, e.execution_id, e.lane_id,
-		coalesce(json_extract(e.raw_fields, '$.execution_kind'), ''), e.public_state, e.priority, e.created_at_ms,
-		(SELECT count(*) FROM ff_attempt a WHERE a.partition_key = e.partition_key AND a.execution_id = e.execution_id)
-		FROM ff_exec_core e ORDER BY e.created_at_ms DESC LIMIT ?`, uiLimit)
+	execs, err := inspect.Executions(ctx, db, inspect.ExecutionFilter{Limit: uiLimit})
 	if err != nil {
 		return err
 	}
-	for rows.Next() {
-		var part int64
-		var raw []byte
-		var e uiExecution
-		if err := rows.Scan(&part, &raw, &e.LaneID, &e.ExecutionKind, &e.PublicState, &e.Priority, &e.CreatedAtMS, &e.Attempts); err != nil {
-			rows.Close()
-			return err
+	for _, e := range execs.Executions {
+		attempts := int64(0)
+		if e.StartedAtMS != nil {
+			attempts = e.AttemptIndex + 1
 		}
-		id, err := backend.ExecutionIDFromRow(part, raw)
-		if err != nil {
-			rows.Close()
-			return err
-		}
-		e.ExecutionID = id.String()
-		out.Executions = append(out.Executions, e)
+		out.Executions = append(out.Executions, uiExecution{
+			ExecutionID: e.ID, LaneID: e.Lane, ExecutionKind: deref(e.ExecutionKind), PublicState: e.PublicState,
+			Priority: e.Priority, Attempts: attempts, CreatedAtMS: e.CreatedAtMS,
+		})
 	}
-	if err := closeRows(rows); err != nil {
-		return err
-	}
-	rows, err = db.QueryContext(ctx, `SELECT p.budget_id, u.dimensions_key, u.current_value,
-		coalesce(json_extract(p.policy_json, '$.hard_limits.' || json_quote(u.dimensions_key)), 0),
-		coalesce(json_extract(p.policy_json, '$.soft_limits.' || json_quote(u.dimensions_key)), 0)
-		FROM ff_budget_policy p JOIN ff_budget_usage u ON u.partition_key = p.partition_key AND u.budget_id = p.budget_id
-		ORDER BY p.budget_id, u.dimensions_key LIMIT 200`)
+	budgets, err := inspect.Budgets(ctx, db, out.NowMS)
 	if err != nil {
 		return err
 	}
-	for rows.Next() {
-		var id string
-		var d uiDimension
-		if err := rows.Scan(&id, &d.Dimension, &d.Usage, &d.HardLimit, &d.SoftLimit); err != nil {
-			rows.Close()
-			return err
+	for _, bg := range budgets.Budgets {
+		ub := uiBudget{BudgetID: bg.ID}
+		dims := map[string]bool{}
+		for _, m := range []map[string]int64{bg.Usage, bg.HardLimits, bg.SoftLimits} {
+			for d := range m {
+				dims[d] = true
+			}
 		}
-		if n := len(out.Budgets); n == 0 || out.Budgets[n-1].BudgetID != id {
-			out.Budgets = append(out.Budgets, uiBudget{BudgetID: id})
+		for _, d := range slices.Sorted(maps.Keys(dims)) {
+			ub.Dimensions = append(ub.Dimensions, uiDimension{
+				Dimension: d, Usage: bg.Usage[d], HardLimit: bg.HardLimits[d], SoftLimit: bg.SoftLimits[d]})
 		}
-		last := &out.Budgets[len(out.Budgets)-1]
-		last.Dimensions = append(last.Dimensions, d)
+		out.Budgets = append(out.Budgets, ub)
 	}
-	if err := closeRows(rows); err != nil {
-		return err
-	}
-	rows, err = db.QueryContext(ctx, `SELECT worker_instance_id, worker_id, lanes, last_heartbeat_ms
-		FROM ff_worker_registry ORDER BY worker_instance_id LIMIT 100`)
+	workers, err := inspect.Workers(ctx, db, out.NowMS)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var wk uiWorker
-		var lanes string
-		if err := rows.Scan(&wk.WorkerInstanceID, &wk.WorkerID, &lanes, &wk.LastHeartbeatMS); err != nil {
-			return err
-		}
-		if lanes != "" {
-			wk.Lanes = strings.Split(lanes, ",")
-		}
-		out.Workers = append(out.Workers, wk)
+	for _, wk := range workers.Workers {
+		out.Workers = append(out.Workers, uiWorker{WorkerInstanceID: wk.WorkerInstanceID, WorkerID: wk.WorkerID,
+			Lanes: wk.Lanes, LastHeartbeatMS: wk.LastHeartbeatMS})
 	}
-	return rows.Err()
+	return nil
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 // closeRows closes rows and reports an error that ended the iteration
@@ -194,13 +179,6 @@ func closeRows(rows *sql.Rows) error {
 	err := rows.Err()
 	rows.Close()
 	return err
-}
-
-type uiEvent struct {
-	Outbox  string `json:"outbox"`
-	EventID int64  `json:"event_id"`
-	Type    string `json:"type"`
-	AtMS    int64  `json:"at_ms"`
 }
 
 // GET /ui/api/execution?id=…: info, attempts and recent events.
@@ -221,29 +199,14 @@ func (s *Server) uiExecution(w http.ResponseWriter, r *http.Request) {
 		writeEngineError(w, err)
 		return
 	}
-	events := []uiEvent{}
-	rows, err := s.b.ReaderDB().QueryContext(ctx, `
-		SELECT 'lease', event_id, event_type, occurred_at_ms FROM ff_lease_event WHERE execution_id = ?1
-		UNION ALL SELECT 'operator', event_id, event_type, occurred_at_ms FROM ff_operator_event WHERE execution_id = ?1
-		UNION ALL SELECT 'completion', event_id, outcome, occurred_at_ms FROM ff_completion_event
-			WHERE partition_key = ?2 AND execution_id = ?3
-		ORDER BY 4 DESC, 2 DESC LIMIT 30`, id.String(), int64(id.Partition), id.UUID[:])
+	detail, err := inspect.Execution(ctx, s.b.ReaderDB(), id.String(), s.b.Now())
 	if err != nil {
 		writeEngineError(w, err)
 		return
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var e uiEvent
-		if err := rows.Scan(&e.Outbox, &e.EventID, &e.Type, &e.AtMS); err != nil {
-			writeEngineError(w, err)
-			return
-		}
-		events = append(events, e)
-	}
-	if err := rows.Err(); err != nil {
-		writeEngineError(w, err)
-		return
+	events := detail.Events
+	if events == nil {
+		events = []inspect.Event{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"info": info, "attempts": attempts, "events": events, "now_ms": s.b.Now()})
 }
