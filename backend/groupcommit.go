@@ -82,6 +82,11 @@ type groupCommit struct {
 	grouped atomic.Int64 // of which with more than one request
 	maxSize atomic.Int64 // most requests in one transaction
 
+	// onCommit, when set (before the backend is used), runs on the
+	// leader after every successful COMMIT with the number of requests
+	// that transaction committed.
+	onCommit func(n int)
+
 	// Test hooks, set before the backend is used: batch runs before each
 	// transaction with its number of requests; commit after each COMMIT
 	// of a multi-request transaction, with COMMIT's error.
@@ -172,6 +177,9 @@ func (g *groupCommit) run(db *sql.DB, batch []*writeReq) {
 		g.count(1)
 		r := live[0]
 		r.after, r.err = runAlone(db, r.ctx, r.fn)
+		if r.err == nil && g.onCommit != nil {
+			g.onCommit(1)
+		}
 		return
 	}
 	// A transaction that ended early (a function's error rolled all of it
@@ -254,6 +262,8 @@ func (g *groupCommit) runGroup(db *sql.DB, reqs []*writeReq) (rerun []*writeReq)
 		for _, r := range ok {
 			r.err, r.after = err, nil
 		}
+	} else if g.onCommit != nil {
+		g.onCommit(len(ok))
 	}
 	if g.hooks.commit != nil {
 		g.hooks.commit(len(reqs), err)

@@ -53,6 +53,9 @@ type inner struct {
 
 	// gc batches concurrent write transactions (groupcommit.go).
 	gc groupCommit
+	// ckpt checkpoints the WAL beside the writer (checkpoint.go); nil for
+	// memory, read-only and non-WAL databases.
+	ckpt *checkpointer
 }
 
 // SchemaAheadError is returned by Open when the database's goose version is
@@ -173,6 +176,12 @@ func construct(ctx context.Context, loc location, o Options) (in *inner, err err
 		if err = in.writer.PingContext(ctx); err != nil {
 			return in, openErr(loc, "connect", err)
 		}
+		if o.backgroundCheckpoint(loc.uri) {
+			if in.ckpt, err = startCheckpointer(loc.uri, o); err != nil {
+				return in, err
+			}
+			in.gc.onCommit = in.ckpt.committed
+		}
 	}
 	o.Logger.Warn(BannerText)
 	return in, nil
@@ -200,6 +209,10 @@ func openPool(uri string, o Options, kind poolKind, size int) (*sql.DB, error) {
 	params := []string{
 		fmt.Sprintf("_pragma=busy_timeout(%d)", o.BusyTimeout.Milliseconds()),
 		"_pragma=foreign_keys(1)",
+		// Takes effect only while the database is still empty: it sizes
+		// the pages of a file this connection creates and leaves an
+		// existing file as it is.
+		fmt.Sprintf("_pragma=page_size(%d)", o.PageSize),
 	}
 	memory := IsMemoryURI(uri)
 	switch kind {
@@ -209,6 +222,9 @@ func openPool(uri string, o Options, kind poolKind, size int) (*sql.DB, error) {
 		params = append(params, "_txlock=immediate", "_pragma=temp_store(MEMORY)")
 		if !memory {
 			params = append(params, "_pragma=synchronous("+o.Synchronous+")")
+		}
+		if o.backgroundCheckpoint(uri) {
+			params = append(params, fmt.Sprintf("_pragma=wal_autocheckpoint(%d)", checkpointBackstopPages))
 		}
 	case poolReader:
 		params = append(params, "_pragma=query_only(1)")
@@ -286,6 +302,9 @@ func (in *inner) onClose(fn func(context.Context)) {
 
 func (in *inner) closePools() error {
 	var errs []error
+	if in.ckpt != nil {
+		errs = append(errs, in.ckpt.close())
+	}
 	if in.reader != nil && in.reader != in.writer {
 		errs = append(errs, in.reader.Close())
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -208,6 +209,7 @@ func TestPragmas(t *testing.T) {
 	check(b.WriterDB(), "foreign_keys", "1")
 	check(b.WriterDB(), "synchronous", "1")
 	check(b.WriterDB(), "busy_timeout", "5000")
+	check(b.WriterDB(), "page_size", strconv.Itoa(backend.DefaultPageSize))
 	check(b.ReaderDB(), "query_only", "1")
 	check(b.ReaderDB(), "foreign_keys", "1")
 	if _, err := b.ReaderDB().ExecContext(ctx, "INSERT INTO ff_lane_registry VALUES ('x', 1, 'y')"); err == nil {
@@ -307,6 +309,62 @@ func TestOpenBadInputs(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
+	t.Run("bad page size", func(t *testing.T) {
+		t.Parallel()
+		for _, size := range []int{-1, 256, 1000, 3072, 131072} {
+			dir := t.TempDir()
+			o := quiet
+			o.PageSize = size
+			_, err := backend.Open(ctx, filepath.Join(dir, "x.db"), o)
+			want := fmt.Sprintf("invalid page size %d: must be a power of two from 512 to 65536", size)
+			if err == nil || err.Error() != want {
+				t.Errorf("PageSize %d: err = %v, want %q", size, err, want)
+			}
+			assertOnly(t, dir)
+		}
+	})
+}
+
+// TestPageSize: a database ffsqlite creates gets Options.PageSize (default
+// DefaultPageSize); an existing file keeps its own page size through
+// Open, migrations and writes.
+func TestPageSize(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pageSize := func(b *backend.Backend) int {
+		t.Helper()
+		var n int
+		if err := b.ReaderDB().QueryRowContext(ctx, "PRAGMA page_size").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if got := pageSize(testdb.Open(t)); got != backend.DefaultPageSize {
+		t.Errorf("new database: page_size %d, want %d", got, backend.DefaultPageSize)
+	}
+	if got := pageSize(testdb.Open(t, func(o *backend.Options) { o.PageSize = 8192 })); got != 8192 {
+		t.Errorf("PageSize 8192: page_size %d", got)
+	}
+
+	// A file made elsewhere with SQLite's default 4096-byte pages.
+	path := filepath.Join(t.TempDir(), "elsewhere.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "PRAGMA page_size=4096; CREATE TABLE other (x INTEGER)"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	b := testdb.OpenPath(t, path) // migrates: writes
+	if _, err := b.CreateExecution(ctx, backend.CreateExecutionArgs{
+		ExecutionID: backend.NewExecutionID(0), LaneID: "default", ExecutionKind: "task",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := pageSize(b); got != 4096 {
+		t.Errorf("existing file: page_size %d after open and writes, want 4096", got)
+	}
 }
 
 // assertOnly fails unless dir holds exactly the named entries.

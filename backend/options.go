@@ -21,6 +21,17 @@ const (
 	// with NORMAL loses no committed transaction on a process crash, only on
 	// power loss, which is the right trade for a dev database.
 	DefaultSynchronous = "NORMAL"
+	// DefaultPageSize is the page size of a database file ffsqlite creates.
+	// A transition touches many b-trees (the schema's indexes, the attempt
+	// row, outbox rows) and each touched page goes to the WAL whole at
+	// commit, so pages half SQLite's default 4096 make commits cheaper:
+	// ~25 % more lifecycles per second at 1 worker, also with 2 KB and
+	// 8 KB payloads (README, Speed).
+	DefaultPageSize = 2048
+	// DefaultCheckpointEvery is how many committed writes pass between two
+	// background checkpoints (checkpoint.go): ~2 MB of WAL at 2 KB pages.
+	// Of 32, 64, 128, 256 and 1024 measured, 64–256 did best.
+	DefaultCheckpointEvery = 128
 )
 
 // PoolSizeEnv is the environment variable that sizes the read pool.
@@ -39,6 +50,17 @@ type Options struct {
 	// BusyTimeout is SQLite's busy handler wait. Defaults to
 	// DefaultBusyTimeout.
 	BusyTimeout time.Duration
+	// PageSize is the page size a new database file is created with (the
+	// page_size pragma): a power of two from 512 to 65536. It never changes
+	// an existing file. Defaults to DefaultPageSize.
+	PageSize int
+	// CheckpointEvery is how many committed writes (engine write
+	// transactions) pass between two background WAL checkpoints on a file
+	// database (checkpoint.go). Defaults to
+	// DefaultCheckpointEvery; a negative value turns the background
+	// checkpointer off, leaving SQLite's automatic checkpoint inside
+	// commits.
+	CheckpointEvery int
 	// DisableWAL keeps the file's journal mode instead of switching it to
 	// WAL.
 	DisableWAL bool
@@ -69,6 +91,12 @@ func (o Options) withDefaults() Options {
 	if o.BusyTimeout == 0 {
 		o.BusyTimeout = DefaultBusyTimeout
 	}
+	if o.PageSize == 0 {
+		o.PageSize = DefaultPageSize
+	}
+	if o.CheckpointEvery == 0 {
+		o.CheckpointEvery = DefaultCheckpointEvery
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -85,6 +113,9 @@ func (o Options) validate() error {
 	}
 	if o.BusyTimeout < 0 {
 		return fmt.Errorf("invalid busy timeout %s: must not be negative", o.BusyTimeout)
+	}
+	if p := o.PageSize; p < 512 || p > 65536 || p&(p-1) != 0 {
+		return fmt.Errorf("invalid page size %d: must be a power of two from 512 to 65536", p)
 	}
 	for _, s := range validSynchronous {
 		if o.Synchronous == s {
