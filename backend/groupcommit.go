@@ -2,7 +2,6 @@ package backend
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -11,10 +10,11 @@ import (
 )
 
 // Group commit. Every engine write is a short BEGIN IMMEDIATE transaction
-// on the single writer connection. Concurrent writers would otherwise
-// queue on that connection, each paying its own BEGIN and COMMIT and each
-// rewriting the same hot pages (index leaves, sqlite_sequence, outbox
-// tails) into the WAL. Instead, writers queue their requests here; the
+// on the writer connection the engine holds (session.go). Concurrent
+// writers would otherwise queue on that connection, each paying its own
+// BEGIN and COMMIT and each rewriting the same hot pages (index leaves,
+// sqlite_sequence, outbox tails) into the WAL. Instead, writers queue
+// their requests here; the
 // first one to find nobody leading becomes the leader, takes up to
 // maxBatch queued requests and runs them in one transaction, each inside
 // its own SAVEPOINT, and commits once. Then it hands leadership to the
@@ -27,7 +27,8 @@ import (
 // retry.Serializable, so a busy batch reruns each function from scratch
 // with the same attempts and backoff as an unbatched transaction). A batch
 // of a single request runs exactly like an unbatched transaction: no
-// savepoint, and the request's own context on BEGIN and COMMIT.
+// savepoint, the request's own context on BEGIN and its statements, and
+// no COMMIT once that context has ended.
 //
 // A function runs while its batch holds the writer, so it must not start
 // another write transaction (see errNestedWrite).
@@ -116,7 +117,7 @@ func (b *Backend) GroupCommitStats() GroupCommitStats {
 // the transaction that ran the request has committed or failed, even if
 // r.ctx ends meanwhile; a request whose context is done before its
 // function starts fails with the context's error and runs nothing.
-func (g *groupCommit) submit(db *sql.DB, r *writeReq) error {
+func (g *groupCommit) submit(ss *sessions, r *writeReq) error {
 	r.err, r.after = nil, nil
 	if r.wake == nil {
 		r.wake = make(chan bool, 1)
@@ -132,14 +133,14 @@ func (g *groupCommit) submit(db *sql.DB, r *writeReq) error {
 		g.leading = true
 		g.mu.Unlock()
 	}
-	g.lead(db)
+	g.lead(ss)
 	return r.err
 }
 
 // lead runs one batch from the head of the queue (the leader's own request
 // is first), then passes leadership on and wakes the batch's other
 // requests.
-func (g *groupCommit) lead(db *sql.DB) {
+func (g *groupCommit) lead(ss *sessions) {
 	g.mu.Lock()
 	n := min(len(g.queue), maxBatch)
 	batch := make([]*writeReq, n)
@@ -149,7 +150,7 @@ func (g *groupCommit) lead(db *sql.DB) {
 	g.queue = g.queue[:rest]
 	g.mu.Unlock()
 
-	g.run(db, batch)
+	g.run(ss, batch)
 
 	g.mu.Lock()
 	if len(g.queue) > 0 {
@@ -164,7 +165,7 @@ func (g *groupCommit) lead(db *sql.DB) {
 }
 
 // run executes a batch and sets every request's outcome.
-func (g *groupCommit) run(db *sql.DB, batch []*writeReq) {
+func (g *groupCommit) run(ss *sessions, batch []*writeReq) {
 	live := make([]*writeReq, 0, len(batch))
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
@@ -173,10 +174,25 @@ func (g *groupCommit) run(db *sql.DB, batch []*writeReq) {
 		}
 		live = append(live, r)
 	}
+	if len(live) == 0 {
+		return
+	}
+	ctx := context.Background() // the group's; a lone request's own below
+	if len(live) == 1 {
+		ctx = live[0].ctx
+	}
+	s, release, err := ss.acquire(ctx)
+	if err != nil {
+		for _, r := range live {
+			r.err = err
+		}
+		return
+	}
+	defer release()
 	if len(live) == 1 {
 		g.count(1)
 		r := live[0]
-		r.after, r.err = runAlone(db, r.ctx, r.fn)
+		r.after, r.err = runAlone(s, r.ctx, r.fn)
 		if r.err == nil && g.onCommit != nil {
 			g.onCommit(1)
 		}
@@ -187,7 +203,7 @@ func (g *groupCommit) run(db *sql.DB, batch []*writeReq) {
 	// at least one request, so this ends.
 	for len(live) > 0 {
 		g.count(len(live))
-		live = g.runGroup(db, live)
+		live = g.runGroup(s, live)
 	}
 }
 
@@ -204,20 +220,23 @@ func (g *groupCommit) count(n int) {
 }
 
 // runAlone is the unbatched transaction: BEGIN IMMEDIATE under the
-// caller's context, fn, then COMMIT, or ROLLBACK when fn fails.
-func runAlone(db *sql.DB, ctx context.Context, fn func(context.Context, *Txn) error) ([]func(), error) {
-	sqlTx, err := db.BeginTx(ctx, nil) // _txlock=immediate: BEGIN IMMEDIATE
-	if err != nil {
+// caller's context, fn, then COMMIT, or ROLLBACK when fn fails or the
+// context ends before COMMIT.
+func runAlone(s *session, ctx context.Context, fn func(context.Context, *Txn) error) ([]func(), error) {
+	if _, err := s.exec(ctx, qBegin); err != nil {
 		return nil, err
 	}
-	t := &Txn{Tx: sqlTx}
+	t := &Txn{s: s}
 	if err := callWrite(ctx, fn, t); err != nil {
-		_ = sqlTx.Rollback()
+		s.rollback()
 		return nil, err
 	}
-	// The driver rolls back a failed COMMIT before the connection returns
-	// to the pool.
-	if err := sqlTx.Commit(); err != nil {
+	if err := ctx.Err(); err != nil {
+		s.rollback()
+		return nil, err
+	}
+	if _, err := s.exec(context.Background(), qCommit); err != nil {
+		s.rollback() // a failed COMMIT can leave the transaction open
 		return nil, err
 	}
 	return t.after, nil
@@ -226,10 +245,11 @@ func runAlone(db *sql.DB, ctx context.Context, fn func(context.Context, *Txn) er
 // runGroup runs reqs in one transaction, each in its own savepoint, and
 // commits the ones that succeeded. It returns the requests that must run
 // again because the transaction ended before their outcome was final.
-func (g *groupCommit) runGroup(db *sql.DB, reqs []*writeReq) (rerun []*writeReq) {
+func (g *groupCommit) runGroup(s *session, reqs []*writeReq) (rerun []*writeReq) {
 	// The transaction belongs to no single caller: one caller's cancelled
 	// context must not roll back the others' work.
-	sqlTx, err := db.BeginTx(context.Background(), nil)
+	bg := context.Background()
+	_, err := s.exec(bg, qBegin)
 	if err != nil {
 		for _, r := range reqs {
 			r.err = err
@@ -242,8 +262,8 @@ func (g *groupCommit) runGroup(db *sql.DB, reqs []*writeReq) (rerun []*writeReq)
 			r.err = err
 			continue
 		}
-		if !runSavepoint(sqlTx, r) {
-			_ = sqlTx.Rollback()
+		if !runSavepoint(s, r) {
+			s.rollback()
 			for _, o := range ok {
 				o.after = nil
 			}
@@ -254,11 +274,12 @@ func (g *groupCommit) runGroup(db *sql.DB, reqs []*writeReq) (rerun []*writeReq)
 		}
 	}
 	if len(ok) == 0 {
-		_ = sqlTx.Rollback()
+		s.rollback()
 		return nil
 	}
-	err = sqlTx.Commit()
+	_, err = s.exec(bg, qCommit)
 	if err != nil {
+		s.rollback() // a failed COMMIT can leave the transaction open
 		for _, r := range ok {
 			r.err, r.after = err, nil
 		}
@@ -271,29 +292,30 @@ func (g *groupCommit) runGroup(db *sql.DB, reqs []*writeReq) (rerun []*writeReq)
 	return nil
 }
 
-// runSavepoint runs r.fn inside a savepoint of sqlTx and sets r's outcome:
+// runSavepoint runs r.fn inside a savepoint of s's transaction and sets
+// r's outcome:
 // on success the savepoint is released and r.after holds r's hooks; on
 // failure the savepoint is rolled back and r.err is the function's error.
 // It reports false when the transaction did not survive: some errors (an
 // interrupt from a cancelled context, a full disk) roll back the whole
 // transaction, and then the savepoint is gone. r's outcome is final either
 // way.
-func runSavepoint(sqlTx *sql.Tx, r *writeReq) bool {
+func runSavepoint(s *session, r *writeReq) bool {
 	bg := context.Background()
-	if _, err := sqlTx.ExecContext(bg, qSavepoint); err != nil {
+	if _, err := s.exec(bg, qSavepoint); err != nil {
 		r.err = err
 		return false
 	}
-	t := &Txn{Tx: sqlTx}
+	t := &Txn{s: s}
 	if err := callWrite(r.ctx, r.fn, t); err != nil {
 		r.err = err
-		if _, rerr := sqlTx.ExecContext(bg, qRollbackTo); rerr != nil {
+		if _, rerr := s.exec(bg, qRollbackTo); rerr != nil {
 			return false
 		}
-		_, rerr := sqlTx.ExecContext(bg, qRelease)
+		_, rerr := s.exec(bg, qRelease)
 		return rerr == nil
 	}
-	if _, err := sqlTx.ExecContext(bg, qRelease); err != nil {
+	if _, err := s.exec(bg, qRelease); err != nil {
 		r.err = err
 		return false
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -518,5 +519,58 @@ func TestGroupCommitPanicIsContained(t *testing.T) {
 	defer other.Close()
 	if _, err := other.Exec("BEGIN IMMEDIATE; ROLLBACK"); err != nil {
 		t.Fatalf("another connection cannot take the write lock after a panic: %v", err)
+	}
+}
+
+// TestFailedCommitLeavesNoTransaction: when COMMIT itself fails (here a
+// deferred foreign key violation, which SQLite reports at COMMIT and which
+// leaves the transaction open), the writer session rolls back, nothing of
+// the function's work stays, and the next write starts a fresh
+// transaction on the same held connection.
+func TestFailedCommitLeavesNoTransaction(t *testing.T) {
+	t.Parallel()
+	for _, memory := range []bool{false, true} {
+		t.Run(fmt.Sprintf("memory=%v", memory), func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "fk.db")
+			if memory {
+				path = fmt.Sprintf("file:fk-%s?mode=memory&cache=shared", t.Name())
+			}
+			b, err := Open(gcCtx, path, Options{Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { b.Close(gcCtx) })
+			if err := b.WriteTx(gcCtx, "setup", func(ctx context.Context, tx *Txn) error {
+				_, err := tx.ExecContext(ctx, `CREATE TABLE parent (id INTEGER PRIMARY KEY);
+CREATE TABLE child (pid INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)`)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			err = b.WriteTx(gcCtx, "orphan", func(ctx context.Context, tx *Txn) error {
+				_, err := tx.ExecContext(ctx, `INSERT INTO child (pid) VALUES (99)`)
+				return err
+			})
+			if err == nil || !strings.Contains(err.Error(), "FOREIGN KEY") {
+				t.Fatalf("orphan insert: err = %v, want the deferred foreign key failure at COMMIT", err)
+			}
+			if err := b.WriteTx(gcCtx, "next", func(ctx context.Context, tx *Txn) error {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO parent (id) VALUES (1)`); err != nil {
+					return err
+				}
+				_, err := tx.ExecContext(ctx, `INSERT INTO child (pid) VALUES (1)`)
+				return err
+			}); err != nil {
+				t.Fatalf("write after the failed COMMIT: %v", err)
+			}
+			var children int
+			if err := b.ReaderDB().QueryRowContext(gcCtx, `SELECT count(*) FROM child`).Scan(&children); err != nil {
+				t.Fatal(err)
+			}
+			if children != 1 {
+				t.Fatalf("child holds %d rows, want only the valid one", children)
+			}
+		})
 	}
 }

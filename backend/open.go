@@ -43,13 +43,14 @@ type inner struct {
 	closeMu sync.Mutex
 	closers []func(context.Context) // run before the pools close, last first
 
-	// Engine data plane: the outbox event hub (events.go) and the writer's
-	// prepared-statement cache (stmts.go), both created lazily and shut
-	// down through onClose.
+	// Engine data plane: the outbox event hub (events.go), created lazily
+	// and shut down through onClose.
 	hubOnce sync.Once
 	hub     *eventHub
-	stmtMu  sync.Mutex
-	stmts   map[string]*sql.Stmt
+
+	// sessions hands the writer connection to group transactions
+	// (session.go).
+	sessions sessions
 
 	// gc batches concurrent write transactions (groupcommit.go).
 	gc groupCommit
@@ -144,6 +145,7 @@ func construct(ctx context.Context, loc location, o Options) (in *inner, err err
 			return in, err
 		}
 		in.reader = in.writer
+		in.sessions.db = in.writer
 		if in.sentDB, err = openPool(loc.uri, o, poolPlain, 1); err != nil {
 			return in, err
 		}
@@ -170,9 +172,12 @@ func construct(ctx context.Context, loc location, o Options) (in *inner, err err
 		return in, err
 	}
 	if !loc.memory && !o.ReadOnly {
-		if in.writer, err = openPool(loc.uri, o, poolWriter, 1); err != nil {
+		// Two writer connections: the engine's write transactions hold one
+		// (session.go), WriterDB's callers use the other.
+		if in.writer, err = openPool(loc.uri, o, poolWriter, 2); err != nil {
 			return in, err
 		}
+		in.sessions = sessions{db: in.writer, hold: true}
 		if err = in.writer.PingContext(ctx); err != nil {
 			return in, openErr(loc, "connect", err)
 		}
@@ -301,7 +306,7 @@ func (in *inner) onClose(fn func(context.Context)) {
 }
 
 func (in *inner) closePools() error {
-	var errs []error
+	errs := []error{in.sessions.close()}
 	if in.ckpt != nil {
 		errs = append(errs, in.ckpt.close())
 	}
@@ -341,8 +346,10 @@ func (b *Backend) Logger() *slog.Logger { return b.in.opts.Logger }
 // ReadOnly reports whether the backend was opened query-only.
 func (b *Backend) ReadOnly() bool { return b.in.writer == nil }
 
-// WriterDB returns the single-connection write pool (nil when read-only).
-// Migrations run through it so they share the single-writer discipline.
+// WriterDB returns the write pool (nil when read-only): migrations and
+// other writes outside the engine's own transactions run through it. On a
+// file database its connections are the engine's held writer connection
+// and one more; on a memory database, the one connection.
 func (b *Backend) WriterDB() *sql.DB { return b.in.writer }
 
 // ReaderDB returns the query-only read pool.

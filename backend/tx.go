@@ -33,7 +33,7 @@ func (b *Backend) writeTx(ctx context.Context, op string, fn func(ctx context.Co
 	}
 	req := &writeReq{ctx: ctx, fn: fn}
 	err := retry.Serializable(ctx, func(context.Context) error {
-		return b.in.gc.submit(b.in.writer, req)
+		return b.in.gc.submit(&b.in.sessions, req)
 	})
 	if err != nil {
 		return transport(op, err)
@@ -44,10 +44,34 @@ func (b *Backend) writeTx(ctx context.Context, op string, fn func(ctx context.Co
 	return nil
 }
 
-// Txn is a write transaction in progress.
+// Txn is a write transaction in progress on the writer connection. Its
+// statements run inside the transaction; the engine's hot statements run
+// prepared (session.go).
 type Txn struct {
-	*sql.Tx
+	s     *session
 	after []func()
+}
+
+// ExecContext runs a statement that returns no rows.
+func (t *Txn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return t.s.exec(ctx, query, args...)
+}
+
+// QueryContext runs a query that returns rows.
+func (t *Txn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return t.s.query(ctx, query, args...)
+}
+
+// PrepareContext prepares a statement on the transaction's connection, for
+// a function that runs one statement many times; close it before the
+// function returns.
+func (t *Txn) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
+	return t.s.conn.PrepareContext(ctx, query)
+}
+
+// QueryRowContext runs a query that returns at most one row.
+func (t *Txn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.s.queryRow(ctx, query, args...)
 }
 
 // AfterCommit schedules f to run once the transaction has committed.

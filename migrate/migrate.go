@@ -37,8 +37,8 @@ type Migrator struct {
 	fs fs.FS
 }
 
-// New builds a Migrator over b's writer connection. The backend must not
-// be read-only.
+// New builds a Migrator over b's write pool (Backend.WriterDB). The
+// backend must not be read-only.
 func New(ctx context.Context, b *backend.Backend) (*Migrator, error) {
 	return newWithFS(ctx, b, migrations.FS())
 }

@@ -1,0 +1,72 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"testing"
+)
+
+// TestSessionHoldsPreparedControl: on a file database the engine's write
+// transactions run on one held connection whose BEGIN IMMEDIATE and COMMIT
+// are prepared once and reused; statements that are not hot are not
+// cached; a memory database borrows its only connection per transaction.
+func TestSessionHoldsPreparedControl(t *testing.T) {
+	t.Parallel()
+	b := gcOpen(t, Options{})
+	held := b.in.sessions.held
+	if held == nil {
+		t.Fatal("no held session after a write")
+	}
+	begin, commit := held.stmts[qBegin], held.stmts[qCommit]
+	if begin == nil || commit == nil {
+		t.Fatalf("BEGIN/COMMIT not prepared: %v", held.stmts)
+	}
+	for i := range 5 {
+		if err := b.WriteTx(gcCtx, "insert", gcInsert(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b.in.sessions.held != held || held.stmts[qBegin] != begin || held.stmts[qCommit] != commit {
+		t.Fatal("the session or its prepared statements changed between writes")
+	}
+	for q := range held.stmts {
+		if !preparedQueries[q] {
+			t.Errorf("cached a statement that is not hot: %q", q)
+		}
+	}
+
+	m, err := Open(gcCtx, fmt.Sprintf("file:sess-%s?mode=memory&cache=shared", t.Name()), Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(gcCtx)
+	if err := m.WriteTx(gcCtx, "setup", func(ctx context.Context, tx *Txn) error {
+		_, err := tx.ExecContext(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY)`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if m.in.sessions.held != nil {
+		t.Error("a memory database held its only connection after a write")
+	}
+}
+
+// TestWriteAfterClose: once the backend is closed, a write fails at once
+// instead of waiting for a connection.
+func TestWriteAfterClose(t *testing.T) {
+	t.Parallel()
+	b := gcOpen(t, Options{})
+	in := b.in
+	if err := b.Close(gcCtx); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := in.sessions.acquire(gcCtx)
+	if !errors.Is(err, errSessionClosed) {
+		t.Fatalf("acquire after close: %v", err)
+	}
+	if in.sessions.held != nil {
+		t.Fatal("closed sessions still hold a connection")
+	}
+}
