@@ -14,11 +14,11 @@ import (
 // writers would otherwise queue on that connection, each paying its own
 // BEGIN and COMMIT and each rewriting the same hot pages (index leaves,
 // sqlite_sequence, outbox tails) into the WAL. Instead, writers queue
-// their requests here; the
-// first one to find nobody leading becomes the leader, takes up to
-// maxBatch queued requests and runs them in one transaction, each inside
-// its own SAVEPOINT, and commits once. Then it hands leadership to the
-// oldest request still queued, if any, and wakes the others of its batch.
+// their requests here; the first one to find nobody leading becomes the
+// leader, takes up to maxBatch queued requests and runs them in one
+// transaction, each inside its own SAVEPOINT, and commits once. Then it
+// hands leadership to the oldest request still queued, if any, and wakes
+// the others of its batch.
 //
 // A request whose function fails rolls back to its savepoint and gets its
 // error alone; the others still commit. A BEGIN or COMMIT that fails gives
