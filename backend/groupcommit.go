@@ -223,7 +223,7 @@ func (g *groupCommit) count(n int) {
 // caller's context, fn, then COMMIT, or ROLLBACK when fn fails or the
 // context ends before COMMIT.
 func runAlone(s *session, ctx context.Context, fn func(context.Context, *Txn) error) ([]func(), error) {
-	if _, err := s.exec(ctx, qBegin); err != nil {
+	if err := s.begin(ctx); err != nil {
 		return nil, err
 	}
 	t := &Txn{s: s}
@@ -249,7 +249,7 @@ func (g *groupCommit) runGroup(s *session, reqs []*writeReq) (rerun []*writeReq)
 	// The transaction belongs to no single caller: one caller's cancelled
 	// context must not roll back the others' work.
 	bg := context.Background()
-	_, err := s.exec(bg, qBegin)
+	err := s.begin(bg)
 	if err != nil {
 		for _, r := range reqs {
 			r.err = err

@@ -20,6 +20,15 @@ import (
 // through WriterDB (migrations, journal mode). An in-memory database has
 // one connection for reads and writes, so its session borrows that
 // connection for one group transaction at a time and prepares nothing.
+//
+// Contexts: BEGIN IMMEDIATE, which may wait for another process's write
+// lock, runs under the caller's context and ends when it does, and so does
+// any statement a write function runs, except the prepared ones: those
+// check the context before they start and then run to completion. The
+// driver watches a cancellable context with a goroutine per statement,
+// which for a request context (every HTTP call) cost more than the hot
+// statements themselves, and those are short, index-driven statements
+// inside a transaction that already holds the write lock.
 
 // Transaction control statements, prepared on the held connection.
 const (
@@ -110,23 +119,47 @@ func (s *session) stmt(ctx context.Context, q string) *sql.Stmt {
 	return st
 }
 
+// begin starts the transaction: BEGIN IMMEDIATE, under ctx while it
+// waits for the write lock.
+func (s *session) begin(ctx context.Context) error {
+	if st := s.stmt(ctx, qBegin); st != nil {
+		_, err := st.ExecContext(ctx)
+		return err
+	}
+	_, err := s.conn.ExecContext(ctx, qBegin)
+	return err
+}
+
+// exec, query and queryRow run a statement inside the transaction. A
+// prepared statement fails with ctx's error if ctx has ended and otherwise
+// runs to completion; any other statement ends when ctx does.
 func (s *session) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	if st := s.stmt(ctx, q); st != nil {
-		return st.ExecContext(ctx, args...)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return st.ExecContext(context.WithoutCancel(ctx), args...)
 	}
 	return s.conn.ExecContext(ctx, q, args...)
 }
 
 func (s *session) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	if st := s.stmt(ctx, q); st != nil {
-		return st.QueryContext(ctx, args...)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return st.QueryContext(context.WithoutCancel(ctx), args...)
 	}
 	return s.conn.QueryContext(ctx, q, args...)
 }
 
 func (s *session) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	if st := s.stmt(ctx, q); st != nil {
-		return st.QueryRowContext(ctx, args...)
+		if ctx.Err() != nil {
+			// Runs nothing: database/sql gives a Row carrying ctx's error.
+			return st.QueryRowContext(ctx, args...)
+		}
+		return st.QueryRowContext(context.WithoutCancel(ctx), args...)
 	}
 	return s.conn.QueryRowContext(ctx, q, args...)
 }

@@ -70,3 +70,41 @@ func TestWriteAfterClose(t *testing.T) {
 		t.Fatal("closed sessions still hold a connection")
 	}
 }
+
+// TestPreparedStatementChecksContext: a prepared statement does not start
+// once the caller's context has ended; the transaction then rolls back.
+func TestPreparedStatementChecksContext(t *testing.T) {
+	t.Parallel()
+	b := gcOpen(t, Options{})
+	// Prepare SAVEPOINT on the held session.
+	if err := b.WriteTx(gcCtx, "prepare", func(ctx context.Context, tx *Txn) error {
+		if _, err := tx.ExecContext(ctx, qSavepoint); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, qRelease)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if b.in.sessions.held.stmts[qSavepoint] == nil {
+		t.Fatal("SAVEPOINT not prepared")
+	}
+	ctx, cancel := context.WithCancel(gcCtx)
+	err := b.WriteTx(ctx, "cancelled", func(ctx context.Context, tx *Txn) error {
+		if err := gcInsert(7)(ctx, tx); err != nil {
+			return err
+		}
+		cancel()
+		_, err := tx.ExecContext(ctx, qSavepoint) // prepared on the held session
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("prepared statement after cancel: err = %v, want context.Canceled", err)
+		}
+		return err
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if got := fmt.Sprint(gcIDs(t, b)); got != "[]" {
+		t.Fatalf("committed ids %s, want none", got)
+	}
+}
