@@ -36,6 +36,10 @@ type checkpointer struct {
 	done   chan struct{}
 
 	runs, failures atomic.Int64
+
+	// Test hook, set before the first write: ran runs after each
+	// checkpoint.
+	hooks struct{ ran func() }
 }
 
 // CheckpointStats are the background checkpointer's counters.
@@ -114,6 +118,9 @@ func (c *checkpointer) run(ctx context.Context) {
 	if err != nil {
 		c.failures.Add(1)
 		c.logger.Debug("background checkpoint failed", "err", err)
+	}
+	if c.hooks.ran != nil {
+		c.hooks.ran()
 	}
 }
 
