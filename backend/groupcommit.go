@@ -293,9 +293,9 @@ func (g *groupCommit) runGroup(s *session, reqs []*writeReq) (rerun []*writeReq)
 }
 
 // runSavepoint runs r.fn inside a savepoint of s's transaction and sets
-// r's outcome:
-// on success the savepoint is released and r.after holds r's hooks; on
-// failure the savepoint is rolled back and r.err is the function's error.
+// r's outcome: on success the savepoint is released and r.after holds r's
+// hooks; on failure the savepoint is rolled back and r.err is the
+// function's error.
 // It reports false when the transaction did not survive: some errors (an
 // interrupt from a cancelled context, a full disk) roll back the whole
 // transaction, and then the savepoint is gone. r's outcome is final either
