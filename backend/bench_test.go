@@ -297,3 +297,43 @@ func engBenchRaw(b *testing.B, shape rawShape, n, workers int) time.Duration {
 	}
 	return d
 }
+
+// BenchmarkClaimBacklog times claim + complete with a steady backlog of
+// waiting executions in the lane (one is created, untimed, for each one
+// completed). The schema's only lane index is (partition_key, lane_id,
+// lifecycle_phase), so picking the highest priority, then the oldest, reads
+// every runnable row of the lane: the cost grows with the backlog, and
+// ns/backlog_row shows it per waiting execution.
+func BenchmarkClaimBacklog(b *testing.B) {
+	for _, backlog := range []int{1_000, 10_000} {
+		b.Run(fmt.Sprintf("backlog=%d", backlog), func(b *testing.B) {
+			e := engBenchEngine(b)
+			prio := func(i int) func(*backend.CreateExecutionArgs) {
+				return func(a *backend.CreateExecutionArgs) { a.Priority = int32(i % 10) }
+			}
+			for i := range backlog {
+				if _, err := e.CreateExecution(engCtx, engArgs(prio(i))); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				l, err := e.Claim(engCtx, engClaimArgs())
+				if err != nil || l == nil {
+					b.Fatalf("claim: %v %v", l, err)
+				}
+				if err := e.Complete(engCtx, l.Handle, nil); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				if _, err := e.CreateExecution(engCtx, engArgs(prio(i))); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			perOp := b.Elapsed().Seconds() / float64(b.N)
+			b.ReportMetric(perOp*1e3, "ms/claim")
+			b.ReportMetric(perOp*1e9/float64(backlog), "ns/backlog_row")
+		})
+	}
+}
