@@ -225,6 +225,30 @@ RETURNING id`,
 	}
 )
 
+// openRawDB opens a raw baseline database in a file of its own with one
+// writer connection and the engine writer's settings (plus the extra DSN
+// parameters, "&..."), creates shape's table and returns the pool, closed
+// with tb, and the file's path.
+func openRawDB(tb testing.TB, shape rawShape, extra string) (*sql.DB, string) {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "raw.db")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"+
+		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_pragma=temp_store(MEMORY)&_txlock=immediate"+
+		fmt.Sprintf("&_pragma=page_size(%d)", backend.DefaultPageSize)+extra)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	for _, q := range shape.schema {
+		if _, err := db.Exec(q); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return db, path
+}
+
 // engBenchRaw times n jobs of three single-statement BEGIN IMMEDIATE
 // transactions of shape on a plain database/sql pool with one writer
 // connection, in a file of its own, with the engine writer's settings: WAL,
@@ -234,21 +258,7 @@ RETURNING id`,
 // inside its commits: plain database/sql has no other.
 func engBenchRaw(b *testing.B, shape rawShape, n, workers int) time.Duration {
 	b.Helper()
-	path := filepath.Join(b.TempDir(), "raw.db")
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"+
-		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_pragma=temp_store(MEMORY)&_txlock=immediate"+
-		fmt.Sprintf("&_pragma=page_size(%d)", backend.DefaultPageSize))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	for _, q := range shape.schema {
-		if _, err := db.Exec(q); err != nil {
-			b.Fatal(err)
-		}
-	}
+	db, _ := openRawDB(b, shape, "")
 	one := func(q string, args ...any) (int64, error) {
 		tx, err := db.BeginTx(context.Background(), nil)
 		if err != nil {

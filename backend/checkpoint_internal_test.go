@@ -2,6 +2,7 @@ package backend
 
 import (
 	"database/sql"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -50,6 +51,57 @@ func TestBackgroundCheckpointCatchesUp(t *testing.T) {
 	if st := b.CheckpointStats(); st.Runs < 1 || st.Failures != 0 {
 		t.Errorf("stats %+v, want runs and no failures", st)
 	}
+}
+
+// TestCheckpointerSettings: with the background checkpointer the writer's
+// own automatic checkpoint is only a backstop; turned off, or on a memory
+// database, there is no checkpointer and SQLite's automatic checkpoint
+// stays (nothing reaches the file below its 1,000 pages).
+func TestCheckpointerSettings(t *testing.T) {
+	t.Parallel()
+	autocheckpoint := func(b *Backend) int {
+		t.Helper()
+		var n int
+		if err := b.WriterDB().QueryRowContext(gcCtx, "PRAGMA wal_autocheckpoint").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	t.Run("on", func(t *testing.T) {
+		t.Parallel()
+		if got := autocheckpoint(gcOpen(t, Options{})); got != checkpointBackstopPages {
+			t.Errorf("writer wal_autocheckpoint = %d, want the %d-page backstop", got, checkpointBackstopPages)
+		}
+	})
+	t.Run("off", func(t *testing.T) {
+		t.Parallel()
+		b := gcOpen(t, Options{CheckpointEvery: -1})
+		if got := autocheckpoint(b); got != 1000 {
+			t.Errorf("writer wal_autocheckpoint = %d, want SQLite's 1000", got)
+		}
+		for i := range 20 {
+			if err := b.WriteTx(gcCtx, "insert", gcInsert(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := mainFileRows(t, b.Path()); n != 0 {
+			t.Errorf("database file holds %d rows without a checkpoint", n)
+		}
+		if b.in.ckpt != nil || b.CheckpointStats() != (CheckpointStats{}) {
+			t.Errorf("a checkpointer runs although it is off: %+v", b.CheckpointStats())
+		}
+	})
+	t.Run("memory", func(t *testing.T) {
+		t.Parallel()
+		b, err := Open(gcCtx, "file:ckpt-mem?mode=memory&cache=shared", Options{Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close(gcCtx)
+		if b.in.ckpt != nil || b.CheckpointStats() != (CheckpointStats{}) {
+			t.Errorf("a checkpointer runs on a memory database: %+v", b.CheckpointStats())
+		}
+	})
 }
 
 // mainFileRows counts table t's rows in the database file alone, ignoring

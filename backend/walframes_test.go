@@ -3,9 +3,7 @@ package backend_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/binary"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -132,20 +130,7 @@ func engLifecycle(t *testing.T, e *backend.Backend) {
 // and returns its WAL frames per job.
 func rawQueueFrames(t *testing.T, jobs int) float64 {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "raw.db")
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"+
-		fmt.Sprintf("&_pragma=page_size(%d)", backend.DefaultPageSize)+
-		"&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	for _, q := range rawQueue.schema {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db, path := openRawDB(t, rawQueue, "&_pragma=wal_autocheckpoint(0)")
 	payload := []byte(`{"job":true}`)
 	job := func(now int64) {
 		var id int64
