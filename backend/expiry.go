@@ -57,14 +57,11 @@ func (b *Backend) ExpireLeases(ctx context.Context, nowMS int64, limit int) (Swe
 			return false, err
 		}
 		if max := h.policy.maxReclaimCount(); h.reclaimCount >= max {
-			patch := terminalPatch("failed", map[string]any{
+			_, err := w.terminate(c.id, outcomeFailed, terminal{fields: map[string]any{
 				"failure_class":  "lease_expired",
 				"failure_reason": "lease expired and max_reclaim_count " + strconv.FormatInt(max, 10) + " is used up",
-			})
-			if _, err := w.exec(qTerminal, part, key, StateFailed, w.now, nil, nil, nil, patch); err != nil {
-				return false, err
-			}
-			return true, w.completionEvent(c.id, "failed")
+			}})
+			return err == nil, err
 		}
 		_, err = w.exec(qReclaimable, part, key)
 		return err == nil, err

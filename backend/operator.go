@@ -155,11 +155,8 @@ func (b *Backend) CancelExecution(ctx context.Context, args CancelExecutionArgs)
 				return err
 			}
 		}
-		if _, err := w.exec(qTerminal, part, key, StateCancelled, w.now, nil, args.Reason, source,
-			terminalPatch("cancelled", nil)); err != nil {
-			return err
-		}
-		return w.completionEvent(id, "cancelled")
+		_, err = w.terminate(id, outcomeCancelled, terminal{cancel: &cancelInfo{reason: args.Reason, by: source}})
+		return err
 	})
 	if err != nil {
 		return CancelExecutionResult{}, err

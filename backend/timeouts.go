@@ -88,12 +88,9 @@ func (b *Backend) ExpireDeadlines(ctx context.Context, nowMS int64, limit int) (
 				return false, err
 			}
 		}
-		patch := terminalPatch("expired", map[string]any{
+		_, err = w.terminate(c.id, outcomeExpired, terminal{fields: map[string]any{
 			"failure_reason": "execution deadline " + strconv.FormatInt(h.deadline.Int64, 10) + " passed",
-		})
-		if _, err := w.exec(qTerminal, part, key, StateExpired, w.now, nil, nil, nil, patch); err != nil {
-			return false, err
-		}
-		return true, w.completionEvent(c.id, "expired")
+		}})
+		return err == nil, err
 	})
 }
