@@ -485,16 +485,9 @@ const dueBudgetsSQL = `SELECT budget_id, next_reset_at_ms FROM ff_budget_policy
 	WHERE partition_key = ? AND next_reset_at_ms IS NOT NULL AND next_reset_at_ms <= ?
 	ORDER BY next_reset_at_ms ASC LIMIT ?`
 
-// budgetPartitionsSQL enumerates the distinct partition keys of budgets
-// with a schedule, one min() index probe per key.
-const budgetPartitionsSQL = `WITH RECURSIVE parts(k) AS (
-		SELECT (SELECT min(partition_key) FROM ff_budget_policy WHERE next_reset_at_ms IS NOT NULL)
-		UNION ALL
-		SELECT (SELECT min(partition_key) FROM ff_budget_policy
-		        WHERE next_reset_at_ms IS NOT NULL AND partition_key > parts.k)
-		FROM parts WHERE parts.k IS NOT NULL
-	)
-	SELECT k FROM parts WHERE k IS NOT NULL`
+// budgetPartitionsSQL lists the distinct partition keys of budgets with a
+// schedule.
+var budgetPartitionsSQL = `WITH RECURSIVE ` + budgetPartsCTE + ` SELECT p FROM bp WHERE p IS NOT NULL`
 
 func (b *Backend) budgetResetPartitions(ctx context.Context) ([]int64, error) {
 	rows, err := b.in.reader.QueryContext(ctx, budgetPartitionsSQL)

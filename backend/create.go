@@ -122,15 +122,6 @@ type execRaw struct {
 	BlockingDetail  string            `json:"blocking_detail,omitempty"`
 }
 
-// partsCTE enumerates every partition_key present in ff_exec_core with
-// one index seek per value, so lookups that must ignore the partition can
-// still use the indexes that lead with it.
-const partsCTE = `parts(p) AS (
-  SELECT (SELECT min(partition_key) FROM ff_exec_core)
-  UNION ALL
-  SELECT (SELECT min(partition_key) FROM ff_exec_core WHERE partition_key > parts.p)
-  FROM parts WHERE parts.p IS NOT NULL)`
-
 var (
 	qFindByUUID = hotStmt(`WITH RECURSIVE ` + partsCTE + `
 SELECT e.partition_key FROM parts CROSS JOIN ff_exec_core e

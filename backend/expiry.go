@@ -5,16 +5,6 @@ import (
 	"strconv"
 )
 
-// attemptPartsCTE enumerates the partitions holding a live lease, one
-// seek each on ff_attempt_lease_expiry_idx (partition_key,
-// lease_expires_at_ms) WHERE lease_expires_at_ms IS NOT NULL.
-const attemptPartsCTE = `ap(p) AS (
-  SELECT (SELECT min(partition_key) FROM ff_attempt WHERE lease_expires_at_ms IS NOT NULL)
-  UNION ALL
-  SELECT (SELECT min(partition_key) FROM ff_attempt
-          WHERE lease_expires_at_ms IS NOT NULL AND partition_key > ap.p)
-  FROM ap WHERE ap.p IS NOT NULL)`
-
 var (
 	qExpiredLeases = `WITH RECURSIVE ` + attemptPartsCTE + `
 SELECT a.partition_key, a.execution_id, a.attempt_index
