@@ -9,7 +9,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"strings"
 )
 
 // Budgets (server-api.md §4.10, routes 22–25). A budget is one
@@ -210,23 +209,6 @@ func budgetLimitMap(raw json.RawMessage) map[string]uint64 {
 	}
 	return out
 }
-
-// checkIdent checks a caller-supplied identifier: non-empty, at most 256
-// bytes, no control characters.
-func checkIdent(op, field, s string) error {
-	if s == "" {
-		return validation(op, "invalid_input", "%s: must not be empty", field)
-	}
-	if len(s) > 256 {
-		return validation(op, "invalid_input", "%s: exceeds 256 bytes (got %d)", field, len(s))
-	}
-	if strings.IndexFunc(s, isCtlRune) >= 0 {
-		return validation(op, "invalid_input", "%s: must not contain control characters", field)
-	}
-	return nil
-}
-
-func isCtlRune(r rune) bool { return r < 0x20 || (r >= 0x7f && r < 0xa0) }
 
 // budgetNextReset is the schedule after a create or reset at now.
 func budgetNextReset(now, intervalMS int64) sql.NullInt64 {

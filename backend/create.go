@@ -233,19 +233,6 @@ func clampPriority(p int64) int64 {
 	return min(max(p, MinPriority), MaxPriority)
 }
 
-// validateLane checks a lane id: 1–64 bytes of printable ASCII.
-func validateLane(lane string) error {
-	if len(lane) == 0 || len(lane) > 64 {
-		return validation("", "invalid_input", "lane_id: must be 1..=64 bytes (got %d)", len(lane))
-	}
-	for i := 0; i < len(lane); i++ {
-		if c := lane[i]; c < 0x20 || c > 0x7e {
-			return validation("", "invalid_input", "lane_id: must be printable ASCII (byte 0x%02x at %d)", c, i)
-		}
-	}
-	return nil
-}
-
 // engineOp fills in the operation name of an engine error that has none.
 func engineOp(err error, op string) error {
 	var e *Error

@@ -5,9 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"math"
-	"slices"
 	"strings"
-	"unicode"
 )
 
 // The worker registry (server-api.md §4.14): live worker registrations in
@@ -46,54 +44,6 @@ const (
 	WorkerRefreshed  RegisterWorkerOutcome = "Refreshed"
 )
 
-// validateWorkerToken checks worker_id / worker_instance_id: non-empty,
-// at most 256 bytes, no whitespace or control characters.
-func validateWorkerToken(op, field, s string) error {
-	if s == "" {
-		return validation(op, "invalid_input", "%s: must not be empty", field)
-	}
-	if len(s) > 256 {
-		return validation(op, "invalid_input", "%s: exceeds 256 bytes (got %d)", field, len(s))
-	}
-	if strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
-		return validation(op, "invalid_input", "%s: must not contain whitespace or control characters", field)
-	}
-	return nil
-}
-
-// workerCSVSet validates, sorts, de-duplicates and comma-joins lanes or
-// capabilities.
-func workerCSVSet(op, field string, items []string, lane bool) (string, error) {
-	out := make([]string, 0, len(items))
-	for _, it := range items {
-		switch {
-		case it == "":
-			return "", validation(op, "invalid_input", "%s: empty entry", field)
-		case lane && len(it) > 64:
-			return "", validation(op, "invalid_input", "%s: %q exceeds 64 bytes", field, it)
-		case strings.Contains(it, ","):
-			return "", validation(op, "invalid_input", "%s: %q must not contain a comma", field, it)
-		}
-		for i := 0; i < len(it); i++ {
-			c := it[i]
-			if (lane && (c < 0x20 || c > 0x7e)) || (!lane && (c <= 0x20 || c == 0x7f)) {
-				return "", validation(op, "invalid_input", "%s: %q has a forbidden byte 0x%02x", field, it, c)
-			}
-		}
-		out = append(out, it)
-	}
-	slices.Sort(out)
-	out = slices.Compact(out)
-	if !lane && len(out) > 256 {
-		return "", validation(op, "invalid_input", "%s: more than 256 entries (%d)", field, len(out))
-	}
-	s := strings.Join(out, ",")
-	if len(s) > 4096 {
-		return "", validation(op, "invalid_input", "%s: joined list exceeds 4096 bytes", field)
-	}
-	return s, nil
-}
-
 // RegisterWorker inserts or refreshes a registration (heartbeat = now,
 // lanes, capabilities and TTL replaced) and appends a "registered" event.
 // Re-registering an instance id under another worker_id is refused.
@@ -102,23 +52,24 @@ func (b *Backend) RegisterWorker(ctx context.Context, a RegisterWorkerArgs) (Reg
 	if err := checkIdent(op, "namespace", a.Namespace); err != nil {
 		return "", err
 	}
-	if err := validateWorkerToken(op, "worker_id", a.WorkerID); err != nil {
-		return "", err
+	if err := validateWorkerID("worker_id", a.WorkerID); err != nil {
+		return "", engineOp(err, op)
 	}
-	if err := validateWorkerToken(op, "worker_instance_id", a.WorkerInstanceID); err != nil {
-		return "", err
+	if err := validateWorkerID("worker_instance_id", a.WorkerInstanceID); err != nil {
+		return "", engineOp(err, op)
 	}
 	if a.LivenessTTLMS == 0 || a.LivenessTTLMS > math.MaxInt64/2 {
 		return "", validation(op, "invalid_input", "liveness_ttl_ms: must be in 1..=%d", int64(math.MaxInt64/2))
 	}
-	lanes, err := workerCSVSet(op, "lanes", a.Lanes, true)
+	laneList, err := laneSet("lanes", a.Lanes)
 	if err != nil {
-		return "", err
+		return "", engineOp(err, op)
 	}
-	caps, err := workerCSVSet(op, "capabilities", a.Capabilities, false)
+	capList, err := normalizeCapabilities(a.Capabilities)
 	if err != nil {
-		return "", err
+		return "", engineOp(err, op)
 	}
+	lanes, caps := strings.Join(laneList, ","), strings.Join(capList, ",")
 	var out RegisterWorkerOutcome
 	err = b.writeTx(ctx, op, func(ctx context.Context, tx *Txn) error {
 		now := b.Now()
