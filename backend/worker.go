@@ -5,7 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"math"
-	"strings"
+
+	"github.com/ffsqlite/ffsqlite/internal/codec"
 )
 
 // The worker registry (server-api.md §4.14): live worker registrations in
@@ -69,7 +70,7 @@ func (b *Backend) RegisterWorker(ctx context.Context, a RegisterWorkerArgs) (Reg
 	if err != nil {
 		return "", engineOp(err, op)
 	}
-	lanes, caps := strings.Join(laneList, ","), strings.Join(capList, ",")
+	lanes, caps := codec.JoinSet(laneList), codec.JoinSet(capList)
 	var out RegisterWorkerOutcome
 	err = b.writeTx(ctx, op, func(ctx context.Context, tx *Txn) error {
 		now := b.Now()
