@@ -173,14 +173,6 @@ func (p *ExecutionPolicy) maxReplayCount() int64 {
 	return DefaultMaxReplayCount
 }
 
-// dedupWindowMS is dedup_window_ms, default 24 h.
-func (p *ExecutionPolicy) dedupWindowMS() int64 {
-	if p != nil && p.DedupWindowMS != nil {
-		return clampI64(*p.DedupWindowMS)
-	}
-	return DefaultDedupWindowMS
-}
-
 // retryDecision says whether a failure with retry_count earlier retries
 // may be retried and after how many milliseconds (spec §4.6): only with a
 // retry policy and while retry_count < max_retries (default 3).
