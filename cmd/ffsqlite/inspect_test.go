@@ -20,7 +20,7 @@ import (
 
 	"github.com/ffsqlite/ffsqlite/backend"
 	"github.com/ffsqlite/ffsqlite/inspect"
-	"github.com/ffsqlite/ffsqlite/inspect/inspecttest"
+	"github.com/ffsqlite/ffsqlite/internal/inspecttest"
 	"github.com/ffsqlite/ffsqlite/internal/testdb"
 	"github.com/ffsqlite/ffsqlite/migrate"
 )
