@@ -1,6 +1,3 @@
-// Package backend is ffsqlite's FlowFabric engine on SQLite: the guarded,
-// per-path shared database handle and, in the files beside this one, the
-// engine's data plane. Open is the only way to get a Backend.
 package backend
 
 import (
