@@ -24,10 +24,8 @@ func boolPtr(b bool) *bool { return &b }
 // byte-for-byte what ff-server (serde_json) sends: no trailing newline and
 // no HTML escaping of <, > and &.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	body, err := marshalJSON(v)
+	if err != nil {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusInternalServerError)
 		fmt.Fprintf(w, `{"error":%q,"retryable":false}`, "encode response: "+err.Error())
@@ -35,7 +33,25 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	w.Write(body)
+}
+
+// marshalJSON encodes v as serde_json would: no trailing newline, no
+// HTML escaping.
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// encodeJSON is marshalJSON for values that always encode (envelopes).
+func encodeJSON(v any) []byte {
+	b, _ := marshalJSON(v)
+	return b
 }
 
 // writeError writes the envelope for a plain message.
@@ -68,9 +84,10 @@ func engineStatus(err error) (int, envelope) {
 		code := or(e.Code, "conflict")
 		return http.StatusConflict, envelope{Error: coded(code, detail), Kind: code, Retryable: boolPtr(false)}
 	case backend.KindContention:
+		// Upstream's RetryExhausted (500) has no SQLite source: exhausted
+		// busy retries are KindTransport here, as upstream's SQLite
+		// backend reports them, so it has no mapping.
 		switch e.Code {
-		case "retry_exhausted":
-			return http.StatusInternalServerError, envelope{Error: coded(e.Code, detail), Kind: e.Code, Retryable: boolPtr(false)}
 		case "rate_limit_exceeded", "concurrency_limit_exceeded":
 			return http.StatusTooManyRequests, envelope{Error: coded(e.Code, detail), Kind: e.Code, Retryable: boolPtr(true)}
 		}
