@@ -21,6 +21,10 @@ import (
 // DefaultListen is serve's address: loopback unless asked otherwise.
 const DefaultListen = "127.0.0.1:9090"
 
+// openNetworkWarning starts serve's WARN for a non-loopback bind without
+// a token; it is printed at any --log-level.
+const openNetworkWarning = "the API is open to the network"
+
 // DefaultServeGrace bounds the drain of requests and scanner ticks on stop.
 const DefaultServeGrace = 15 * time.Second
 
@@ -111,7 +115,7 @@ func serve(c *cli.Context) error {
 		cfg.AllowedHosts = []string{"*"} // the names it is reached by are unknown
 	}
 	if !loopback && cfg.APIToken == "" {
-		log.Warn("the API is open to the network: listening on "+ln.Addr().String()+
+		log.Warn(openNetworkWarning+": listening on "+ln.Addr().String()+
 			" without FF_API_TOKEN, anyone who can reach this address can create, cancel and replay executions",
 			"listen", ln.Addr().String())
 	}
