@@ -24,8 +24,10 @@ func boolPtr(b bool) *bool { return &b }
 // byte-for-byte what ff-server (serde_json) sends: no trailing newline and
 // no HTML escaping of <, > and &.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := marshalJSON(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusInternalServerError)
 		fmt.Fprintf(w, `{"error":%q,"retryable":false}`, "encode response: "+err.Error())
@@ -33,26 +35,31 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	w.Write(body)
+	w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 }
 
-// marshalJSON encodes v as serde_json would: no trailing newline, no
-// HTML escaping.
-func marshalJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
-
-// encodeJSON is marshalJSON for values that always encode (envelopes).
+// encodeJSON is the body writeJSON sends for v, for answers written
+// outside a handler (rawerrors.go).
 func encodeJSON(v any) []byte {
-	b, _ := marshalJSON(v)
-	return b
+	var b bodyWriter
+	writeJSON(&b, http.StatusOK, v)
+	return b.body.Bytes()
 }
+
+// bodyWriter is a ResponseWriter that keeps only the body.
+type bodyWriter struct {
+	h    http.Header
+	body bytes.Buffer
+}
+
+func (b *bodyWriter) Header() http.Header {
+	if b.h == nil {
+		b.h = http.Header{}
+	}
+	return b.h
+}
+func (b *bodyWriter) Write(p []byte) (int, error) { return b.body.Write(p) }
+func (b *bodyWriter) WriteHeader(int)             {}
 
 // writeError writes the envelope for a plain message.
 func writeError(w http.ResponseWriter, status int, msg string) {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -35,7 +36,15 @@ func (l envelopeListener) Accept() (net.Conn, error) {
 // JSON envelopes.
 type envelopeConn struct{ net.Conn }
 
+// rawErrorHeaders is the header block only net/http's own error answers
+// have, checked before the regexp so ordinary writes cost two byte
+// comparisons.
+var rawErrorHeaders = []byte("\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n")
+
 func (c envelopeConn) Write(p []byte) (int, error) {
+	if !bytes.HasPrefix(p, []byte("HTTP/1.1 ")) || !bytes.Contains(p, rawErrorHeaders) {
+		return c.Conn.Write(p)
+	}
 	m := rawHTTPError.FindSubmatch(p)
 	if m == nil {
 		return c.Conn.Write(p)
