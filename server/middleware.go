@@ -162,10 +162,10 @@ func hostName(hostport string) string {
 	return strings.ToLower(h)
 }
 
-// IsLoopbackHost reports whether host (a Host header or URL host, with or
+// isLoopbackHost reports whether host (a Host header or URL host, with or
 // without a port) is a loopback name or address: localhost, a name under
 // .localhost (RFC 6761), 127.0.0.0/8 or ::1.
-func IsLoopbackHost(host string) bool {
+func isLoopbackHost(host string) bool {
 	h := hostName(host)
 	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
 		return true
@@ -188,7 +188,8 @@ func hostGuard(allowed []string, next http.Handler) http.Handler {
 		names = append(names, hostName(a))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if IsLoopbackHost(r.Host) || slices.Contains(names, hostName(r.Host)) {
+		// No Host at all (HTTP/1.0) is no browser's: rebinding needs a name.
+		if r.Host == "" || isLoopbackHost(r.Host) || slices.Contains(names, hostName(r.Host)) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -225,7 +226,7 @@ func (p originPolicy) allows(origin, host string) bool {
 	if !ok {
 		rest, ok = strings.CutPrefix(origin, "https://")
 	}
-	return ok && rest != "" && !strings.ContainsAny(rest, "/?#@") && IsLoopbackHost(rest)
+	return ok && rest != "" && !strings.ContainsAny(rest, "/?#@") && isLoopbackHost(rest)
 }
 
 // cors sits outside auth, so preflights are answered before it. A "*" in
