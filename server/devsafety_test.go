@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ffsqlite/ffsqlite/internal/testdb"
 	"github.com/ffsqlite/ffsqlite/server"
 )
 
@@ -37,6 +38,15 @@ func TestHostAllowList(t *testing.T) {
 		if r := listed.do("GET", "/healthz", nil, "Host", host); r.status != want {
 			t.Errorf("listed, Host %q: %d, want %d", host, r.status, want)
 		}
+	}
+	// HTTP/1.0 without a Host header is no browser's request: served.
+	srv, err := server.New(testdb.Open(t), server.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _ := liveServer(t, srv)
+	if resp := rawRequest(t, base, "GET /healthz HTTP/1.0\r\n\r\n"); resp.StatusCode != http.StatusOK {
+		t.Errorf("HTTP/1.0 without Host: %d", resp.StatusCode)
 	}
 	open, _ := fileAPI(t, server.Config{AllowedHosts: []string{"*"}})
 	if r := open.do("GET", "/healthz", nil, "Host", "anything.example"); r.status != http.StatusOK {
