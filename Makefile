@@ -17,7 +17,7 @@ test: ## run the test suite (what CI runs)
 	go test $(PKGS)
 
 race: ## run the packages with concurrency under the race detector (needs a C compiler)
-	go test -race $(RACE_PKGS)
+	go test -race -short $(RACE_PKGS)
 
 lint: ## gofmt, go vet, staticcheck and the migration parity lint
 	@test -z "$$(gofmt -l .)" || (gofmt -l .; exit 1)
