@@ -24,6 +24,10 @@ const (
 	exitScanErrors = 7
 	// exitAddrInUse: `serve` could not listen on its address.
 	exitAddrInUse = 8
+	// exitBusy: another ffsqlite process (serve, scan) has the database
+	// and the command would pull it from under it (a rollback, restore,
+	// reset, a second serve); nothing was changed.
+	exitBusy = 9
 )
 
 const exitCodesHelp = `EXIT CODES:
@@ -37,4 +41,6 @@ const exitCodesHelp = `EXIT CODES:
    6  schema drift found (inspect drift)
    7  a reconciler tick failed (scan --once)
    8  listen address in use (serve)
+   9  the database is in use by another ffsqlite process (serve, scan): a rollback,
+      restore, reset or second serve refused; nothing changed
 `

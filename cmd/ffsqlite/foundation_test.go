@@ -479,7 +479,9 @@ func TestAdoptUpstreamDatabase(t *testing.T) {
 	out, _, code := runCLI(t, "migrate", "status", "--db", db, "--json")
 	var rep migrate.Report
 	json.Unmarshal([]byte(out), &rep)
-	if code != 0 || rep.Ledger != migrate.LedgerUpstream || rep.Pending != 20 {
+	// migrate status and inspect agree: by upstream's ledger nothing is
+	// pending; the note says to adopt.
+	if code != 0 || rep.Ledger != migrate.LedgerUpstream || rep.Pending != 0 || rep.Current != 22 || !strings.Contains(rep.Note, "migrate adopt") {
 		t.Fatalf("status on upstream db: %d %+v", code, rep)
 	}
 	before, _ := os.ReadFile(db)
@@ -534,11 +536,15 @@ func makeUpstreamDB(t *testing.T, path string) {
 		installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, success BOOLEAN NOT NULL, checksum BLOB NOT NULL, execution_time BIGINT NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range srcs {
+	spec := specLedger(t)
+	for i, s := range srcs {
 		if _, err := raw.Exec(s.Up); err != nil {
 			t.Fatalf("%s: %v", s.Name, err)
 		}
-		raw.Exec("INSERT INTO _sqlx_migrations(version, description, success, checksum, execution_time) VALUES (?, ?, 1, x'00', 1)", s.Version, s.Name)
+		if _, err := raw.Exec("INSERT INTO _sqlx_migrations(version, description, success, checksum, execution_time) VALUES (?, ?, 1, ?, 1234567)",
+			spec[i].version, spec[i].description, spec[i].checksum); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

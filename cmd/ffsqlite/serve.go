@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/ffsqlite/ffsqlite/backend"
 	"github.com/ffsqlite/ffsqlite/dbinit"
+	"github.com/ffsqlite/ffsqlite/dblock"
 	"github.com/ffsqlite/ffsqlite/scanners"
 	"github.com/ffsqlite/ffsqlite/server"
 )
@@ -27,6 +29,8 @@ func serveCommand() *cli.Command {
 	flags := dbFlags(
 		&cli.StringFlag{Name: "listen", Usage: "listen `ADDR` (host:port)", EnvVars: []string{"FF_LISTEN_ADDR"}, Value: DefaultListen},
 		&cli.DurationFlag{Name: "grace", Usage: "on stop, wait up to `DURATION` for requests and scanner ticks", Value: DefaultServeGrace},
+		&cli.BoolFlag{Name: "json", Usage: "print one JSON line on stdout once the server accepts connections (api, dashboard, metrics, healthz, db, pid)"},
+		&cli.BoolFlag{Name: "allow-second-process", Usage: "serve even when another ffsqlite serve has the same file (two writer processes contend for it)"},
 	)
 	flags = append(flags, reconcilerFlags()...)
 	return &cli.Command{
@@ -80,6 +84,15 @@ func serve(c *cli.Context) error {
 		return err
 	}
 	defer b.Close(context.WithoutCancel(c.Context))
+	if !b.IsMemory() {
+		// The process lock: destructive commands refuse while it is held,
+		// and a second serve of the file refuses unless allowed.
+		lease, err := dblock.Register(c.Context, b.Path(), dblock.Me("serve", ln.Addr().String()), !c.Bool("allow-second-process"))
+		if err != nil {
+			return err
+		}
+		defer lease.Release()
+	}
 	sum, err := dbinit.Run(c.Context, b, log)
 	if err != nil {
 		return err
@@ -100,6 +113,12 @@ func serve(c *cli.Context) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if c.Bool("json") {
+		// The listener is bound, so connections are accepted from here on.
+		if err := json.NewEncoder(c.App.Writer).Encode(newReadyLine(ln.Addr().String(), b)); err != nil {
+			log.Warn("write the ready line", "error", err)
+		}
+	}
 	select {
 	case err := <-errc:
 		sup.Shutdown(context.Background())
@@ -127,6 +146,38 @@ func serve(c *cli.Context) error {
 	<-errc
 	log.Info("stopped", "database", b.Path())
 	return nil
+}
+
+// readyLine is what `serve --json` prints on stdout, one line, once the
+// server accepts connections: a script reads the port from it.
+type readyLine struct {
+	API       string `json:"api"`
+	Dashboard string `json:"dashboard"`
+	Metrics   string `json:"metrics"`
+	Healthz   string `json:"healthz"`
+	DB        string `json:"db"`
+	PID       int    `json:"pid"`
+}
+
+func newReadyLine(addr string, b *backend.Backend) readyLine {
+	base := baseURL(addr)
+	return readyLine{API: base, Dashboard: base + "/", Metrics: base + "/metrics", Healthz: base + "/healthz", DB: b.Path(), PID: os.Getpid()}
+}
+
+// baseURL is a URL a client on this machine can use for the listen
+// address addr: an unspecified host (0.0.0.0, ::) becomes loopback.
+func baseURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+		if ip.To4() == nil {
+			host = "::1"
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // printEndpoints is serve's start-up banner, on stderr like every log.
