@@ -306,6 +306,7 @@ func TestKillDuringMigrateThenRerun(t *testing.T) {
 		if v > 0 && v < 22 {
 			midway++
 		}
+		assertLedgersInStep(t, db, fmt.Sprintf("killed after version %d (file at %d)", target, v))
 		t.Logf("killed after reaching version %d: file at version %d", target, v)
 		if _, errOut, code := runBin(t, nil, "migrate", "up", "--db", db); code != 0 {
 			t.Fatalf("killed after version %d: re-run exit %d: %s", target, code, errOut)
@@ -314,6 +315,7 @@ func TestKillDuringMigrateThenRerun(t *testing.T) {
 		if v != 22 || len(schemafacts.Diff(parityTarget(t), got)) > 0 {
 			t.Fatalf("killed after version %d: after re-run version %d", target, v)
 		}
+		assertLedgersInStep(t, db, "re-run after the kill")
 	}
 	if midway == 0 {
 		t.Fatal("no kill landed in the middle of a migration run: the test exercised nothing")
