@@ -3,7 +3,6 @@ package migrate
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -174,6 +173,3 @@ func queryStrings(ctx context.Context, db Querier, q string) ([]string, error) {
 	}
 	return out, rows.Err()
 }
-
-// errNoRows is returned by helpers when a single-row query found none.
-var errNoRows = errors.New("no rows")
