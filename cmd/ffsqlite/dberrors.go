@@ -6,6 +6,7 @@ import (
 
 	"github.com/ffsqlite/ffsqlite/backend"
 	"github.com/ffsqlite/ffsqlite/dblock"
+	"github.com/ffsqlite/ffsqlite/dbops"
 	"github.com/ffsqlite/ffsqlite/migrate"
 )
 
@@ -14,6 +15,13 @@ import (
 // codes and hints; ok is false for any other error.
 func classifyDatabaseState(err error) (code int, hint string, ok bool) {
 	var (
+		exists   *dbops.ExistsError
+		same     *dbops.SameFileError
+		entry    *dbops.SeedEntryError
+		seedFile *dbops.SeedFileError
+		notReady *dbops.NotReadyError
+		notOurs  *dbops.NotManagedError
+		damaged  *dbops.DamagedTargetError
 		busy     *dblock.BusyError
 		serving  *dblock.ServingError
 		upstream *migrate.UpstreamLedgerError
@@ -22,6 +30,23 @@ func classifyDatabaseState(err error) (code int, hint string, ok bool) {
 		gap      *migrate.NotContiguousError
 	)
 	switch {
+	case errors.As(err, &exists):
+		return exitUsage, "choose another OUT, or pass --force to replace it", true
+	case errors.As(err, &same):
+		return exitUsage, "write the snapshot to another file", true
+	case errors.As(err, &entry), errors.As(err, &seedFile):
+		return exitUsage, "fix FILE: each entry is the request body of its REST route (docs/http-api.md); nothing was applied", true
+	case errors.Is(err, dbops.ErrNeedsFile):
+		return exitUsage, "point --db at a database file", true
+	case errors.As(err, &notReady):
+		if notReady.Ledger == migrate.LedgerUpstream {
+			return exitBadDatabase, "ffsqlite migrate adopt --db PATH", true
+		}
+		return exitBadDatabase, "ffsqlite init --db PATH (or ffsqlite migrate up --db PATH)", true
+	case errors.As(err, &damaged):
+		return exitBadDatabase, "move the damaged file aside (with its -wal and -shm), then run restore again: it creates --db", true
+	case errors.As(err, &notOurs):
+		return exitBadDatabase, "copy it into place yourself and run `ffsqlite migrate adopt --db PATH`", true
 	case errors.As(err, &serving):
 		h := serving.Holder
 		return exitBusy, fmt.Sprintf("use the running server (%s), stop it first (kill %d), or pass --allow-second-process", baseURL(h.Addr), h.PID), true
