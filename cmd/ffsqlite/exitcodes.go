@@ -33,7 +33,8 @@ const (
 const exitCodesHelp = `EXIT CODES:
    0  success
    1  operation failed
-   2  usage error (bad flag, argument or environment value)
+   2  usage error (bad flag, argument or environment value; a bad seed entry,
+      an existing snapshot OUT)
    3  FF_DEV_MODE is not exactly 1: refused before opening anything
    4  database unusable (not SQLite, corrupt, missing, newer than this binary,
       upstream ledger not adopted, location not writable); left untouched
