@@ -67,6 +67,9 @@ func (m *Migrator) PlanAdopt(ctx context.Context) (*AdoptResult, error) {
 // planAdopt verifies the file for adoption and returns the result and the
 // goose versions to record.
 func (m *Migrator) planAdopt(ctx context.Context) (*AdoptResult, []int64, error) {
+	if err := m.b.CheckIntegrity(ctx); err != nil { // adopt verifies the file: damage first
+		return nil, nil, err
+	}
 	l, err := ReadLedgers(ctx, m.db)
 	if err != nil {
 		return nil, nil, err
