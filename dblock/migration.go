@@ -40,11 +40,17 @@ type Migration struct {
 // LockMigration waits until it holds the migration lock of the database
 // file at path, or ctx ends. The file must exist and be writable.
 func LockMigration(ctx context.Context, path string) (*Migration, error) {
+	return LockMigrationNotify(ctx, path, nil)
+}
+
+// LockMigrationNotify is LockMigration calling waiting once, before it
+// starts to wait, when another process holds the lock (to say so).
+func LockMigrationNotify(ctx context.Context, path string, waiting func()) (*Migration, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open %s for the migration lock: %w", path, err)
 	}
-	for {
+	for first := true; ; first = false {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
 			return &Migration{path: path, f: f}, nil
@@ -52,6 +58,9 @@ func LockMigration(ctx context.Context, path string) (*Migration, error) {
 		if err != syscall.EWOULDBLOCK && err != syscall.EINTR {
 			f.Close()
 			return nil, fmt.Errorf("migration lock on %s: %w", path, err)
+		}
+		if first && waiting != nil && err == syscall.EWOULDBLOCK {
+			waiting()
 		}
 		select {
 		case <-ctx.Done():

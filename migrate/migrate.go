@@ -124,7 +124,9 @@ func (m *Migrator) locked(ctx context.Context, destructive bool, fn func(context
 		return ErrReadOnly
 	}
 	if !m.b.IsMemory() {
-		ml, err := dblock.LockMigration(ctx, m.b.Path())
+		ml, err := dblock.LockMigrationNotify(ctx, m.b.Path(), func() {
+			m.b.Logger().Info("waiting for the migration lock: another ffsqlite command is migrating the file", "db", m.b.Path())
+		})
 		if err != nil {
 			return err
 		}
