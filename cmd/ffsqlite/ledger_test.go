@@ -404,3 +404,52 @@ func waitForVersionAtMost(t *testing.T, db string, v int64) {
 	}
 	t.Fatalf("rollback never reached version %d", v)
 }
+
+// migrate status --exit-code and inspect agree on a database made by
+// upstream's runner: nothing is pending by its ledger, and both say to
+// adopt it.
+func TestStatusAndInspectAgreeOnUpstreamDatabase(t *testing.T) {
+	t.Parallel()
+	for _, upTo := range []int{20, 13} {
+		db := filepath.Join(t.TempDir(), "upstream.db")
+		makeUpstreamDB(t, db)
+		if upTo < 20 {
+			// upstream's runner stopped at version 13 (drop what 14–22 made)
+			raw, _ := sql.Open("sqlite", db)
+			raw.Exec("DELETE FROM _sqlx_migrations WHERE version > 13")
+			raw.Close()
+		}
+		out, errOut, code := runBin(t, nil, "migrate", "status", "--db", db, "--exit-code", "--json")
+		var rep migrate.Report
+		json.Unmarshal([]byte(out), &rep)
+		ins, _, icode := runBin(t, nil, "inspect", "--db", db, "--json")
+		var ov struct {
+			Schema struct {
+				Version int64   `json:"version"`
+				Pending []int64 `json:"pending"`
+				Note    string  `json:"note"`
+			} `json:"schema"`
+		}
+		json.Unmarshal([]byte(ins), &ov)
+		if icode != 0 || ov.Schema.Version != rep.Current || len(ov.Schema.Pending) != rep.Pending ||
+			!strings.Contains(ov.Schema.Note, "migrate adopt") || !strings.Contains(rep.Note, "migrate adopt") {
+			t.Fatalf("up to %d: status %+v, inspect %+v", upTo, rep, ov.Schema)
+		}
+		wantCode := 0
+		if upTo < 20 {
+			wantCode = exitPending
+		}
+		if code != wantCode {
+			t.Fatalf("up to %d: status --exit-code exit %d (want %d): %s", upTo, code, wantCode, errOut)
+		}
+	}
+	db := filepath.Join(t.TempDir(), "upstream.db")
+	makeUpstreamDB(t, db)
+	out, _, _ := runBin(t, nil, "inspect", "--db", db)
+	if !strings.Contains(out, "up to date") || !strings.Contains(out, "migrate adopt") {
+		t.Fatalf("inspect: %s", out)
+	}
+	if out, _, code := runBin(t, nil, "migrate", "status", "--db", db); code != 0 || !strings.Contains(out, "0 pending") || !strings.Contains(out, "migrate adopt") {
+		t.Fatalf("status: %s", out)
+	}
+}
