@@ -126,3 +126,41 @@ func TestRestoreRoundTrip(t *testing.T) {
 		t.Fatalf("restore result %+v", res)
 	}
 }
+
+// Another program's connection to the target (here a plain database/sql
+// pool, as a sqlite3 shell would be) sees the restored database after
+// restore, with no reopening: the copy is one SQLite write transaction.
+func TestRestoreIsSeenByAnotherConnection(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	in := snapshotOf(t) // one execution
+	b := testdb.Open(t)
+	for range 4 {
+		if _, err := b.CreateExecution(ctx, backend.CreateExecutionArgs{ExecutionID: backend.NewExecutionID(2), Namespace: "ns",
+			LaneID: "default", ExecutionKind: "k"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := b.Path()
+	b.Close(ctx)
+	other, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	other.SetMaxOpenConns(1)
+	var n int
+	if err := other.QueryRow("SELECT count(*) FROM ff_exec_core").Scan(&n); err != nil || n != 4 {
+		t.Fatalf("before: %d %v", n, err)
+	}
+	if _, err := dbops.Restore(ctx, path, in, dbops.RestoreOptions{Backend: quiet}); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.QueryRow("SELECT count(*) FROM ff_exec_core").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("after: %d %v", n, err)
+	}
+	var check string
+	if err := other.QueryRow("PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
+		t.Fatalf("integrity after restore: %q %v", check, err)
+	}
+}

@@ -94,21 +94,27 @@ func Snapshot(ctx context.Context, src, out string, o SnapshotOptions) (*Snapsho
 	defer removeDB(tmp) // a no-op once it is renamed
 
 	// The integrity check reads the source on another connection while the
-	// backup copies it: on two cores the check costs little extra time.
+	// backup copies it and the copy is described: on two cores it costs
+	// little extra time.
 	checked := make(chan error, 1)
 	go func() { checked <- b.CheckIntegrity(ctx) }()
-	dst := fileURI(tmp, url.Values{"_pragma": {"journal_mode(OFF)", "synchronous(OFF)"}})
-	copyErr := backupTo(ctx, b.ReaderDB(), dst)
-	if err := errors.Join(<-checked, copyErr); err != nil {
-		return nil, err
-	}
-	// A snapshot is one self-contained file: out of WAL, so opening it
-	// read-only creates no -wal or -shm (restore switches its target back).
-	if err := rollbackJournal(ctx, tmp); err != nil {
-		return nil, err
-	}
 	res := &SnapshotResult{Path: outAbs}
-	if res.SchemaVersion, res.Counts, err = describe(ctx, tmp); err != nil {
+	err = func() error {
+		dst := fileURI(tmp, url.Values{"_pragma": {"journal_mode(OFF)", "synchronous(OFF)"}})
+		if err := backupTo(ctx, b.ReaderDB(), dst); err != nil {
+			return err
+		}
+		// A snapshot is one self-contained file: out of WAL, so opening it
+		// read-only creates no -wal or -shm (restore switches its target
+		// back).
+		if err := rollbackJournal(ctx, tmp); err != nil {
+			return err
+		}
+		var err error
+		res.SchemaVersion, res.Counts, err = describe(ctx, tmp)
+		return err
+	}()
+	if err := errors.Join(<-checked, err); err != nil {
 		return nil, err
 	}
 	if err := syncFile(tmp); err != nil {
