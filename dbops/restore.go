@@ -21,6 +21,17 @@ import (
 // they work on files.
 var ErrNeedsFile = errors.New("this command works on a database file, not an in-memory database")
 
+// NoSnapshotError is Restore given an IN it cannot find.
+type NoSnapshotError struct {
+	Path string
+	Err  error
+}
+
+func (e *NoSnapshotError) Error() string { return fmt.Sprintf("snapshot %s: %v", e.Path, e.Err) }
+
+// Unwrap returns the cause (os.ErrNotExist and the like).
+func (e *NoSnapshotError) Unwrap() error { return e.Err }
+
 // NotManagedError is a snapshot without ffsqlite's goose ledger.
 type NotManagedError struct{ Path string }
 
@@ -84,6 +95,9 @@ func Restore(ctx context.Context, dst, in string, o RestoreOptions) (*RestoreRes
 	}
 	if sameFile(inAbs, dstAbs) {
 		return nil, &SameFileError{Path: dstAbs}
+	}
+	if _, err := os.Stat(inAbs); err != nil {
+		return nil, &NoSnapshotError{Path: inAbs, Err: err}
 	}
 	release := inspect.HoldReadOnly(ctx, inAbs) // in is read, never checkpointed
 	defer release()

@@ -73,10 +73,14 @@ func Snapshot(ctx context.Context, src, out string, o SnapshotOptions) (*Snapsho
 			return nil, &ExistsError{Path: outAbs}
 		}
 	}
-	if !backend.IsMemoryURI(src) {
-		release := inspect.HoldReadOnly(ctx, src)
-		defer release()
+	if st, err := os.Stat(filepath.Dir(outAbs)); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("snapshot %s: %w", outAbs, backend.ErrNoParentDir)
 	}
+	if backend.IsMemoryURI(src) {
+		return nil, ErrNeedsFile // a new process's in-memory database is empty
+	}
+	release := inspect.HoldReadOnly(ctx, src)
+	defer release()
 	bo := o.Backend
 	bo.ReadOnly, bo.MustExist = true, true
 	b, err := backend.Open(ctx, src, bo)

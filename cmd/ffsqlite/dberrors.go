@@ -22,6 +22,7 @@ func classifyDatabaseState(err error) (code int, hint string, ok bool) {
 		notReady *dbops.NotReadyError
 		notOurs  *dbops.NotManagedError
 		damaged  *dbops.DamagedTargetError
+		noSnap   *dbops.NoSnapshotError
 		busy     *dblock.BusyError
 		serving  *dblock.ServingError
 		upstream *migrate.UpstreamLedgerError
@@ -43,6 +44,8 @@ func classifyDatabaseState(err error) (code int, hint string, ok bool) {
 			return exitBadDatabase, "ffsqlite migrate adopt --db PATH", true
 		}
 		return exitBadDatabase, "ffsqlite init --db PATH (or ffsqlite migrate up --db PATH)", true
+	case errors.As(err, &noSnap):
+		return exitUsage, "give restore an existing snapshot (ffsqlite snapshot --db DB OUT makes one)", true
 	case errors.As(err, &damaged):
 		return exitBadDatabase, "move the damaged file aside (with its -wal and -shm), then run restore again: it creates --db", true
 	case errors.As(err, &notOurs):
