@@ -76,7 +76,10 @@ func TestRestoreRefusesSnapshotsItCannotOpen(t *testing.T) {
 			return p
 		}, func(err error) bool { var e *migrate.UpstreamLedgerError; return errors.As(err, &e) }},
 		{"missing", func(t *testing.T) string { return filepath.Join(t.TempDir(), "nope.db") },
-			func(err error) bool { var e *dbops.NoSnapshotError; return errors.As(err, &e) && errors.Is(err, os.ErrNotExist) }},
+			func(err error) bool {
+				var e *dbops.NoSnapshotError
+				return errors.As(err, &e) && errors.Is(err, os.ErrNotExist)
+			}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
