@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/ffsqlite/ffsqlite/backend"
 	"github.com/ffsqlite/ffsqlite/dblock"
@@ -52,7 +53,11 @@ func classifyDatabaseState(err error) (code int, hint string, ok bool) {
 		return exitBadDatabase, "copy it into place yourself and run `ffsqlite migrate adopt --db PATH`", true
 	case errors.As(err, &serving):
 		h := serving.Holder
-		return exitBusy, fmt.Sprintf("use the running server (%s), stop it first (kill %d), or pass --allow-second-process", baseURL(h.Addr), h.PID), true
+		url := "http://" + h.Addr
+		if a, err := net.ResolveTCPAddr("tcp", h.Addr); err == nil {
+			url = browseURL(a)
+		}
+		return exitBusy, fmt.Sprintf("use the running server (%s), stop it first (kill %d), or pass --allow-second-process", url, h.PID), true
 	case errors.As(err, &busy):
 		if len(busy.Holders) == 0 {
 			return exitBusy, "stop the other ffsqlite process using the file, then run the command again", true
