@@ -8,6 +8,8 @@ import (
 	"net/url"
 
 	sqlite "modernc.org/sqlite"
+
+	"github.com/ffsqlite/ffsqlite/backend"
 )
 
 // onlineBackup is modernc.org/sqlite's driver connection seen through its
@@ -32,7 +34,7 @@ func copyAll(bk *sqlite.Backup) error {
 
 // backupTo copies the database behind db to the file dstURI.
 func backupTo(ctx context.Context, db *sql.DB, dstURI string) error {
-	return withBackupConn(ctx, db, func(c onlineBackup) error {
+	return withBackupConn(ctx, db, true, func(c onlineBackup) error {
 		bk, err := c.NewBackup(dstURI)
 		if err != nil {
 			return fmt.Errorf("start the backup: %w", err)
@@ -44,7 +46,7 @@ func backupTo(ctx context.Context, db *sql.DB, dstURI string) error {
 // restoreFrom replaces the database behind db (a writer pool) with the
 // database at srcURI.
 func restoreFrom(ctx context.Context, db *sql.DB, srcURI string) error {
-	return withBackupConn(ctx, db, func(c onlineBackup) error {
+	return withBackupConn(ctx, db, false, func(c onlineBackup) error {
 		bk, err := c.NewRestore(srcURI)
 		if err != nil {
 			return fmt.Errorf("start the restore: %w", err)
@@ -53,12 +55,22 @@ func restoreFrom(ctx context.Context, db *sql.DB, srcURI string) error {
 	})
 }
 
-func withBackupConn(ctx context.Context, db *sql.DB, fn func(onlineBackup) error) error {
+// withBackupConn hands fn the driver connection of one of db's
+// connections; with mmap (db is the source) it reads through a memory map.
+func withBackupConn(ctx context.Context, db *sql.DB, mmap bool, fn func(onlineBackup) error) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	if mmap {
+		// Read the source's pages through a memory map: about twice as
+		// fast as one read(2) per page on a large file.
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA mmap_size=%d", int64(backend.MmapAll))); err != nil {
+			return err
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA mmap_size=0")
+	}
 	return conn.Raw(func(dc any) error {
 		c, ok := dc.(onlineBackup)
 		if !ok {

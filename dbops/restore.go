@@ -158,7 +158,8 @@ func restoreInto(ctx context.Context, dst, inAbs string, existed bool, o Restore
 			}
 		}
 	}
-	if err := restoreFrom(ctx, w, fileURI(inAbs, url.Values{"mode": {"ro"}})); err != nil {
+	src := fileURI(inAbs, url.Values{"mode": {"ro"}, "_pragma": {fmt.Sprintf("mmap_size(%d)", int64(backend.MmapAll))}})
+	if err := restoreFrom(ctx, w, src); err != nil {
 		return fmt.Errorf("restore %s from %s: %w", b.Path(), inAbs, err)
 	}
 	if err := setJournalMode(ctx, w, "wal"); err != nil {
