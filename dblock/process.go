@@ -114,11 +114,11 @@ func (m *Migration) Share(me Holder) (*Shared, []Holder, error) {
 	default:
 		ok, err := tryFlock(f, syscall.LOCK_SH)
 		if err != nil || !ok {
-			f.Close()
-			if err == nil {
+			if err == nil { // a destructive command holds it exclusively
 				hs, _ := readHolders(f)
 				err = &BusyError{DB: m.path, Holders: live(hs), Exclusive: true}
 			}
+			f.Close()
 			return nil, nil, err
 		}
 		hs, err := readHolders(f)
