@@ -158,18 +158,6 @@ func (p Printer) kv(pairs ...string) {
 
 func (p Printer) section(title string) { p.printf("\n%s\n", p.Painter.Bold(title)) }
 
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
-
 func (p Printer) overviewText(r *OverviewReport) error {
 	schema := fmt.Sprintf("version %d of %d (ledger %s)", r.Schema.Version, r.Schema.LatestVersion, r.Schema.Ledger)
 	if n := len(r.Schema.Pending); n > 0 {
@@ -183,7 +171,7 @@ func (p Printer) overviewText(r *OverviewReport) error {
 	}
 	pairs := []string{
 		"file", r.File,
-		"size", fmt.Sprintf("%d bytes (%s), WAL %d bytes", r.SizeBytes, humanBytes(r.SizeBytes), r.WALSizeBytes),
+		"size", fmt.Sprintf("%d bytes (%s), WAL %d bytes", r.SizeBytes, render.Bytes(r.SizeBytes), r.WALSizeBytes),
 		"sqlite", r.SQLiteVersion + ", journal mode " + r.JournalMode,
 		"schema", schema,
 	}
