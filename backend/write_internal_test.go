@@ -165,13 +165,16 @@ func TestReadOnlyMemoryRefusesWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close(gcCtx)
-	if !b.ReadOnly() || b.WriterDB() != nil {
-		t.Fatalf("ReadOnly() = %v, WriterDB() = %v; want a read-only backend without a writer pool", b.ReadOnly(), b.WriterDB())
-	}
-	err = b.write(gcCtx, "seed", gcInsert(1))
+	err = b.write(gcCtx, "seed", func(w *wtx) error {
+		_, err := w.exec(`CREATE TABLE t (id INTEGER PRIMARY KEY)`)
+		return err
+	})
 	wantCode(t, err, KindUnavailable, "read_only")
 	if !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("err = %v, want ErrReadOnly", err)
+	}
+	if !b.ReadOnly() || b.WriterDB() != nil {
+		t.Fatalf("ReadOnly() = %v, has a writer pool = %v; want a read-only backend without one", b.ReadOnly(), b.WriterDB() != nil)
 	}
 	if _, err := b.SeedWaitpointSecret(gcCtx, DefaultKid, []byte("secret")); !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("SeedWaitpointSecret: %v, want ErrReadOnly", err)

@@ -132,10 +132,6 @@ func TestTxControlRefusedInGroup(t *testing.T) {
 					},
 					logged("d"),
 				)
-				var tc *TxControlError
-				if errs[0] != nil || errs[2] != nil || errs[3] != nil || !errors.As(errs[1], &tc) || tc.Keyword != "COMMIT" {
-					t.Fatalf("errors %v, want only the COMMIT refused", errs)
-				}
 				var got []string
 				rows, err := e.reader.QueryContext(bg, `SELECT v FROM log ORDER BY seq`)
 				if err != nil {
@@ -151,6 +147,10 @@ func TestTxControlRefusedInGroup(t *testing.T) {
 				}
 				if fmt.Sprint(got) != "[a c d]" {
 					t.Fatalf("log %v, want [a c d]: each request's work once, nothing of the refused one", got)
+				}
+				var tc *TxControlError
+				if errs[0] != nil || errs[2] != nil || errs[3] != nil || !errors.As(errs[1], &tc) || tc.Keyword != "COMMIT" {
+					t.Fatalf("errors %v, want only the COMMIT refused", errs)
 				}
 			})
 		}

@@ -105,9 +105,12 @@ func newEnv(t *testing.T, o opts) *env {
 	}
 	e.w = New(cfg)
 	t.Cleanup(func() {
-		if err := e.w.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
+		// Bounded: a stuck writer fails the test instead of hanging it.
+		within(t, "Close", func() {
+			if err := e.w.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+		})
 	})
 	return e
 }
