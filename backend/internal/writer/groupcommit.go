@@ -57,7 +57,7 @@ type groupCommit struct {
 	queue   []*request
 	leading bool
 
-	// running is set while the leader runs a batch's functions (nested.go).
+	// running is set while the leader runs a write function (nested.go).
 	running atomic.Bool
 
 	batches atomic.Int64 // transactions run
@@ -121,9 +121,7 @@ func (g *groupCommit) lead(w *Writer) {
 	g.queue = g.queue[:rest]
 	g.mu.Unlock()
 
-	g.running.Store(true)
 	g.run(w, batch)
-	g.running.Store(false)
 
 	g.mu.Lock()
 	if len(g.queue) > 0 {
@@ -206,7 +204,7 @@ func (g *groupCommit) runAlone(w *Writer, s *session, r *request) {
 		return
 	}
 	t := &Tx{s: s, refuse: w.refuse}
-	if err := callWrite(r.ctx, r.fn, t); err != nil {
+	if err := g.call(r, t); err != nil {
 		s.rollback()
 		r.err = err
 		return
@@ -289,6 +287,14 @@ func (g *groupCommit) runGroup(w *Writer, s *session, reqs []*request) (rerun, a
 	}
 }
 
+// call runs r's function with running set (nested.go).
+func (g *groupCommit) call(r *request, t *Tx) error {
+	g.running.Store(true)
+	err := callWrite(r.ctx, r.fn, t) // recovers panics: running is cleared
+	g.running.Store(false)
+	return err
+}
+
 // runSavepoint runs r.fn inside a savepoint of s's transaction and sets
 // r's outcome: on success the savepoint is released and r.after holds r's
 // hooks; on failure the savepoint is rolled back and r.err is the
@@ -304,7 +310,7 @@ func runSavepoint(w *Writer, s *session, r *request) bool {
 		return false
 	}
 	t := &Tx{s: s, refuse: w.refuse}
-	if err := callWrite(r.ctx, r.fn, t); err != nil {
+	if err := w.gc.call(r, t); err != nil {
 		r.err = err
 		if rerr := s.ctl(bg, qRollbackTo); rerr != nil {
 			return false

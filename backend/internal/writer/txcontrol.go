@@ -40,6 +40,19 @@ var controlKeywords = []string{"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT"
 // checkStatements returns a *TxControlError when a statement of q begins
 // with a transaction control keyword.
 func checkStatements(q string) error {
+	if strings.IndexByte(q, ';') < 0 { // one statement: its first word decides
+		for i := 0; i < len(q); {
+			tok, word, next := sqlToken(q, i)
+			if tok != tokSpace {
+				if tok == tokWord {
+					return controlKeyword(word)
+				}
+				return nil
+			}
+			i = next
+		}
+		return nil
+	}
 	const (
 		start   = iota // before a statement's first token
 		normal         // in a statement that ends at ";"
@@ -71,10 +84,8 @@ func checkStatements(q string) error {
 			if tok != tokWord {
 				continue
 			}
-			for _, k := range controlKeywords {
-				if strings.EqualFold(word, k) {
-					return &TxControlError{Keyword: k}
-				}
+			if err := controlKeyword(word); err != nil {
+				return err
 			}
 			if strings.EqualFold(word, "CREATE") {
 				state = create
@@ -109,6 +120,17 @@ func checkStatements(q string) error {
 	return nil
 }
 
+// controlKeyword returns a *TxControlError when a statement's first word
+// is a transaction control keyword.
+func controlKeyword(word string) error {
+	for _, k := range controlKeywords {
+		if strings.EqualFold(word, k) {
+			return &TxControlError{Keyword: k}
+		}
+	}
+	return nil
+}
+
 // Token kinds of sqlToken.
 const (
 	tokSpace = iota // whitespace or a comment
@@ -123,8 +145,12 @@ const (
 func sqlToken(q string, i int) (kind int, word string, next int) {
 	c := q[i]
 	switch {
-	case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f':
-		return tokSpace, "", i + 1
+	case isSpace(c):
+		j := i + 1
+		for j < len(q) && isSpace(q[j]) {
+			j++
+		}
+		return tokSpace, "", j
 	case c == ';':
 		return tokSemi, "", i + 1
 	case c == '-' && i+1 < len(q) && q[i+1] == '-':
@@ -157,14 +183,23 @@ func sqlToken(q string, i int) (kind int, word string, next int) {
 		}
 		return tokOther, "", len(q)
 	case isIdentStart(c):
-		j := i + 1
-		for j < len(q) && (isIdentStart(q[j]) || q[j] >= '0' && q[j] <= '9' || q[j] == '$') {
-			j++
-		}
+		j := identEnd(q, i+1)
 		return tokWord, q[i:j], j
+	case c >= '0' && c <= '9':
+		return tokOther, "", identEnd(q, i+1) // a number
 	}
 	return tokOther, "", i + 1
 }
+
+// identEnd returns the end of the identifier characters from q[i:].
+func identEnd(q string, i int) int {
+	for i < len(q) && (isIdentStart(q[i]) || q[i] >= '0' && q[i] <= '9' || q[i] == '$') {
+		i++
+	}
+	return i
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' }
 
 // isIdentStart reports whether c may begin an unquoted identifier: a
 // letter, an underscore or any byte of a multi-byte UTF-8 character.

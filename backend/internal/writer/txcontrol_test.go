@@ -181,3 +181,29 @@ func TestExplainControlRunsNothing(t *testing.T) {
 		t.Fatalf("committed ids %s, want none", got)
 	}
 }
+
+// BenchmarkCheckStatements: the check of a statement string that is not
+// cached (every statement on a memory database, the non-hot ones on a
+// file), on a statement the size of the engine's larger ones, alone and
+// followed by a second statement (which takes the full split).
+func BenchmarkCheckStatements(b *testing.B) {
+	b.Run("one", func(b *testing.B) { benchCheck(b, benchStmt) })
+	b.Run("two", func(b *testing.B) { benchCheck(b, benchStmt+"; "+benchStmt) })
+}
+
+func benchCheck(b *testing.B, q string) {
+	b.SetBytes(int64(len(q)))
+	for b.Loop() {
+		if err := checkStatements(q); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+const benchStmt = `UPDATE ff_exec_core SET lifecycle_phase = 'active', ownership_state = 'leased',
+		eligibility_state = 'not_applicable', attempt_state = 'running_attempt',
+		public_state = 'active', current_attempt_index = ?, lease_epoch = lease_epoch + 1,
+		current_lease_id = ?, current_worker_instance_id = ?, lease_expires_at_ms = ?,
+		started_at_ms = COALESCE(started_at_ms, ?), raw_fields = json_set(raw_fields, '$.claimed', 'yes')
+		WHERE partition_key = ? AND execution_id = ? AND lifecycle_phase = 'runnable'
+		RETURNING lease_epoch, current_attempt_index`
