@@ -203,7 +203,7 @@ func (g *groupCommit) runAlone(w *Writer, s *session, r *request) {
 		r.err = err
 		return
 	}
-	t := &Tx{s: s, refuse: w.refuse}
+	t := &Tx{s: s, w: w}
 	if err := g.call(r, t); err != nil {
 		s.rollback()
 		r.err = err
@@ -309,7 +309,7 @@ func runSavepoint(w *Writer, s *session, r *request) bool {
 		r.err = err
 		return false
 	}
-	t := &Tx{s: s, refuse: w.refuse}
+	t := &Tx{s: s, w: w}
 	if err := w.gc.call(r, t); err != nil {
 		r.err = err
 		if rerr := s.ctl(bg, qRollbackTo); rerr != nil {

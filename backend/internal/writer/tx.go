@@ -13,9 +13,9 @@ import (
 // Statements that would end or restart the transaction are refused with a
 // *TxControlError before they reach SQLite (txcontrol.go).
 type Tx struct {
-	s      *session
-	refuse *sql.DB
-	after  []func()
+	s     *session
+	w     *Writer
+	after []func()
 }
 
 // ExecContext runs statements that return no rows. A prepared statement
@@ -57,7 +57,10 @@ func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.
 func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	st, err := t.s.stmt(ctx, query)
 	if err != nil {
-		return t.refuse.QueryRowContext(context.Background(), "", err)
+		if t.w.refuse == nil {
+			t.w.refuse = sql.OpenDB(refuseConnector{})
+		}
+		return t.w.refuse.QueryRowContext(context.Background(), "", err)
 	}
 	if st != nil {
 		if ctx.Err() != nil {

@@ -65,16 +65,15 @@ type Writer struct {
 	sessions sessions
 	gc       groupCommit
 	ckpt     *checkpointer // nil: no background checkpoints
-	refuse   *sql.DB       // answers refused QueryRowContext calls (tx.go)
+	// refuse answers refused QueryRowContext calls (tx.go), opened on the
+	// first. Write functions run under sessions.mu, which guards it.
+	refuse *sql.DB
 }
 
 // New returns a writer on cfg's pools and starts its checkpointer, if any.
 // It runs no statement.
 func New(cfg Config) *Writer {
-	w := &Writer{
-		sessions: sessions{db: cfg.DB, hold: cfg.Hold, hot: cfg.Hot},
-		refuse:   sql.OpenDB(refuseConnector{}),
-	}
+	w := &Writer{sessions: sessions{db: cfg.DB, hold: cfg.Hold, hot: cfg.Hot}}
 	if cfg.Checkpoint != nil {
 		logger := cfg.Logger
 		if logger == nil {
@@ -161,10 +160,12 @@ func (w *Writer) Stats() Stats {
 // connection and its statements and stops the checkpointer. Later writes
 // fail with ErrClosed. It does not close Config.DB.
 func (w *Writer) Close() error {
-	errs := []error{w.sessions.close()}
+	errs := []error{w.sessions.close()} // no function runs from here on
 	if w.ckpt != nil {
 		errs = append(errs, w.ckpt.close())
 	}
-	errs = append(errs, w.refuse.Close())
+	if w.refuse != nil {
+		errs = append(errs, w.refuse.Close())
+	}
 	return errors.Join(errs...)
 }
