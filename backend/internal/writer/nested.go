@@ -13,11 +13,14 @@ import (
 // nested write carries, it runs on the goroutine that is inside callWrite,
 // so Write refuses a call whose own stack holds callWrite's frame.
 //
-// Walking the stack costs about 20 ns a frame, so Write walks it only
-// while the writer is running a function (groupCommit.running): a call
-// that finds none running cannot come from inside one. A write into another
-// writer from inside a function is refused too when that writer is busy
-// running functions, since waiting for it could deadlock both.
+// Walking the stack costs in proportion to its depth (BenchmarkNestedCheck),
+// so Write walks it only while the writer is running a function
+// (groupCommit.running): a call that finds none running cannot come from
+// inside one. A write into another writer from inside a function is
+// refused too when that writer is busy running functions, since waiting
+// for it could deadlock both. What the check cannot see is a function
+// waiting for a write it started on another goroutine: that still
+// deadlocks, so a function must not wait for other writes at all.
 
 // callWriteReturn is the return address of callWrite's call of a write
 // function: the program counter runtime.Callers reports for callWrite's
