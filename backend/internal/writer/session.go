@@ -76,19 +76,29 @@ type sessions struct {
 // acquire returns the session for one group transaction and the function
 // that ends its use, which the caller must call.
 func (ss *sessions) acquire(ctx context.Context) (*session, func(), error) {
+	if !ss.hold {
+		// Wait for the connection (reads may have it) without holding mu,
+		// so Close does not wait for them.
+		if ss.isClosed() {
+			return nil, nil, ErrClosed
+		}
+		conn, err := ss.db.Conn(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		ss.mu.Lock()
+		if ss.closed {
+			ss.mu.Unlock()
+			conn.Close()
+			return nil, nil, ErrClosed
+		}
+		s := &session{conn: conn, failControl: ss.failControl}
+		return s, func() { conn.Close(); ss.mu.Unlock() }, nil
+	}
 	ss.mu.Lock()
 	if ss.closed {
 		ss.mu.Unlock()
 		return nil, nil, ErrClosed
-	}
-	if !ss.hold {
-		conn, err := ss.db.Conn(ctx)
-		if err != nil {
-			ss.mu.Unlock()
-			return nil, nil, err
-		}
-		s := &session{conn: conn, failControl: ss.failControl}
-		return s, func() { conn.Close(); ss.mu.Unlock() }, nil
 	}
 	if ss.held == nil {
 		conn, err := ss.db.Conn(ctx)
@@ -104,6 +114,12 @@ func (ss *sessions) acquire(ctx context.Context) (*session, func(), error) {
 			control: map[string]*sql.Stmt{}, stmts: map[string]*sql.Stmt{}}
 	}
 	return ss.held, ss.mu.Unlock, nil
+}
+
+func (ss *sessions) isClosed() bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.closed
 }
 
 // close waits for the transaction in progress, if any, then closes the
