@@ -10,7 +10,9 @@ import (
 )
 
 // TestStateVectorProperty drives random operation sequences (fixed seeds)
-// and checks the state-vector invariants after every step; calls on stale
+// and checks the state-vector and storage invariants (engCheckInvariants,
+// engCheckStorage) after every step; TestConcurrentProperty runs
+// operations concurrently. Calls on stale
 // handles or in the wrong state must fail with a typed non-transport
 // error and never corrupt the state.
 func TestStateVectorProperty(t *testing.T) {
@@ -160,6 +162,12 @@ func engProperty(t *testing.T, seed int64, memory bool, steps int) {
 			t.Fatalf("step %d (%s) failed", step, name)
 		}
 		engCheckInvariants(t, b)
+		if step%8 == 7 || step == steps-1 { // the history checks read every row: not at every step
+			engCheckStorage(t, b.ReaderDB())
+		}
+		if t.Failed() {
+			t.Fatalf("step %d (%s) broke an invariant", step, name)
+		}
 	}
 	t.Logf("successful operations: %v", ok)
 	for _, op := range []string{"create", "claim", "renew", "complete", "fail", "cancel", "revoke", "replay", "expired"} {
