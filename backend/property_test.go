@@ -52,6 +52,12 @@ func engProperty(t *testing.T, seed int64, memory bool, steps int) {
 	// Operation weights: worker calls more often than operator calls.
 	weights := []int{0, 0, 0, 1, 1, 1, 2, 2, 3, 3, 4, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}
 	ok := map[string]int{}
+	// The storage checks read every row: every few steps (fewer under
+	// the race detector), and after the last.
+	storageEvery := 8
+	if raceEnabled {
+		storageEvery = 100
+	}
 	allowed := func(op string, err error) {
 		t.Helper()
 		if err == nil {
@@ -162,7 +168,7 @@ func engProperty(t *testing.T, seed int64, memory bool, steps int) {
 			t.Fatalf("step %d (%s) failed", step, name)
 		}
 		engCheckInvariants(t, b)
-		if step%8 == 7 || step == steps-1 { // the history checks read every row: not at every step
+		if step%storageEvery == storageEvery-1 || step == steps-1 {
 			engCheckStorage(t, b.ReaderDB())
 		}
 		if t.Failed() {
