@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -20,6 +21,10 @@ import (
 // DefaultListen is serve's address: loopback unless asked otherwise.
 const DefaultListen = "127.0.0.1:9090"
 
+// openNetworkWarning starts serve's WARN for a non-loopback bind without
+// a token; it is printed at any --log-level.
+const openNetworkWarning = "the API is open to the network"
+
 // DefaultServeGrace bounds the drain of requests and scanner ticks on stop.
 const DefaultServeGrace = 15 * time.Second
 
@@ -27,6 +32,8 @@ func serveCommand() *cli.Command {
 	flags := dbFlags(
 		&cli.StringFlag{Name: "listen", Usage: "listen `ADDR` (host:port)", EnvVars: []string{"FF_LISTEN_ADDR"}, Value: DefaultListen},
 		&cli.DurationFlag{Name: "grace", Usage: "on stop, wait up to `DURATION` for requests and scanner ticks", Value: DefaultServeGrace},
+		&cli.StringFlag{Name: "allowed-hosts", Usage: "`HOSTS` (comma list, or *) accepted in the Host header besides loopback names; " +
+			"default: loopback only when --listen is loopback, any otherwise", EnvVars: []string{"FF_ALLOWED_HOSTS"}},
 	)
 	flags = append(flags, reconcilerFlags()...)
 	return &cli.Command{
@@ -35,7 +42,10 @@ func serveCommand() *cli.Command {
 		Description: "Opens (creating and migrating) --db, or a throwaway in-memory database with --db :memory:, seeds the\n" +
 			"waitpoint key, starts every reconciler and serves the API on --listen. SIGINT or SIGTERM stops\n" +
 			"accepting, finishes in-flight requests, drains the reconcilers (--grace) and closes the database;\n" +
-			"a second signal exits at once. Env: FF_API_TOKEN (bearer token), FF_CORS_ORIGINS (comma list).",
+			"a second signal exits at once. Env: FF_API_TOKEN (bearer token), FF_CORS_ORIGINS (comma list of browser\n" +
+			"origins, or *; default: the server's own and loopback origins only).\n" +
+			"Bound to loopback (the default), the server answers only Host headers naming loopback (DNS-rebinding\n" +
+			"defence); --allowed-hosts adds names. Bound elsewhere without FF_API_TOKEN, it warns that the API is open.",
 		Flags: flags,
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
@@ -50,7 +60,11 @@ func serve(c *cli.Context) error {
 	if !backend.DevModeEnabled() {
 		return backend.ErrRequiresDevMode // before anything listens or opens
 	}
-	cfg := server.Config{APIToken: os.Getenv("FF_API_TOKEN")}
+	token, err := server.ParseAPIToken(os.Getenv("FF_API_TOKEN"))
+	if err != nil {
+		return usageErr("unset FF_API_TOKEN, or set it to a token without surrounding whitespace", "%v", err)
+	}
+	cfg := server.Config{APIToken: token}
 	if v, ok := os.LookupEnv("FF_CORS_ORIGINS"); ok {
 		origins, err := server.ParseCORSOrigins(v)
 		if err != nil {
@@ -64,6 +78,12 @@ func serve(c *cli.Context) error {
 	}
 	if err := checkSecretEnv(); err != nil {
 		return err
+	}
+	var extraHosts []string
+	if c.IsSet("allowed-hosts") {
+		if extraHosts, err = server.ParseAllowedHosts(c.String("allowed-hosts")); err != nil {
+			return usageErr("--allowed-hosts NAME[,NAME…] or * (FF_ALLOWED_HOSTS)", "%v", err)
+		}
 	}
 	ln, err := net.Listen("tcp", c.String("listen"))
 	if err != nil {
@@ -89,6 +109,16 @@ func serve(c *cli.Context) error {
 		return usageErr("ffsqlite serve --help", "%v", err)
 	}
 	cfg.Logger, cfg.Scanners = log, sup
+	loopback := isLoopbackAddr(ln.Addr())
+	cfg.AllowedHosts = extraHosts
+	if !loopback && extraHosts == nil {
+		cfg.AllowedHosts = []string{"*"} // the names it is reached by are unknown
+	}
+	if !loopback && cfg.APIToken == "" {
+		log.Warn(openNetworkWarning+": listening on "+ln.Addr().String()+
+			" without FF_API_TOKEN, anyone who can reach this address can create, cancel and replay executions",
+			"listen", ln.Addr().String())
+	}
 	srv, err := server.New(b, cfg)
 	if err != nil {
 		return err
@@ -96,7 +126,7 @@ func serve(c *cli.Context) error {
 	if err := sup.Start(context.WithoutCancel(c.Context)); err != nil {
 		return err
 	}
-	printEndpoints(c, ln.Addr().String(), b, sum, cfg.APIToken != "")
+	printEndpoints(c, ln.Addr(), b, sum, cfg.APIToken != "")
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -129,15 +159,38 @@ func serve(c *cli.Context) error {
 	return nil
 }
 
+// isLoopbackAddr reports whether the listener is bound to a loopback
+// address only (127.0.0.0/8, ::1); the unspecified address is not.
+func isLoopbackAddr(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}
+
+// browseURL is a URL a browser or curl on this machine can open for the
+// listener: a wildcard bind (0.0.0.0, [::]) is reached at 127.0.0.1.
+func browseURL(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return "http://" + a.String()
+	}
+	if tcp.IP == nil || tcp.IP.IsUnspecified() {
+		return "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
+	}
+	return "http://" + tcp.String()
+}
+
 // printEndpoints is serve's start-up banner, on stderr like every log.
-func printEndpoints(c *cli.Context, addr string, b *backend.Backend, sum *dbinit.Summary, auth bool) {
+func printEndpoints(c *cli.Context, ln net.Addr, b *backend.Backend, sum *dbinit.Summary, auth bool) {
 	w := c.App.ErrWriter
-	base := "http://" + addr
+	base := browseURL(ln)
 	db := b.Path()
 	if b.IsMemory() {
 		db = "in-memory (data is lost on exit)"
 	}
 	fmt.Fprintf(w, "ffsqlite dev server (FlowFabric SQLite, dev-only)\n")
+	if tcp, ok := ln.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		fmt.Fprintf(w, "  Listening:  %s (every interface)\n", ln)
+	}
 	fmt.Fprintf(w, "  API:        %s/v1\n", base)
 	if auth {
 		fmt.Fprintf(w, "  Dashboard:  %s/ (open as %s/#token=$FF_API_TOKEN)\n", base, base)
