@@ -140,8 +140,8 @@ func (p *serveProc) holdCreate() *heldCreate {
 	body, _ := json.Marshal(map[string]any{"execution_id": fmt.Sprintf("{fp:0}:%s", uuid.NewString()),
 		"namespace": "e2e", "lane_id": "default", "execution_kind": "job", "input_payload": byteArray("{}"),
 		"priority": 0, "creator_identity": "e2e", "partition_id": 0, "now": time.Now().UnixMilli()})
-	fmt.Fprintf(conn, "POST /v1/executions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"+
-		"Content-Length: %d\r\nExpect: 100-continue\r\n\r\n", len(body))
+	fmt.Fprintf(conn, "POST /v1/executions HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"+
+		"Content-Length: %d\r\nExpect: 100-continue\r\n\r\n", strings.TrimPrefix(p.base, "http://"), len(body))
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil || resp.StatusCode != http.StatusContinue {
