@@ -57,7 +57,8 @@ func propSize() propConfig {
 // renew, complete, fail), operator calls (create, cancel, replay, revoke,
 // priority), the reconcilers (promote, lease expiry, attempt timeout,
 // deadline, budget reset, worker TTL) and the budget and worker calls they
-// act on. Each goroutine records what the engine acknowledged in a model.
+// act on (budget reports, worker registrations).
+// Each goroutine records what the engine acknowledged in a model.
 //
 // After the run the state vector of every execution must be legal
 // (engCheckInvariants, engCheckStorage), and after Close the file, reopened
@@ -141,7 +142,6 @@ var propOps = []propOp{
 	{"budget_report", 2, propReport},
 	{"budget_reset", 1, propSweep("budget_reset", (*backend.Backend).ResetDueBudgets)},
 	{"worker_register", 1, propRegister},
-	{"worker_heartbeat", 1, propHeartbeat},
 	{"worker_ttl", 1, propSweep("worker_ttl", (*backend.Backend).SweepExpiredWorkers)},
 }
 
@@ -196,7 +196,6 @@ type propWorld struct {
 	execs   map[backend.ExecutionID]*propExec
 	leases  []*backend.Lease
 	workers []string                       // registered instance ids
-	beats   map[string]int                 // acknowledged heartbeats per instance
 	usage   map[string]uint64              // acknowledged usage per budget (dimension "tokens")
 	dedups  int                            // acknowledged applied reports with a dedup key
 	sweeps  map[string]backend.SweepReport // reconciler totals
@@ -239,8 +238,7 @@ func propRun(t *testing.T, seed int64, cfg propConfig) map[string]int {
 	path := filepath.Join(t.TempDir(), "ff.db")
 	clock := testdb.NewClock(engT0)
 	b := testdb.OpenPath(t, path, testdb.WithClock(clock.Now))
-	w := &propWorld{b: b, clock: clock, execs: map[backend.ExecutionID]*propExec{}, beats: map[string]int{},
-		usage: map[string]uint64{}, sweeps: map[string]backend.SweepReport{}, ok: map[string]int{}, noop: map[string]int{}, refused: map[string]int{}}
+	w := &propWorld{b: b, clock: clock, execs: map[backend.ExecutionID]*propExec{}, usage: map[string]uint64{}, sweeps: map[string]backend.SweepReport{}, ok: map[string]int{}, noop: map[string]int{}, refused: map[string]int{}}
 	budCreate(t, b, propBudgetFixed, 0, []string{"tokens"}, []uint64{0}, []uint64{0})
 	budCreate(t, b, propBudgetReset, 400, []string{"tokens"}, []uint64{0}, []uint64{0})
 
@@ -587,28 +585,6 @@ func propRegister(g *propG) error {
 	return nil
 }
 
-func propHeartbeat(g *propG) error {
-	g.w.mu.Lock()
-	if len(g.w.workers) == 0 {
-		g.w.mu.Unlock()
-		return errPropNoop
-	}
-	n := len(g.w.workers) // mostly a recent (likely live) one
-	inst := g.w.workers[n-1-g.rng.Intn(min(n, 3))]
-	g.w.mu.Unlock()
-	res, err := g.w.b.HeartbeatWorker(engCtx, backend.HeartbeatWorkerArgs{Namespace: "ns", WorkerInstanceID: inst})
-	if err != nil {
-		return err
-	}
-	if res.Outcome != backend.HeartbeatRefreshed {
-		return errPropNoop // expired: refused as NotRegistered
-	}
-	g.w.mu.Lock()
-	g.w.beats[inst]++
-	g.w.mu.Unlock()
-	return nil
-}
-
 // propCheckModel compares the reopened file with the model: every
 // acknowledged write is there, nothing unacknowledged is.
 func propCheckModel(t *testing.T, w *propWorld, re *backend.Backend) {
@@ -766,10 +742,6 @@ FROM ff_worker_registry_event WHERE namespace = 'ns' GROUP BY 1, 2`)
 		}
 		if registered[inst] == (ev["ttl_swept"] == 1) || ev["ttl_swept"] > 1 {
 			t.Errorf("worker %s: registered=%v with %d ttl_swept events", inst, registered[inst], ev["ttl_swept"])
-		}
-		// Two heartbeats in one millisecond share an event row.
-		if b := w.beats[inst]; ev["heartbeat"] > b || (b > 0) != (ev["heartbeat"] > 0) {
-			t.Errorf("worker %s: %d heartbeat events, %d heartbeats acknowledged", inst, ev["heartbeat"], b)
 		}
 		swept += ev["ttl_swept"]
 	}

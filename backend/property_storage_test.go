@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/ffsqlite/ffsqlite/backend"
 )
 
@@ -90,11 +92,11 @@ func engLoadStorage(t testing.TB, db *sql.DB) *engStorage {
 	t.Helper()
 	s := &engStorage{execs: map[string]*engStoredExec{}}
 	wireID := func(part int64, raw []byte) string {
-		id, err := backend.ExecutionIDFromRow(part, raw)
-		if err != nil {
-			t.Fatalf("execution id %d:%x: %v", part, raw, err)
+		u, err := uuid.FromBytes(raw)
+		if err != nil || part < 0 || part > 0xffff {
+			t.Fatalf("stored execution id %d:%x: %v", part, raw, err)
 		}
-		return id.String()
+		return backend.ExecutionID{Partition: uint16(part), UUID: u}.String()
 	}
 	query := func(q string, each func(rows *sql.Rows) error) {
 		rows, err := db.QueryContext(engCtx, q)
