@@ -435,38 +435,49 @@ func TestServeEndToEnd(t *testing.T) {
 }
 
 // The first SIGINT drains gracefully: it stops accepting and waits for the
-// requests in flight (two creates whose bodies are still arriving; the
-// first is finished after the signal and answered); a second SIGINT ends
-// the process at once.
+// requests in flight (creates whose bodies are still arriving; in one case
+// the first is finished after the signal and answered); a second SIGINT
+// ends the process at once, also when it comes the moment the drain is
+// announced (the default handlers are back before the drain starts).
 func TestServeSecondSignalExitsAtOnce(t *testing.T) {
 	t.Parallel()
-	p := startServe(t, nil, "--db", ":memory:", "--listen", "127.0.0.1:0")
-	first, second := p.holdCreate(), p.holdCreate()
-	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	p.waitStderr("shutting down", 30*time.Second)
-	// Draining: the in-flight request is still served after the signal.
-	if status := first.finish(); status != http.StatusCreated {
-		t.Fatalf("in-flight create during the drain answered %d:\n%s", status, p.stderr())
-	}
-	select {
-	case <-p.exited:
-		t.Fatalf("serve exited (%v) with a request in flight after one SIGINT:\n%s", p.waitErr, p.stderr())
-	default:
-	}
-	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	p.wait(5 * time.Second)
-	if d := time.Since(start); d > 3*time.Second {
-		t.Fatalf("second SIGINT took %v", d)
-	}
-	// The second request held the drain open until the end, and the exit
-	// cut it off unanswered.
-	if b, err := second.br.ReadByte(); err == nil {
-		t.Fatalf("the request still in flight got an answer (%q...) from a killed server", b)
+	for _, tc := range []struct {
+		name   string
+		finish bool // finish one held create between the two signals
+	}{{"after a drained request", true}, {"as the drain starts", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := startServe(t, nil, "--db", ":memory:", "--listen", "127.0.0.1:0")
+			first, second := p.holdCreate(), p.holdCreate()
+			if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+				t.Fatal(err)
+			}
+			p.waitStderr("shutting down", 30*time.Second)
+			if tc.finish {
+				// Draining: the in-flight request is still served after the signal.
+				if status := first.finish(); status != http.StatusCreated {
+					t.Fatalf("in-flight create during the drain answered %d:\n%s", status, p.stderr())
+				}
+				select {
+				case <-p.exited:
+					t.Fatalf("serve exited (%v) with a request in flight after one SIGINT:\n%s", p.waitErr, p.stderr())
+				default:
+				}
+			}
+			if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			p.wait(5 * time.Second)
+			if d := time.Since(start); d > 3*time.Second {
+				t.Fatalf("second SIGINT took %v", d)
+			}
+			// The second request held the drain open until the end, and the
+			// exit cut it off unanswered.
+			if b, err := second.br.ReadByte(); err == nil {
+				t.Fatalf("the request still in flight got an answer (%q...) from a killed server", b)
+			}
+		})
 	}
 }
 
