@@ -44,6 +44,7 @@ type inner struct {
 
 	closeMu sync.Mutex
 	closers []func(context.Context) // run before the pools close, last first
+	closed  bool                    // the last handle has closed; onClose refuses
 
 	// Engine data plane: the outbox event hub (events.go), created lazily
 	// and shut down through onClose.
@@ -290,7 +291,7 @@ func (b *Backend) Close(ctx context.Context) error {
 		}
 		b.in.closeMu.Lock()
 		closers := b.in.closers
-		b.in.closers = nil
+		b.in.closers, b.in.closed = nil, true
 		b.in.closeMu.Unlock()
 		for i := len(closers) - 1; i >= 0; i-- {
 			closers[i](context.WithoutCancel(ctx))
@@ -300,11 +301,17 @@ func (b *Backend) Close(ctx context.Context) error {
 	return err
 }
 
-// onClose registers fn to run when the last handle closes.
-func (in *inner) onClose(fn func(context.Context)) {
+// onClose registers fn to run when the last handle closes. It reports
+// false, and registers nothing, when that has already happened: the caller
+// must then not start what fn would stop.
+func (in *inner) onClose(fn func(context.Context)) bool {
 	in.closeMu.Lock()
 	defer in.closeMu.Unlock()
+	if in.closed {
+		return false
+	}
 	in.closers = append(in.closers, fn)
+	return true
 }
 
 func (in *inner) closePools() error {
