@@ -46,9 +46,12 @@ type inner struct {
 	sentDB   *sql.DB
 	version  string
 	walSet   atomic.Bool // journal_mode=WAL applied (file databases)
+	// integrity remembers that the file passed its check (integrity.go).
+	integrity integrityCheck
 
 	closeMu sync.Mutex
 	closers []func(context.Context) // run before the pools close, last first
+	closed  bool                    // the last handle has closed; onClose refuses
 
 	// Engine data plane: the outbox event hub (events.go), created lazily
 	// and shut down through onClose.
@@ -308,7 +311,7 @@ func (b *Backend) Close(ctx context.Context) error {
 		}
 		b.in.closeMu.Lock()
 		closers := b.in.closers
-		b.in.closers = nil
+		b.in.closers, b.in.closed = nil, true
 		b.in.closeMu.Unlock()
 		for i := len(closers) - 1; i >= 0; i-- {
 			closers[i](context.WithoutCancel(ctx))
@@ -318,11 +321,17 @@ func (b *Backend) Close(ctx context.Context) error {
 	return err
 }
 
-// onClose registers fn to run when the last handle closes.
-func (in *inner) onClose(fn func(context.Context)) {
+// onClose registers fn to run when the last handle closes. It reports
+// false, and registers nothing, when that has already happened: the caller
+// must then not start what fn would stop.
+func (in *inner) onClose(fn func(context.Context)) bool {
 	in.closeMu.Lock()
 	defer in.closeMu.Unlock()
+	if in.closed {
+		return false
+	}
 	in.closers = append(in.closers, fn)
+	return true
 }
 
 func (in *inner) closePools() error {
@@ -395,7 +404,8 @@ func (b *Backend) JournalMode(ctx context.Context) (string, error) {
 	return m, err
 }
 
-// PrepareWrite switches a file database to WAL before its first write.
+// PrepareWrite checks a file database's integrity (integrity.go) and
+// switches it to WAL before its first write.
 // Open itself never changes the file, so a command that refuses a file
 // (an upstream ledger, a dry run) leaves it byte for byte as it was; every
 // write path calls this first. Journal mode persists in the file, so it
@@ -404,6 +414,9 @@ func (b *Backend) PrepareWrite(ctx context.Context) error {
 	in := b.in
 	if in.writer == nil {
 		return ErrReadOnly
+	}
+	if err := b.checkBeforeWrite(ctx); err != nil {
+		return err
 	}
 	if in.loc.memory || in.opts.DisableWAL || in.walSet.Load() {
 		return nil

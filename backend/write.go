@@ -19,6 +19,13 @@ import (
 // Options.ReadOnly.
 var ErrReadOnly = errors.New("backend is open read-only")
 
+// Txn is a write transaction in progress on the writer connection, handed
+// to a WriteTx function: ExecContext, QueryContext, QueryRowContext and
+// PrepareContext run inside it (hot statements prepared once), AfterCommit
+// schedules a hook for after the commit. Transaction control statements
+// are refused (code transaction_control).
+type Txn = writer.Tx
+
 // WritePanicError is returned to a caller whose write function panicked:
 // the panic was recovered where the function ran (often another caller's
 // goroutine, the group commit leader), its work was rolled back and the
@@ -43,7 +50,7 @@ func isHot(q string) bool { return preparedQueries[q] }
 // context, the clock read once per attempt, and outbox wake-ups scheduled
 // once per outbox after commit.
 type wtx struct {
-	*writer.Tx
+	*Txn
 	ctx    context.Context
 	b      *Backend
 	now    int64
@@ -87,7 +94,7 @@ func (b *Backend) write(ctx context.Context, op string, fn func(w *wtx) error) e
 		return transport(op, err)
 	}
 	err := wr.Write(ctx, func(ctx context.Context, tx *writer.Tx) error {
-		return fn(&wtx{Tx: tx, ctx: ctx, b: b, now: b.Now()})
+		return fn(&wtx{Txn: tx, ctx: ctx, b: b, now: b.Now()})
 	})
 	var e *Error
 	var tc *writer.TxControlError
@@ -102,6 +109,14 @@ func (b *Backend) write(ctx context.Context, op string, fn func(w *wtx) error) e
 		return &Error{Kind: KindTransport, Op: op, Code: "transaction_control", Msg: tc.Error(), Err: err}
 	}
 	return transport(op, err)
+}
+
+// WriteTx runs fn as one engine write transaction, with write's rules
+// (group commit, busy retry, after-commit hooks, no nested writes, no
+// transaction control), for packages beside the engine that change rows
+// themselves: dbops' reset. Engine code uses write.
+func (b *Backend) WriteTx(ctx context.Context, op string, fn func(ctx context.Context, tx *Txn) error) error {
+	return b.write(ctx, op, func(w *wtx) error { return fn(w.ctx, w.Txn) })
 }
 
 // GroupCommitStats are the writer's group commit counters.

@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
 	_ "modernc.org/sqlite" // the "sqlite" driver
+
+	"github.com/ffsqlite/ffsqlite/internal/leakcheck"
 )
 
 // Tests of the writer on real SQLite files and memory URIs, each on a
@@ -22,7 +23,7 @@ import (
 
 // TestMain fails the suite when a test leaves goroutines running (a
 // checkpointer, a writer's refusal pool, a stuck leader).
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 var bg = context.Background()
 
