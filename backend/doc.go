@@ -25,9 +25,12 @@
 //   - the handle: open.go (Open, Close, the pools), options.go,
 //     location.go, memory.go, registry.go (one backend per path),
 //     guard.go (FF_DEV_MODE);
-//   - the writer: stmts.go holds b.write and wtx, the one write entry
-//     point of engine code (the group-commit writer behind it has its own
-//     files and package);
+//   - the writer: write.go holds b.write and the wtx helpers, the one
+//     write entry point of engine code; it runs each function in a
+//     transaction of backend/internal/writer (held writer connection,
+//     group commit, busy retry, after-commit hooks, background
+//     checkpoints), while backend keeps the guard, the registry, the pools
+//     and the switch to WAL;
 //   - values and codecs: ids.go, handle.go, bytes.go, state.go, policy.go;
 //     the formats inspect also reads are in internal/codec;
 //   - rules and errors: validate.go (every input rule, once), errors.go

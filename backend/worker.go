@@ -17,7 +17,7 @@ import (
 // dashboard read the registry through the inspect package. Heartbeat,
 // mark-dead and list have no caller here and are not provided. Unlike
 // upstream, which runs these in plain deferred transactions without retry,
-// every write here goes through writeTx (BEGIN IMMEDIATE + busy retry).
+// every write here goes through write (BEGIN IMMEDIATE + busy retry).
 // Times come from the engine clock.
 
 // DefaultWorkerSweepBatch is how many expired registrations one TTL sweep
@@ -72,7 +72,7 @@ func (b *Backend) RegisterWorker(ctx context.Context, a RegisterWorkerArgs) (Reg
 	}
 	lanes, caps := codec.JoinSet(laneList), codec.JoinSet(capList)
 	var out RegisterWorkerOutcome
-	err = b.writeTx(ctx, op, func(ctx context.Context, tx *Txn) error {
+	err = b.write(ctx, op, func(tx *wtx) error {
 		now := b.Now()
 		var existing string
 		err := tx.QueryRowContext(ctx, `SELECT worker_id FROM ff_worker_registry
@@ -105,7 +105,7 @@ func (b *Backend) RegisterWorker(ctx context.Context, a RegisterWorkerArgs) (Reg
 	return out, err
 }
 
-func workerEvent(ctx context.Context, tx *Txn, ns, inst, kind string, at int64, reason *string) error {
+func workerEvent(ctx context.Context, tx *wtx, ns, inst, kind string, at int64, reason *string) error {
 	_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO ff_worker_registry_event
 		(namespace, worker_instance_id, event_kind, event_at_ms, reason) VALUES (?, ?, ?, ?, ?)`,
 		ns, inst, kind, at, reason)
@@ -124,7 +124,7 @@ func (b *Backend) SweepExpiredWorkers(ctx context.Context, nowMS int64, limit in
 		limit = DefaultWorkerSweepBatch
 	}
 	var rep SweepReport
-	err := b.writeTx(ctx, op, func(ctx context.Context, tx *Txn) error {
+	err := b.write(ctx, op, func(tx *wtx) error {
 		rep = SweepReport{}
 		rows, err := tx.QueryContext(ctx, `DELETE FROM ff_worker_registry WHERE rowid IN (
 				SELECT rowid FROM ff_worker_registry
