@@ -214,6 +214,14 @@ var engLegalStates = map[engStateCombo]int{
 	// (lua ff_cancel_execution), e.g. a replay cancelled before its claim.
 	{"terminal", "unowned", "not_applicable", "none", "pending_first_attempt"}:  0,
 	{"terminal", "unowned", "not_applicable", "none", "pending_replay_attempt"}: 0,
+	// Flows: a runnable member waiting for its upstreams, whatever attempt
+	// it is about to make; a skipped member that was not running
+	// (canonical writes attempt_state none).
+	{"runnable", "unowned", "blocked_by_dependencies", "waiting_for_children", "pending_first_attempt"}:  0,
+	{"runnable", "unowned", "blocked_by_dependencies", "waiting_for_children", "pending_retry_attempt"}:  1,
+	{"runnable", "unowned", "blocked_by_dependencies", "waiting_for_children", "pending_replay_attempt"}: -1,
+	{"runnable", "unowned", "blocked_by_dependencies", "waiting_for_children", "attempt_interrupted"}:    1,
+	{"terminal", "unowned", "not_applicable", "none", "none"}:                                           -1,
 }
 
 // engAttemptTypes are the attempt_type values a claim writes.

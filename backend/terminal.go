@@ -31,14 +31,14 @@ func (w *wtx) endAttempt(part int64, key []byte, idx int64, outcome string, bump
 }
 
 // qTerminal moves a non-terminal execution to terminal with public state
-// ?3; the attempt state becomes attempt_terminal when the execution has
-// any attempt. The deadline is cleared (the deadline index holds live
+// ?3; the attempt state becomes ?9 when given (a skip's), else
+// attempt_terminal when the execution has any attempt. The deadline is cleared (the deadline index holds live
 // deadlines only); raw_fields is merge-patched with ?8 (terminal_outcome
 // and friends). It reads back the columns the outbox rows copy.
 var qTerminal = hotStmt(`UPDATE ff_exec_core SET lifecycle_phase = 'terminal', ownership_state = 'unowned',
   eligibility_state = 'not_applicable', blocking_reason = 'none',
-  attempt_state = CASE WHEN EXISTS (SELECT 1 FROM ff_attempt a
-      WHERE a.partition_key = ?1 AND a.execution_id = ?2) THEN 'attempt_terminal' ELSE attempt_state END,
+  attempt_state = COALESCE(?9, CASE WHEN EXISTS (SELECT 1 FROM ff_attempt a
+      WHERE a.partition_key = ?1 AND a.execution_id = ?2) THEN 'attempt_terminal' ELSE attempt_state END),
   public_state = ?3, terminal_at_ms = ?4, deadline_at_ms = NULL, result = ?5,
   cancellation_reason = ?6, cancelled_by = ?7, raw_fields = json_patch(raw_fields, ?8)
 WHERE partition_key = ?1 AND execution_id = ?2 AND lifecycle_phase <> 'terminal'
@@ -62,13 +62,16 @@ type terminal struct {
 	cancel *cancelInfo
 	// fields are extra raw_fields members (failure_class, failure_reason).
 	fields map[string]any
+	// attemptState, when set, is the attempt state to record (a skip
+	// follows canonical's rule, flow_resolve.go).
+	attemptState string
 }
 
 // cancelInfo is a cancellation's reason and source.
 type cancelInfo struct{ reason, by string }
 
 // terminate moves execution id to terminal with outcome (outcomeSuccess,
-// outcomeFailed, outcomeCancelled, outcomeExpired; flows will add skipped)
+// outcomeFailed, outcomeCancelled, outcomeExpired, outcomeSkipped)
 // and writes its completion event, in the caller's transaction. The public
 // state is the outcome's (DerivePublicState: completed, failed, …),
 // the deadline is cleared and raw_fields gets terminal_outcome, t.fields
@@ -96,16 +99,31 @@ func (w *wtx) terminate(id ExecutionID, outcome string, t terminal) (*evTags, er
 	if t.cancel != nil {
 		reason, by = t.cancel.reason, t.cancel.by
 	}
+	var attempt any
+	if t.attemptState != "" {
+		attempt = t.attemptState
+	}
 	state := DerivePublicState("terminal", "", outcome)
 	var tags evTags
-	err := w.queryRow(qTerminal, part, key, state, w.now, res, reason, by, terminalPatch(outcome, t.fields)).Scan(tags.dest()...)
+	err := w.queryRow(qTerminal, part, key, state, w.now, res, reason, by, terminalPatch(outcome, t.fields), attempt).Scan(tags.dest()...)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, w.completionEvent(id, outcome)
 	case err != nil:
 		return nil, err
 	}
-	return &tags, w.completionEventTagged(id, &tags, outcome)
+	if err := w.completionEventTagged(id, &tags, outcome); err != nil {
+		return nil, err
+	}
+	// A flow member's edges resolve now (flow_resolve.go), except after a
+	// cancel whose source is flow_cascade, which canonical publishes no
+	// outcome for (the dependency reconciler resolves those edges).
+	if flow, ok := tags.flowID.([]byte); ok && len(flow) == 16 && (t.cancel == nil || t.cancel.by != SourceFlowCascade) {
+		if err := w.memberEnded(id, flow, outcome); err != nil {
+			return nil, err
+		}
+	}
+	return &tags, nil
 }
 
 // terminalPatch is the raw_fields merge patch of a terminal transition.
