@@ -30,7 +30,7 @@ func flowLane(id backend.ExecutionID) string { return "l-" + id.UUID.String()[:1
 func flowMember(t testing.TB, b *backend.Backend, flow uuid.UUID, mods ...func(*backend.CreateExecutionArgs)) backend.ExecutionID {
 	t.Helper()
 	own := func(a *backend.CreateExecutionArgs) { a.LaneID = flowLane(a.ExecutionID) }
-	id := engCreate(t, b, append([]func(*backend.CreateExecutionArgs){own}, mods...)...)
+	id := engCreate(t, b, append(mods, own)...)
 	res, err := b.AddExecutionToFlow(engCtx, backend.AddExecutionToFlowArgs{FlowID: flow, ExecutionID: id})
 	if err != nil || res.AlreadyMember {
 		t.Fatalf("AddExecutionToFlow(%s) = %+v, %v", id, res, err)

@@ -158,7 +158,7 @@ type FlowEdgeInfo struct {
 	UpstreamOutcome *string `json:"upstream_outcome"`
 }
 
-// FlowEdges lists a flow's edges, ordered by staging time; a missing flow
+// FlowEdges lists a flow's edges in staging order; a missing flow
 // is 404 not found: flow.
 func (b *Backend) FlowEdges(ctx context.Context, flowID uuid.UUID) ([]FlowEdgeInfo, error) {
 	const op = "list_flow_edges"
@@ -188,7 +188,7 @@ SELECT e.partition_key, e.execution_id FROM mp CROSS JOIN ff_exec_core e ON e.pa
 	}
 	rows, err = tx.QueryContext(ctx, `SELECT edge_id, upstream_eid, downstream_eid, policy FROM ff_edge
 WHERE partition_key = ?1 AND flow_id = ?2
-ORDER BY COALESCE(json_extract(policy, '$.staged_at_ms'), 0), edge_id`, f.part, fk)
+ORDER BY COALESCE(json_extract(policy, '$.staged_at_ms'), 0), rowid`, f.part, fk)
 	if err != nil {
 		return nil, transport(op, err)
 	}
