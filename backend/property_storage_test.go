@@ -221,7 +221,7 @@ var engLegalStates = map[engStateCombo]int{
 	{"runnable", "unowned", "blocked_by_dependencies", "waiting_for_children", "pending_retry_attempt"}:  1,
 	{"runnable", "unowned", "blocked_by_dependencies", "waiting_for_children", "pending_replay_attempt"}: -1,
 	{"runnable", "unowned", "blocked_by_dependencies", "waiting_for_children", "attempt_interrupted"}:    1,
-	{"terminal", "unowned", "not_applicable", "none", "none"}:                                           -1,
+	{"terminal", "unowned", "not_applicable", "none", "none"}:                                            -1,
 }
 
 // engAttemptTypes are the attempt_type values a claim writes.
