@@ -194,6 +194,7 @@ func flowPropRun(t *testing.T, seed int64) {
 	}
 	engCheckInvariants(t, b)
 	engCheckStorage(t, b.ReaderDB())
+	engCheckFlows(t, b.ReaderDB(), true)
 }
 
 // flowPropDecision evaluates a node's group from its upstreams' final
