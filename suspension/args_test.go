@@ -166,11 +166,17 @@ func TestSuspendArgsJSONRejects(t *testing.T) {
 		"unknown requester":         func(m map[string]any) { m["requested_by"] = "Someone" },
 		"unknown timeout behaviour": func(m map[string]any) { m["timeout_behavior"] = "fail" },
 		"missing now":               func(m map[string]any) { delete(m, "now") },
-		"binding bad id":            func(m map[string]any) { m["waitpoints"] = []any{map[string]any{"Fresh": map[string]any{"waitpoint_id": "x", "waitpoint_key": "a"}}} },
-		"binding unknown variant":   func(m map[string]any) { m["waitpoints"] = []any{map[string]any{"Stale": map[string]any{"waitpoint_id": wp1.String()}}} },
-		"fresh binding without key": func(m map[string]any) { m["waitpoints"] = []any{map[string]any{"Fresh": map[string]any{"waitpoint_id": wp1.String()}}} },
-		"bad condition":             func(m map[string]any) { m["resume_condition"] = "Anything" },
-		"timeout_at a string":       func(m map[string]any) { m["timeout_at"] = "soon" },
+		"binding bad id": func(m map[string]any) {
+			m["waitpoints"] = []any{map[string]any{"Fresh": map[string]any{"waitpoint_id": "x", "waitpoint_key": "a"}}}
+		},
+		"binding unknown variant": func(m map[string]any) {
+			m["waitpoints"] = []any{map[string]any{"Stale": map[string]any{"waitpoint_id": wp1.String()}}}
+		},
+		"fresh binding without key": func(m map[string]any) {
+			m["waitpoints"] = []any{map[string]any{"Fresh": map[string]any{"waitpoint_id": wp1.String()}}}
+		},
+		"bad condition":       func(m map[string]any) { m["resume_condition"] = "Anything" },
+		"timeout_at a string": func(m map[string]any) { m["timeout_at"] = "soon" },
 	}
 	for name, mod := range cases {
 		m := map[string]any{}

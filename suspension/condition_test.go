@@ -53,9 +53,9 @@ func TestParseConditionAccepts(t *testing.T) {
 	// What serde accepts beyond the canonical form: unknown fields, a null
 	// optional matcher, whitespace.
 	cases := map[string]Condition{
-		` {"Single":{"matcher":"Wildcard","waitpoint_key":"k","extra":[1]}} `: Single("k", Wildcard()),
+		` {"Single":{"matcher":"Wildcard","waitpoint_key":"k","extra":[1]}} `:                                Single("k", Wildcard()),
 		`{"Composite":{"n":1,"kind":"Count","count_kind":"DistinctSignals","matcher":null,"waitpoints":[]}}`: Count(1, DistinctSignals, nil),
-		`{"Composite":{"kind":"AllOf","members":[]}}`:                                                         AllOf(),
+		`{"Composite":{"kind":"AllOf","members":[]}}`:                                                        AllOf(),
 	}
 	for in, want := range cases {
 		got, err := ParseCondition([]byte(in))
