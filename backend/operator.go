@@ -61,6 +61,8 @@ type execHead struct {
 	outcome      sql.NullString
 	leaseID      string
 	workerInst   string
+	// attemptStart is when the attempt last started running: its start,
+	// or its latest resume after a suspend or delay.
 	attemptStart sql.NullInt64
 }
 
@@ -72,7 +74,7 @@ var qHead = hotStmt(`SELECT e.lifecycle_phase, e.ownership_state, e.eligibility_
   e.attempt_index, e.policy, COALESCE(json_extract(e.raw_fields, '$.replay_count'), 0),
   COALESCE(json_extract(e.raw_fields, '$.retry_count'), 0), e.lease_reclaim_count, e.deadline_at_ms, e.priority,
   a.lease_epoch, a.lease_expires_at_ms, a.outcome, COALESCE(json_extract(a.raw_fields, '$.lease_id'), ''),
-  COALESCE(a.worker_instance_id, ''), a.started_at_ms
+  COALESCE(a.worker_instance_id, ''), COALESCE(json_extract(a.raw_fields, '$.resumed_at_ms'), a.started_at_ms)
 FROM ff_exec_core e
 LEFT JOIN ff_attempt a
   ON a.partition_key = e.partition_key AND a.execution_id = e.execution_id AND a.attempt_index = e.attempt_index
@@ -106,7 +108,9 @@ func (w *wtx) head(op string, id ExecutionID) (*execHead, error) {
 // cancelled with cancellation_reason and cancelled_by (the source) set and
 // completion event "cancelled". A held lease is revoked: the attempt ends
 // with outcome cancelled, its epoch is bumped and lease event "revoked" is
-// written. Re-cancelling a cancelled execution returns Cancelled again and
+// written. A suspended or delayed execution's paused attempt ends with
+// outcome cancelled and its open suspension and waitpoints close
+// (cancelled). Re-cancelling a cancelled execution returns Cancelled again and
 // changes nothing; cancelling another terminal state is a KindState error
 // (code "terminal").
 func (b *Backend) CancelExecution(ctx context.Context, args CancelExecutionArgs) (CancelExecutionResult, error) {
@@ -154,6 +158,9 @@ func (b *Backend) CancelExecution(ctx context.Context, args CancelExecutionArgs)
 			if err := w.leaseEvent(id, h.leaseID, "revoked"); err != nil {
 				return err
 			}
+		}
+		if err := w.endWait(id, h, "cancelled", CloseCancelled, "cancelled: "+args.Reason); err != nil {
+			return err
 		}
 		if _, err := w.exec(qTerminal, part, key, StateCancelled, w.now, nil, args.Reason, source,
 			terminalPatch("cancelled", nil)); err != nil {
