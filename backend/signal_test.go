@@ -28,9 +28,6 @@ func TestDeliverSignalCheckOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = termLease
-	// A resumed (runnable) execution whose waitpoint closed.
-	doneID, _, doneOut := waitSuspend(t, b, waitArgs("approve"))
-	waitDeliver(t, b, waitSignal(doneID, doneOut.Details.WaitpointID, doneOut.Details.WaitpointToken, "approve"))
 	// A suspended execution whose old waitpoint closed and a new one is open.
 	reID, _, reOut := waitSuspend(t, b, waitArgs("approve"))
 	waitDeliver(t, b, waitSignal(reID, reOut.Details.WaitpointID, reOut.Details.WaitpointToken, "approve"))
@@ -46,6 +43,9 @@ func TestDeliverSignalCheckOrder(t *testing.T) {
 	one := uint64(1)
 	capped := func(a *backend.DeliverSignalArgs) { a.MaxSignalsPerExecution = &one }
 	waitDeliver(t, b, waitSignal(capID, capOut.Details.WaitpointID, capOut.Details.WaitpointToken, "noise", capped))
+	// A resumed (runnable; created last, it would be claimed first) execution whose waitpoint closed.
+	doneID, _, doneOut := waitSuspend(t, b, waitArgs("approve"))
+	waitDeliver(t, b, waitSignal(doneID, doneOut.Details.WaitpointID, doneOut.Details.WaitpointToken, "approve"))
 	key := "idem-1"
 	first := waitDeliver(t, b, waitSignal(id, d.WaitpointID, tok, "noise", func(a *backend.DeliverSignalArgs) { a.IdempotencyKey = &key }))
 	clock.Advance(time.Second)
