@@ -55,12 +55,12 @@ type execHead struct {
 	deadline                                  sql.NullInt64
 	priority                                  int64
 	// Current attempt (valid only when hasAttempt).
-	hasAttempt   bool
-	epoch        int64
-	expires      sql.NullInt64
-	outcome      sql.NullString
-	leaseID      string
-	workerInst   string
+	hasAttempt bool
+	epoch      int64
+	expires    sql.NullInt64
+	outcome    sql.NullString
+	leaseID    string
+	workerInst string
 	// attemptStart is when the attempt last started running: its start,
 	// or its latest resume after a suspend or delay.
 	attemptStart sql.NullInt64

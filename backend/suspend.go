@@ -170,8 +170,10 @@ type dedupEntry struct {
 
 // Keys of ff_suspend_dedup: suspend outcomes per execution, signal
 // idempotency keys per waitpoint.
-func suspendDedupKey(id ExecutionID, key string) string { return "suspend:" + id.UUID.String() + ":" + key }
-func signalDedupKey(wp uuid.UUID, key string) string    { return "signal:" + wp.String() + ":" + key }
+func suspendDedupKey(id ExecutionID, key string) string {
+	return "suspend:" + id.UUID.String() + ":" + key
+}
+func signalDedupKey(wp uuid.UUID, key string) string { return "signal:" + wp.String() + ":" + key }
 
 // dedupGet returns the live cached value under key, if any. An expired or
 // unreadable entry counts as absent (the next write replaces it).
