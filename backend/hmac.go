@@ -180,35 +180,43 @@ func (k signingKey) mint(id ExecutionID, waitpointID string) string {
 }
 
 // verifyWaitpointToken checks a presented token against the waitpoint's
-// stored kid and token, in canonical order: empty → missing_token; not
-// "kid:digest", another kid than the stored one, a kid the keystore does
-// not know, or a digest that is not the HMAC → invalid_token; a retired
-// kid past its grace → token_expired. Comparisons are constant-time.
+// stored kid and token, reading the kid's key from the keystore (see
+// checkToken).
 func (w *wtx) verifyWaitpointToken(op string, id ExecutionID, waitpointID, storedKid, storedToken, presented string) error {
+	k := signingKey{kid: storedKid}
+	err := w.queryRow(qKeyByKid, storedKid).Scan(&k.secret, &k.active, &k.rotatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return w.checkToken(op, id, waitpointID, storedKid, storedToken, presented, nil)
+	}
+	if err != nil {
+		return err
+	}
+	return w.checkToken(op, id, waitpointID, storedKid, storedToken, presented, &k)
+}
+
+// checkToken checks a presented token in canonical order: empty →
+// missing_token; not "kid:digest", another kid than the stored one, a kid
+// the keystore does not know (key nil), or a digest that is not the HMAC
+// → invalid_token; a retired kid past its grace (rotated_at_ms +
+// Options.WaitpointHMACGrace < now) → token_expired. key is the stored
+// kid's keystore row. Comparisons are constant-time.
+func (w *wtx) checkToken(op string, id ExecutionID, waitpointID, storedKid, storedToken, presented string, key *signingKey) error {
 	bad := func() error { return validation(op, "invalid_token", "") }
 	if presented == "" {
 		return validation(op, "missing_token", "")
 	}
 	kid, _, ok := suspension.SplitToken(presented)
-	if !ok || subtle.ConstantTimeCompare([]byte(kid), []byte(storedKid)) != 1 {
+	if !ok || subtle.ConstantTimeCompare([]byte(kid), []byte(storedKid)) != 1 || key == nil {
 		return bad()
 	}
-	var k signingKey
-	err := w.queryRow(qKeyByKid, kid).Scan(&k.secret, &k.active, &k.rotatedAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return bad()
-	}
-	if err != nil {
-		return err
-	}
-	if !k.active {
+	if !key.active {
 		grace := w.b.in.opts.WaitpointHMACGrace
-		if grace < 0 || k.rotatedAt+grace.Milliseconds() < w.now {
+		if grace < 0 || key.rotatedAt+grace.Milliseconds() < w.now {
 			return validation(op, "token_expired", "")
 		}
 	}
 	msg := suspension.WaitpointMessage(id.String(), waitpointID)
-	if !suspension.VerifyToken(k.secret, kid, msg, presented) ||
+	if !suspension.VerifyToken(key.secret, kid, msg, presented) ||
 		subtle.ConstantTimeCompare([]byte(presented), []byte(storedToken)) != 1 {
 		return bad()
 	}

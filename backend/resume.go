@@ -21,9 +21,10 @@ var (
   blocking_reason = CASE WHEN ?3 IS NULL THEN 'waiting_for_worker' ELSE 'waiting_for_resume_delay' END,
   public_state = CASE WHEN ?3 IS NULL THEN 'waiting' ELSE 'delayed' END,
   attempt_state = 'attempt_interrupted',
-  raw_fields = json_patch(raw_fields, json_object('delay_until', ?3, 'blocking_detail', ?4))
+  raw_fields = json_patch(raw_fields, json_object('delay_until', ?3, 'blocking_detail', ?4,
+    'signal_count', COALESCE(?5, json_extract(raw_fields, '$.signal_count'))))
 WHERE partition_key = ?1 AND execution_id = ?2 AND lifecycle_phase = 'suspended'
-RETURNING public_state, ` + evTagsReturning)
+RETURNING public_state`)
 
 	// qCloseSuspension closes the execution's open suspension with reason
 	// ?3 (?4: satisfied), clearing the timeout column (its index holds open
@@ -47,24 +48,29 @@ func (w *wtx) closeWaitState(id ExecutionID, reason string, satisfied bool) erro
 
 // resumeSuspended moves a suspended execution back to the queue after
 // its suspension closed: waiting, or delayed for delayMS > 0 (detail is
-// the delayed blocking_detail). A completion event "resumable" tells
-// subscribers it left the suspension. It returns the public state.
+// the delayed blocking_detail). It returns the public state. No
+// completion event is written (canonical has none; upstream's SQLite
+// writes "resumable"): the signal outbox row and the resumed claim's lease
+// event record the resume.
 func (w *wtx) resumeSuspended(id ExecutionID, delayMS int64, detail string) (string, error) {
+	return w.resumeSuspendedCounting(id, delayMS, detail, nil)
+}
+
+// resumeSuspendedCounting is resumeSuspended that also stores the
+// execution's signal count (nil: unchanged), saving DeliverSignal a
+// second update of the row.
+func (w *wtx) resumeSuspendedCounting(id ExecutionID, delayMS int64, detail string, signalCount any) (string, error) {
 	part, key := id.key()
 	var until, bd any
 	if delayMS > 0 {
 		until, bd = w.now+min(delayMS, maxTTLMS), detail
 	}
 	var public string
-	var tags evTags
-	err := w.queryRow(qResumeExec, part, key, until, bd).Scan(append([]any{&public}, tags.dest()...)...)
+	err := w.queryRow(qResumeExec, part, key, until, bd, signalCount).Scan(&public)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", stateErr("", "execution_not_suspended", "ExecutionNotSuspended")
 	}
-	if err != nil {
-		return "", err
-	}
-	return public, w.completionEventTagged(id, &tags, "resumable")
+	return public, err
 }
 
 // ResumeExecutionArgs is an operator resume (upstream's

@@ -71,32 +71,58 @@ func (r DeliverSignalResult) MarshalJSON() ([]byte, error) {
 }
 
 var (
-	qSignalTarget = hotStmt(`SELECT lifecycle_phase, COALESCE(json_extract(raw_fields, '$.signal_count'), 0)
-FROM ff_exec_core WHERE partition_key = ?1 AND execution_id = ?2`)
+	// qSignalTarget reads, in one statement, what a delivery checks: the
+	// execution, the waitpoint (its key row from the keystore) and the
+	// execution's open suspension.
+	qSignalTarget = hotStmt(`SELECT e.lifecycle_phase, COALESCE(json_extract(e.raw_fields, '$.signal_count'), 0),
+  w.execution_id, w.token_kid, w.token, w.waitpoint_key, w.state, w.expires_at_ms,
+  k.secret, k.active, k.rotated_at_ms,
+  s.condition, s.satisfied_set, json_array_length(s.member_map, '$.waitpoints')
+FROM ff_exec_core e
+LEFT JOIN ff_waitpoint_pending w ON w.partition_key = e.partition_key AND w.waitpoint_id = ?3
+LEFT JOIN ff_waitpoint_hmac k ON k.kid = w.token_kid
+LEFT JOIN ff_suspension_current s ON s.partition_key = e.partition_key AND s.execution_id = e.execution_id
+  AND json_extract(s.member_map, '$.state') = 'open'
+WHERE e.partition_key = ?1 AND e.execution_id = ?2`)
 
 	qSignalCount = hotStmt(`UPDATE ff_exec_core SET raw_fields = json_set(raw_fields, '$.signal_count', ?3)
 WHERE partition_key = ?1 AND execution_id = ?2`)
 
-	qOpenSuspension = hotStmt(`SELECT condition, satisfied_set FROM ff_suspension_current
-WHERE partition_key = ?1 AND execution_id = ?2 AND json_extract(member_map, '$.state') = 'open'`)
-
 	// qSuspensionProgress stores the evaluator state and, when the signal
-	// contributed (?5), appends it to the satisfiers.
+	// contributed (?5), appends its record to the satisfiers.
 	qSuspensionProgress = hotStmt(`UPDATE ff_suspension_current SET satisfied_set = ?3,
-  member_map = CASE WHEN ?5 THEN json_insert(member_map, '$.satisfiers[#]', ?4) ELSE member_map END
+  member_map = CASE WHEN ?5 THEN json_insert(member_map, '$.satisfiers[#]', json(?4)) ELSE member_map END
 WHERE partition_key = ?1 AND execution_id = ?2`)
 
+	// qSatisfySuspension is qSuspensionProgress for the signal that
+	// satisfied the condition: it also closes the suspension (resumed,
+	// satisfied) and clears its timeout.
+	qSatisfySuspension = hotStmt(`UPDATE ff_suspension_current SET satisfied_set = ?3, timeout_at_ms = NULL,
+  member_map = json_patch(json_insert(member_map, '$.satisfiers[#]', json(?4)),
+    json_object('state', 'closed', 'closed_at_ms', ?5, 'close_reason', 'resumed', 'satisfied_at_ms', ?5))
+WHERE partition_key = ?1 AND execution_id = ?2 AND json_extract(member_map, '$.state') = 'open'`)
+
 	// qRecordSignal appends a signal record to its waitpoint (dropping the
-	// oldest beyond ?3 records) and counts it.
-	qRecordSignal = hotStmt(`UPDATE ff_waitpoint_pending SET condition = json_set(
-  CASE WHEN json_array_length(json_insert(COALESCE(condition, '{}'), '$.signals', json('[]')), '$.signals') >= ?3
-       THEN json_remove(json_insert(COALESCE(condition, '{}'), '$.signals', json('[]')), '$.signals[0]')
-       ELSE json_insert(COALESCE(condition, '{}'), '$.signals', json('[]')) END,
-  '$.signals[#]', json(?4),
-  '$.signal_count', COALESCE(json_extract(condition, '$.signal_count'), 0) + 1,
-  '$.matched_signal_count', COALESCE(json_extract(condition, '$.matched_signal_count'), 0) + ?5,
-  '$.last_signal_at_ms', ?6)
+	// oldest beyond ?3 records), counts it (?5: it contributed) and, with
+	// ?7, closes the waitpoint as resumed.
+	qRecordSignal = hotStmt(`UPDATE ff_waitpoint_pending SET
+  state = CASE WHEN ?7 THEN 'closed' ELSE state END,
+  expires_at_ms = CASE WHEN ?7 THEN NULL ELSE expires_at_ms END,
+  condition = json_patch(json_set(
+    CASE WHEN json_array_length(COALESCE(condition, '{}'), '$.signals') >= ?3
+         THEN json_remove(condition, '$.signals[0]') ELSE COALESCE(condition, '{}') END,
+    '$.signals[#]', json(?4),
+    '$.signal_count', COALESCE(json_extract(condition, '$.signal_count'), 0) + 1,
+    '$.matched_signal_count', COALESCE(json_extract(condition, '$.matched_signal_count'), 0) + ?5,
+    '$.last_signal_at_ms', ?6),
+    CASE WHEN ?7 THEN json_object('closed_at_ms', ?6, 'close_reason', 'resumed', 'satisfied_at_ms', ?6,
+      'expires_at_ms', expires_at_ms) ELSE '{}' END)
 WHERE partition_key = ?1 AND waitpoint_id = ?2`)
+
+	// qSuspensionSignals reads the satisfier records of the execution's
+	// suspension of attempt ?3.
+	qSuspensionSignals = hotStmt(`SELECT json_extract(member_map, '$.satisfiers') FROM ff_suspension_current
+WHERE partition_key = ?1 AND execution_id = ?2 AND json_extract(member_map, '$.attempt_index') = ?3`)
 
 	qInsertSignalEvent = hotStmt(`INSERT INTO ff_signal_event
   (execution_id, signal_id, waitpoint_id, source_identity, delivered_at_ms, partition_key, namespace, instance_tag)
@@ -150,10 +176,19 @@ func (w *wtx) deliverSignal(op string, a *DeliverSignalArgs) (DeliverSignalResul
 	id := a.ExecutionID
 	part, key := id.key()
 	var (
-		lifecycle string
-		count     int64
+		lifecycle             string
+		count                 int64
+		wpExec                []byte
+		kid, token, wpKey, st sql.NullString
+		expires               sql.NullInt64
+		secret                []byte
+		active                sql.NullBool
+		rotatedAt             sql.NullInt64
+		condText, stateText   sql.NullString
+		members               sql.NullInt64
 	)
-	err := w.queryRow(qSignalTarget, part, key).Scan(&lifecycle, &count)
+	err := w.queryRow(qSignalTarget, part, key, a.WaitpointID[:]).Scan(&lifecycle, &count, &wpExec, &kid, &token, &wpKey,
+		&st, &expires, &secret, &active, &rotatedAt, &condText, &stateText, &members)
 	if errors.Is(err, sql.ErrNoRows) {
 		return DeliverSignalResult{}, notFound(op, "execution")
 	}
@@ -161,14 +196,14 @@ func (w *wtx) deliverSignal(op string, a *DeliverSignalArgs) (DeliverSignalResul
 		return DeliverSignalResult{}, err
 	}
 	wpID := a.WaitpointID.String()
-	wp, ok, err := w.waitpoint(part, a.WaitpointID)
-	if err != nil {
-		return DeliverSignalResult{}, err
-	}
-	if !ok || !wp.belongsTo(id) {
+	if !st.Valid || string(wpExec) != string(key) {
 		return DeliverSignalResult{}, validation(op, "invalid_token", "")
 	}
-	if err := w.verifyWaitpointToken(op, id, wpID, wp.kid, wp.token, a.WaitpointToken); err != nil {
+	var signer *signingKey
+	if active.Valid {
+		signer = &signingKey{kid: kid.String, secret: secret, active: active.Bool, rotatedAt: rotatedAt.Int64}
+	}
+	if err := w.checkToken(op, id, wpID, kid.String, token.String, a.WaitpointToken, signer); err != nil {
 		return DeliverSignalResult{}, err
 	}
 	if lifecycle == "terminal" {
@@ -179,25 +214,20 @@ func (w *wtx) deliverSignal(op string, a *DeliverSignalArgs) (DeliverSignalResul
 		state = suspension.NewState()
 	)
 	buffered := false
-	switch wp.state {
+	switch st.String {
 	case WaitpointPending:
-		if wp.expiresAt.Valid && wp.expiresAt.Int64 <= w.now {
+		if expires.Valid && expires.Int64 <= w.now {
 			return DeliverSignalResult{}, stateErr(op, "waitpoint_closed", "WaitpointClosed")
 		}
 		buffered = true
 	case WaitpointActive:
-		var condText, stateText string
-		err := w.queryRow(qOpenSuspension, part, key).Scan(&condText, &stateText)
-		if errors.Is(err, sql.ErrNoRows) {
+		if !condText.Valid {
 			return DeliverSignalResult{}, stateErr(op, "waitpoint_closed", "WaitpointClosed")
 		}
-		if err != nil {
-			return DeliverSignalResult{}, err
-		}
-		if cond, err = suspension.ParseCondition([]byte(condText)); err != nil {
+		if cond, err = suspension.ParseCondition([]byte(condText.String)); err != nil {
 			return DeliverSignalResult{}, corrupt(op, "ff_suspension_current.condition: "+err.Error())
 		}
-		if err := json.Unmarshal([]byte(stateText), state); err != nil {
+		if err := json.Unmarshal([]byte(stateText.String), state); err != nil {
 			return DeliverSignalResult{}, corrupt(op, "ff_suspension_current.satisfied_set: "+err.Error())
 		}
 	default:
@@ -236,37 +266,71 @@ func (w *wtx) deliverSignal(op string, a *DeliverSignalArgs) (DeliverSignalResul
 		}
 	}
 
-	effect := suspension.EffectBuffered
-	contributed := false
+	rec := newSignalRecord(a, signalID, idem, w.now)
+	var o suspension.Outcome
+	if buffered {
+		o.Effect = suspension.EffectBuffered
+	} else {
+		o = suspension.Apply(cond, state, suspension.Signal{ID: signalID, Name: a.SignalName,
+			SourceType: a.SourceType, SourceIdentity: a.SourceIdentity, WaitpointKey: wpKey.String})
+	}
+	rec.Effect = o.Effect
+	recJSON := jsonString(rec)
 	if !buffered {
-		o := suspension.Apply(cond, state, suspension.Signal{ID: signalID, Name: a.SignalName,
-			SourceType: a.SourceType, SourceIdentity: a.SourceIdentity, WaitpointKey: wp.key})
-		effect, contributed = o.Effect, o.Contributed
 		stateJSON, err := json.Marshal(state)
 		if err != nil {
 			return DeliverSignalResult{}, err
 		}
-		if _, err := w.exec(qSuspensionProgress, part, key, string(stateJSON), signalID, contributed); err != nil {
+		q := qSuspensionProgress
+		var last any = o.Contributed
+		if o.Satisfied {
+			q, last = qSatisfySuspension, w.now
+		}
+		if _, err := w.exec(q, part, key, string(stateJSON), recJSON, last); err != nil {
 			return DeliverSignalResult{}, err
 		}
-		if o.Satisfied {
-			if err := w.closeWaitState(id, CloseResumed, true); err != nil {
-				return DeliverSignalResult{}, err
-			}
-			var delay int64
-			if a.ResumeDelayMS != nil {
-				delay = clampI64(*a.ResumeDelayMS)
-			}
-			detail := "resume delay " + strconv.FormatInt(delay, 10) + "ms after signal " + a.SignalName
-			if _, err := w.resumeSuspended(id, delay, detail); err != nil {
+	}
+	maxlen := int64(DefaultSignalMaxlen)
+	if a.SignalMaxlen != nil && *a.SignalMaxlen > 0 {
+		maxlen = clampI64(*a.SignalMaxlen)
+	}
+	matched := 0
+	if o.Contributed {
+		matched = 1
+	}
+	if _, err := w.exec(qRecordSignal, part, a.WaitpointID[:], maxlen, recJSON, matched, w.now, o.Satisfied); err != nil {
+		return DeliverSignalResult{}, err
+	}
+	if o.Satisfied {
+		if members.Int64 > 1 {
+			if err := w.closeWaitpoints(id, WaitpointActive, CloseResumed, true); err != nil {
 				return DeliverSignalResult{}, err
 			}
 		}
+		var delay int64
+		if a.ResumeDelayMS != nil {
+			delay = clampI64(*a.ResumeDelayMS)
+		}
+		detail := "resume delay " + strconv.FormatInt(delay, 10) + "ms after signal " + a.SignalName
+		if _, err := w.resumeSuspendedCounting(id, delay, detail, count+1); err != nil {
+			return DeliverSignalResult{}, err
+		}
+	} else if _, err := w.exec(qSignalCount, part, key, count+1); err != nil {
+		return DeliverSignalResult{}, err
 	}
+	if _, err := w.exec(qInsertSignalEvent, id.String(), signalID, wpID, a.SourceIdentity, w.now, part, key); err != nil {
+		return DeliverSignalResult{}, err
+	}
+	w.wake(OutboxSignal)
+	return DeliverSignalResult{SignalID: signalID, Effect: o.Effect}, nil
+}
+
+// newSignalRecord is the stored record of a delivered signal.
+func newSignalRecord(a *DeliverSignalArgs, signalID, idem string, now int64) signalRecord {
 	rec := signalRecord{
 		SignalID: signalID, SignalName: a.SignalName, SignalCategory: a.SignalCategory,
 		SourceType: a.SourceType, SourceIdentity: a.SourceIdentity, TargetScope: a.TargetScope,
-		IdempotencyKey: idem, CreatedAtMS: w.now, AcceptedAtMS: w.now, Effect: effect,
+		IdempotencyKey: idem, CreatedAtMS: now, AcceptedAtMS: now,
 	}
 	if a.CorrelationID != nil {
 		rec.CorrelationID = *a.CorrelationID
@@ -280,25 +344,7 @@ func (w *wtx) deliverSignal(op string, a *DeliverSignalArgs) (DeliverSignalResul
 	if len(a.Payload) > 0 {
 		rec.PayloadHex = hex.EncodeToString(a.Payload)
 	}
-	maxlen := int64(DefaultSignalMaxlen)
-	if a.SignalMaxlen != nil && *a.SignalMaxlen > 0 {
-		maxlen = clampI64(*a.SignalMaxlen)
-	}
-	matched := 0
-	if contributed {
-		matched = 1
-	}
-	if _, err := w.exec(qRecordSignal, part, a.WaitpointID[:], maxlen, jsonString(rec), matched, w.now); err != nil {
-		return DeliverSignalResult{}, err
-	}
-	if _, err := w.exec(qSignalCount, part, key, count+1); err != nil {
-		return DeliverSignalResult{}, err
-	}
-	if _, err := w.exec(qInsertSignalEvent, id.String(), signalID, wpID, a.SourceIdentity, w.now, part, key); err != nil {
-		return DeliverSignalResult{}, err
-	}
-	w.wake(OutboxSignal)
-	return DeliverSignalResult{SignalID: signalID, Effect: effect}, nil
+	return rec
 }
 
 // ResumeSignal is a signal a resumed worker observes (upstream's
@@ -316,76 +362,45 @@ type ResumeSignal struct {
 
 // resumeSignals returns the signals that satisfied the execution's last
 // suspension of attempt idx, in arrival order (empty when the attempt
-// did not suspend, or an operator or timeout resumed it).
+// did not suspend, or an operator or timeout resumed it). The suspension
+// keeps copies of its satisfiers' records, so this is one row read.
 func (w *wtx) resumeSignals(part int64, key []byte, idx int64) ([]ResumeSignal, error) {
 	out := []ResumeSignal{}
-	var text string
-	err := w.queryRow(`SELECT member_map FROM ff_suspension_current WHERE partition_key = ?1 AND execution_id = ?2`,
-		part, key).Scan(&text)
-	if errors.Is(err, sql.ErrNoRows) {
+	var text sql.NullString
+	err := w.queryRow(qSuspensionSignals, part, key, idx).Scan(&text)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !text.Valid) {
 		return out, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	var rec suspensionRecord
-	if err := json.Unmarshal([]byte(text), &rec); err != nil {
-		return nil, corrupt("observe_signals", "ff_suspension_current.member_map: "+err.Error())
+	var recs []signalRecord
+	if err := json.Unmarshal([]byte(text.String), &recs); err != nil {
+		return nil, corrupt("observe_signals", "ff_suspension_current.member_map satisfiers: "+err.Error())
 	}
-	if rec.AttemptIndex != idx || len(rec.Satisfiers) == 0 {
-		return out, nil
-	}
-	byID := map[string]ResumeSignal{}
-	for _, m := range rec.Waitpoints {
-		wp, err := uuid.Parse(m.WaitpointID)
+	for _, r := range recs {
+		s, err := r.resumeSignal()
 		if err != nil {
-			return nil, corrupt("observe_signals", "member waitpoint id: "+err.Error())
-		}
-		if err := w.collectSignals(part, wp, jsonString(rec.Satisfiers), byID); err != nil {
 			return nil, err
 		}
-	}
-	for _, sid := range rec.Satisfiers {
-		if s, ok := byID[sid]; ok {
-			out = append(out, s)
-			delete(byID, sid)
-		}
+		out = append(out, s)
 	}
 	return out, nil
 }
 
-// collectSignals adds the records on waitpoint wp whose ids are in the
-// JSON array ids to byID.
-func (w *wtx) collectSignals(part int64, wp uuid.UUID, ids string, byID map[string]ResumeSignal) error {
-	rows, err := w.query(`SELECT j.value FROM ff_waitpoint_pending w, json_each(w.condition, '$.signals') j
-WHERE w.partition_key = ?1 AND w.waitpoint_id = ?2
-  AND json_extract(j.value, '$.signal_id') IN (SELECT value FROM json_each(?3))`, part, wp[:], ids)
-	if err != nil {
-		return err
+// resumeSignal converts a stored record to what a worker observes.
+func (r signalRecord) resumeSignal() (ResumeSignal, error) {
+	s := ResumeSignal{SignalID: r.SignalID, SignalName: r.SignalName, SignalCategory: r.SignalCategory,
+		SourceType: r.SourceType, SourceIdentity: r.SourceIdentity, CorrelationID: r.CorrelationID,
+		AcceptedAt: r.AcceptedAtMS}
+	if r.PayloadHex != "" {
+		p, err := hex.DecodeString(r.PayloadHex)
+		if err != nil {
+			return s, corrupt("observe_signals", "signal payload is not hex")
+		}
+		s.Payload = p
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var text string
-		if err := rows.Scan(&text); err != nil {
-			return err
-		}
-		var r signalRecord
-		if err := json.Unmarshal([]byte(text), &r); err != nil {
-			return corrupt("observe_signals", "signal record: "+err.Error())
-		}
-		s := ResumeSignal{SignalID: r.SignalID, SignalName: r.SignalName, SignalCategory: r.SignalCategory,
-			SourceType: r.SourceType, SourceIdentity: r.SourceIdentity, CorrelationID: r.CorrelationID,
-			AcceptedAt: r.AcceptedAtMS}
-		if r.PayloadHex != "" {
-			if s.Payload, err = hex.DecodeString(r.PayloadHex); err != nil {
-				return corrupt("observe_signals", "signal payload is not hex")
-			}
-		}
-		if _, dup := byID[r.SignalID]; !dup {
-			byID[r.SignalID] = s
-		}
-	}
-	return rows.Err()
+	return s, nil
 }
 
 // ObserveSignals returns the signals that resumed the handle's attempt

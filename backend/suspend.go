@@ -36,9 +36,10 @@ type suspensionRecord struct {
 	ClosedAtMS                  *int64                  `json:"closed_at_ms,omitempty"`
 	CloseReason                 string                  `json:"close_reason,omitempty"`
 	SatisfiedAtMS               *int64                  `json:"satisfied_at_ms,omitempty"`
-	// Satisfiers are the ids of the signals that contributed to the
-	// condition, in arrival order: what the resumed worker observes.
-	Satisfiers []string `json:"satisfiers"`
+	// Satisfiers are copies of the records of the signals that
+	// contributed to the condition, in arrival order: what the resumed
+	// worker observes, read with the suspension row.
+	Satisfiers []signalRecord `json:"satisfiers"`
 }
 
 // suspensionMember is one waitpoint binding of a suspension.
@@ -135,6 +136,16 @@ RETURNING ` + evTagsReturning)
   raw_fields = json_set(raw_fields, '$.paused', ?4, '$.paused_at_ms', ?5)
 WHERE partition_key = ?1 AND execution_id = ?2 AND attempt_index = ?3 AND outcome IS NULL
   AND lease_expires_at_ms IS NOT NULL`)
+
+	// qPauseAttemptFenced is qPauseAttempt only when the fence holds (the
+	// conditions fence checks: the handle's epoch and lease id, a live
+	// lease, an active execution whose lease is not revoked).
+	qPauseAttemptFenced = hotStmt(`UPDATE ff_attempt SET lease_expires_at_ms = NULL,
+  raw_fields = json_set(raw_fields, '$.paused', ?4, '$.paused_at_ms', ?5)
+WHERE partition_key = ?1 AND execution_id = ?2 AND attempt_index = ?3 AND lease_epoch = ?6
+  AND outcome IS NULL AND lease_expires_at_ms > ?5 AND json_extract(raw_fields, '$.lease_id') = ?7
+  AND EXISTS (SELECT 1 FROM ff_exec_core e WHERE e.partition_key = ?1 AND e.execution_id = ?2
+              AND e.attempt_index = ?3 AND e.lifecycle_phase = 'active' AND e.ownership_state <> 'lease_revoked')`)
 
 	// qUpsertSuspension writes the execution's new suspension over a
 	// closed one; an open one stays (0 rows: already suspended).
@@ -258,8 +269,25 @@ func (w *wtx) suspend(op string, h Handle, p HandlePayload, args *suspension.Sus
 			}
 		}
 	}
-	f, err := w.fence(op, h)
-	if err != nil {
+	// A UsePending binding is checked against the fenced attempt, so the
+	// fence is read first. Fresh bindings only: the writes go ahead and
+	// the attempt's pause at the end is the fence (qPauseAttemptFenced);
+	// any refusal reports a failed fence first, as the canonical order
+	// checks the lease before anything else.
+	optimistic := !args.Waitpoints[0].UsePending
+	f := &fenced{h: p, id: id, part: part, key: key}
+	if !optimistic {
+		var err error
+		if f, err = w.fence(op, h); err != nil {
+			return SuspendOutcome{}, err
+		}
+	}
+	refuse := func(err error) (SuspendOutcome, error) {
+		if optimistic {
+			if _, ferr := w.fence(op, h); ferr != nil {
+				return SuspendOutcome{}, ferr
+			}
+		}
 		return SuspendOutcome{}, err
 	}
 	idx := int64(f.h.AttemptIndex)
@@ -272,7 +300,7 @@ func (w *wtx) suspend(op string, h Handle, p HandlePayload, args *suspension.Sus
 	details := SuspendDetails{SuspensionID: suspID, AdditionalWaitpoints: []AdditionalWaitpoint{}}
 	members := make([]suspensionMember, 0, len(args.Waitpoints))
 	state := suspension.NewState()
-	var satisfiers []string
+	var satisfiers []signalRecord
 	var signer *signingKey
 	for i, bnd := range args.Waitpoints {
 		wpID := bnd.WaitpointID.String()
@@ -287,13 +315,15 @@ func (w *wtx) suspend(op string, h Handle, p HandlePayload, args *suspension.Sus
 			if _, err := w.exec(qActivateWaitpoint, part, bnd.WaitpointID[:], w.now, timeoutAt, names, suspID); err != nil {
 				return SuspendOutcome{}, err
 			}
-			sigs, err := w.waitpointSignals(part, bnd.WaitpointID, wpKey)
+			sigs, err := w.waitpointSignals(part, bnd.WaitpointID)
 			if err != nil {
 				return SuspendOutcome{}, err
 			}
-			for _, s := range sigs {
-				if o := suspension.Apply(cond, state, s); o.Contributed {
-					satisfiers = append(satisfiers, s.ID)
+			for _, r := range sigs {
+				sig := suspension.Signal{ID: r.SignalID, Name: r.SignalName, SourceType: r.SourceType,
+					SourceIdentity: r.SourceIdentity, WaitpointKey: wpKey}
+				if o := suspension.Apply(cond, state, sig); o.Contributed {
+					satisfiers = append(satisfiers, r)
 				}
 			}
 			details.WaitpointID, details.WaitpointKey, details.WaitpointToken = wpID, wpKey, token
@@ -313,7 +343,7 @@ func (w *wtx) suspend(op string, h Handle, p HandlePayload, args *suspension.Sus
 			if signer == nil {
 				k, err := w.activeKey(op)
 				if err != nil {
-					return SuspendOutcome{}, err
+					return refuse(err)
 				}
 				signer = &k
 			}
@@ -325,8 +355,7 @@ func (w *wtx) suspend(op string, h Handle, p HandlePayload, args *suspension.Sus
 				return SuspendOutcome{}, err
 			}
 			if n != 1 {
-				return SuspendOutcome{}, &Error{Kind: KindConflict, Op: op, Code: "waitpoint_already_exists",
-					Msg: "WaitpointAlreadyExists"}
+				return refuse(&Error{Kind: KindConflict, Op: op, Code: "waitpoint_already_exists", Msg: "WaitpointAlreadyExists"})
 			}
 			if i == 0 {
 				details.WaitpointID, details.WaitpointKey, details.WaitpointToken = wpID, wpKey, token
@@ -338,7 +367,7 @@ func (w *wtx) suspend(op string, h Handle, p HandlePayload, args *suspension.Sus
 		members = append(members, suspensionMember{WaitpointID: wpID, WaitpointKey: wpKey})
 	}
 	if satisfiers == nil {
-		satisfiers = []string{}
+		satisfiers = []signalRecord{}
 	}
 	rec := suspensionRecord{
 		State: SuspensionOpen, AttemptIndex: idx, RequestedBy: args.RequestedBy.Wire(),
@@ -356,17 +385,17 @@ func (w *wtx) suspend(op string, h Handle, p HandlePayload, args *suspension.Sus
 		return SuspendOutcome{}, err
 	}
 	if n != 1 {
-		return SuspendOutcome{}, stateErr(op, "already_suspended", "AlreadySuspended")
+		return refuse(stateErr(op, "already_suspended", "AlreadySuspended"))
+	}
+	if n, err := w.affected(qPauseAttemptFenced, part, key, idx, pausedBySuspend, w.now, int64(p.LeaseEpoch), p.LeaseID); err != nil {
+		return SuspendOutcome{}, err
+	} else if n != 1 {
+		return refuse(newErr(KindContention, op, CodeStaleLease, "stale lease: attempt changed"))
 	}
 	detail := "suspended: waitpoint " + details.WaitpointID + " awaiting " + reason
 	var tags evTags
 	if err := w.queryRow(qSuspendExec, part, key, suspension.BlockingReasonFor(reason), detail).Scan(tags.dest()...); err != nil {
 		return SuspendOutcome{}, err
-	}
-	if n, err := w.affected(qPauseAttempt, part, key, idx, pausedBySuspend, w.now); err != nil {
-		return SuspendOutcome{}, err
-	} else if n != 1 {
-		return SuspendOutcome{}, newErr(KindContention, op, CodeStaleLease, "stale lease: attempt changed")
 	}
 	if err := w.leaseEventTagged(id, &tags, f.h.LeaseID, "released"); err != nil {
 		return SuspendOutcome{}, err
@@ -409,25 +438,18 @@ func (w *wtx) usePending(op string, f *fenced, wpID uuid.UUID, cond suspension.C
 	return wp, nil
 }
 
-// waitpointSignals returns the signals recorded on a waitpoint, oldest
-// first, as the evaluator sees them.
-func (w *wtx) waitpointSignals(part int64, wpID uuid.UUID, key string) ([]suspension.Signal, error) {
-	rows, err := w.query(`SELECT json_extract(j.value, '$.signal_id'), json_extract(j.value, '$.signal_name'),
-  json_extract(j.value, '$.source_type'), json_extract(j.value, '$.source_identity')
-FROM ff_waitpoint_pending w, json_each(w.condition, '$.signals') j
-WHERE w.partition_key = ?1 AND w.waitpoint_id = ?2 ORDER BY j.key`, part, wpID[:])
-	if err != nil {
+// waitpointSignals returns the signal records kept on a waitpoint, oldest
+// first.
+func (w *wtx) waitpointSignals(part int64, wpID uuid.UUID) ([]signalRecord, error) {
+	var text sql.NullString
+	err := w.queryRow(`SELECT json_extract(condition, '$.signals') FROM ff_waitpoint_pending
+WHERE partition_key = ?1 AND waitpoint_id = ?2`, part, wpID[:]).Scan(&text)
+	if err != nil || !text.Valid {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []suspension.Signal
-	for rows.Next() {
-		var id, name, st, si sql.NullString
-		if err := rows.Scan(&id, &name, &st, &si); err != nil {
-			return nil, err
-		}
-		out = append(out, suspension.Signal{ID: id.String, Name: name.String, SourceType: st.String,
-			SourceIdentity: si.String, WaitpointKey: key})
+	var recs []signalRecord
+	if err := json.Unmarshal([]byte(text.String), &recs); err != nil {
+		return nil, corrupt("suspend", "ff_waitpoint_pending.condition signals: "+err.Error())
 	}
-	return out, rows.Err()
+	return recs, nil
 }

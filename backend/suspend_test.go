@@ -78,8 +78,11 @@ func TestSuspendSignalResumeSameAttempt(t *testing.T) {
 		if got := waitWaitpointState(t, b, d.WaitpointID); got != "closed/resumed" {
 			t.Fatalf("waitpoint = %s", got)
 		}
-		if got := engJoin(engEvents(t, b, backend.OutboxCompletion, id)); got != "resumable" {
-			t.Fatalf("completion events = %s", got)
+		if got := engJoin(engEvents(t, b, backend.OutboxCompletion, id)); got != "" {
+			t.Fatalf("completion events = %s, want none (a resume completes nothing)", got)
+		}
+		if n := waitScalar(t, b, `SELECT count(*) FROM ff_signal_event WHERE execution_id = ?`, id.String()); n.String != "2" {
+			t.Fatalf("signal events = %s, want 2", n.String)
 		}
 		waitCheckInvariants(t, b)
 		// The token of a closed waitpoint still reads (kept, not deleted).

@@ -23,7 +23,7 @@ func TestSuspensionTimeoutBehaviours(t *testing.T) {
 		{suspension.TimeoutFail, backend.StateFailed, "failed", "closed/timed_out_fail", "failed", "none"},
 		{suspension.TimeoutCancel, backend.StateCancelled, "cancelled", "closed/timed_out_cancel", "cancelled", "none"},
 		{suspension.TimeoutExpire, backend.StateExpired, "failed", "closed/timed_out_expire", "expired", "none"},
-		{suspension.TimeoutAutoResumeWithTimeoutSignal, backend.StateWaiting, "", "closed/timed_out_auto_resume", "resumable", "waiting_for_worker"},
+		{suspension.TimeoutAutoResumeWithTimeoutSignal, backend.StateWaiting, "", "closed/timed_out_auto_resume", "", "waiting_for_worker"},
 		{suspension.TimeoutEscalate, backend.StateSuspended, "", "open/", "", "paused_by_operator"},
 	}
 	for _, c := range cases {
