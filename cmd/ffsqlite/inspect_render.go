@@ -215,26 +215,8 @@ func (v *inspectView) execution(d *inspect.ExecutionDetail) error {
 			return err
 		}
 	}
-	if s := d.Suspension; s != nil {
-		v.section("suspension")
-		v.kv(
-			"suspension", s.SuspensionID,
-			"since", v.ts(s.SuspendedAtMS),
-			"timeout", v.tsp(s.TimeoutAtMS)+" then "+inspDash(s.TimeoutBehavior),
-			"reason", inspDash(s.ReasonCode),
-			"condition", inspCompact(s.Condition),
-			"satisfied", inspCompact(s.SatisfiedSet),
-		)
-	}
-	if len(d.Waitpoints) > 0 {
-		v.section("waitpoints")
-		var rows [][]string
-		for _, w := range d.Waitpoints {
-			rows = append(rows, []string{w.WaitpointID, inspDash(w.WaitpointKey), inspDash(w.State), inspCompact(w.RequiredSignalNames), v.tsp(w.ExpiresAtMS)})
-		}
-		if err := render.Table(v.w, []string{"waitpoint", "key", "state", "signals", "expires"}, rows); err != nil {
-			return err
-		}
+	if err := v.waits(d); err != nil {
+		return err
 	}
 	v.section("recent events")
 	if len(d.Events) == 0 {
