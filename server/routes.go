@@ -46,6 +46,7 @@ func (s *Server) routes() {
 	m.Handle("GET /ui/", s.dashboardAssets())
 	m.HandleFunc("GET /ui/api/state", s.uiState)
 	m.HandleFunc("GET /ui/api/execution", s.uiExecution)
+	m.HandleFunc("GET /ui/api/waits", s.uiWaits)
 
 	// Routes whose engine support arrives with later work answer ff-server's
 	// 503 "unavailable" envelope, never a 404.

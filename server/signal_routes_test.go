@@ -82,6 +82,10 @@ func TestSignalRoundTripHTTP(t *testing.T) {
 		`,"activated_at":`+ms(epoch)+`,"expires_at":`+ms(epoch+3_600_000)+`,"execution_id":"`+id.String()+
 		`","token_kid":"k1","token_fingerprint":"`+digest[:16]+`"}]`)
 	a.do("GET", ep(backend.NewExecutionID(0))+"/pending-waitpoints", nil).wantJSON(t, http.StatusNotFound, `{"error":"not found: execution"}`)
+	// The dashboard's list: the same row with its execution's state, no token.
+	a.do("GET", "/ui/api/waits", nil).wantJSON(t, http.StatusOK, `{"now_ms":`+ms(epoch)+`,"waitpoints":[{"execution_id":"`+id.String()+
+		`","public_state":"suspended","waitpoint_id":"`+wp.String()+`","waitpoint_key":"`+key+`","state":"active","token_kid":"k1",`+
+		`"token_fingerprint":"`+digest[:16]+`","required_signal_names":["approve"],"signal_count":0,"expires_at_ms":`+ms(epoch+3_600_000)+`}]}`)
 	// Route 6: the raw token, never cached, also on the 404.
 	r = a.do("GET", ep(id)+"/waitpoints/"+wp.String()+"/token", nil)
 	r.wantJSON(t, http.StatusOK, `{"token":"`+tok+`"}`)
