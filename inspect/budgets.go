@@ -193,6 +193,19 @@ func readBudgets(ctx context.Context, db *sql.DB, now int64, id string) ([]Budge
 	return out, nil
 }
 
+// DimensionStatus is one dimension's usage against its limits (0 =
+// unlimited): "at_hard" at or over the hard limit, "over_soft" past the
+// soft limit, else "ok". The dashboard marks breaches with it.
+func DimensionStatus(usage, hard, soft int64) string {
+	switch {
+	case hard > 0 && usage >= hard:
+		return "at_hard"
+	case soft > 0 && usage > soft:
+		return "over_soft"
+	}
+	return "ok"
+}
+
 // Budget reads one budget with per-dimension usage against its limits.
 func Budget(ctx context.Context, db *sql.DB, id string, now int64) (*BudgetDetail, error) {
 	rows, err := readBudgets(ctx, db, now, id)
@@ -220,12 +233,7 @@ func Budget(ctx context.Context, db *sql.DB, id string, now int64) (*BudgetDetai
 		if v, ok := d.SoftLimits[n]; ok && v > 0 {
 			dim.Soft = &v
 		}
-		switch {
-		case dim.Hard != nil && dim.Usage >= *dim.Hard:
-			dim.Status = "at_hard"
-		case dim.Soft != nil && dim.Usage > *dim.Soft:
-			dim.Status = "over_soft"
-		}
+		dim.Status = DimensionStatus(dim.Usage, d.HardLimits[n], d.SoftLimits[n])
 		var reset, upd sql.NullInt64
 		err := db.QueryRowContext(ctx, "SELECT last_reset_at_ms, updated_at_ms FROM ff_budget_usage WHERE partition_key = ? AND budget_id = ? AND dimensions_key = ?",
 			d.PartitionKey, d.ID, n).Scan(&reset, &upd)

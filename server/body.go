@@ -7,6 +7,8 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
+	"unicode/utf8"
 )
 
 // Body limits per route (server-api.md §1.4).
@@ -16,17 +18,48 @@ const (
 	limitDefault = 64 << 10  // every other POST/PUT
 )
 
-// tooLarge writes the 413 envelope naming the limit and route template.
-func tooLarge(w http.ResponseWriter, limit int64, route string) {
+// An oversized body is read and thrown away, up to drainCap bytes and for
+// at most drainTimeout, before the 413 is written: a client that sends its
+// whole body before reading (Python's urllib, most scripts) then sees the
+// 413 instead of a connection reset, which is what it gets when the server
+// closes a socket with unread data. Past the cap the server answers at
+// once and closes.
+const (
+	drainCap     = 8 << 20
+	drainTimeout = 10 * time.Second
+)
+
+// tooLarge discards the rest of the body, then writes the 413 envelope
+// naming the limit and route template.
+func tooLarge(w http.ResponseWriter, r *http.Request, limit int64, route string) {
+	discardBody(w, r)
 	writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{
 		"error": "payload_too_large", "limit_bytes": limit, "route": route})
+}
+
+// discardBody reads what is left of r's body, up to drainCap, with a read
+// deadline. A client that asked "Expect: 100-continue" has sent nothing
+// yet and is not asked to (reading would send the 100), and a declared
+// length over the cap is not worth reading: both get "Connection: close".
+func discardBody(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength > drainCap || strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+		w.Header().Set("Connection", "close")
+		return
+	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(drainTimeout)) // unsupported under httptest.ResponseRecorder: fine
+	n, err := io.CopyN(io.Discard, r.Body, drainCap)
+	if n == drainCap || (err != nil && err != io.EOF) {
+		w.Header().Set("Connection", "close")
+	}
+	_ = rc.SetReadDeadline(time.Time{})
 }
 
 // readBody enforces the route's limit up front from Content-Length and
 // while reading. It reports false after writing the 413.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64, route string) ([]byte, bool) {
 	if r.ContentLength > limit {
-		tooLarge(w, limit, route)
+		tooLarge(w, r, limit, route)
 		return nil, false
 	}
 	data, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
@@ -35,7 +68,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, route string)
 		return nil, false
 	}
 	if int64(len(data)) > limit {
-		tooLarge(w, limit, route)
+		tooLarge(w, r, limit, route)
 		return nil, false
 	}
 	return data, true
@@ -44,7 +77,8 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, route string)
 // decodeJSON reads a JSON body into v with ff-server's rejections: 413
 // over the route's limit, 415 without a JSON content type, 400 for a
 // syntax error, 422 for a body of the wrong shape or missing a required
-// top-level field.
+// top-level field. Text that is not UTF-8 is a syntax error (400), as
+// serde_json has it, never decoded with U+FFFD in place of the bad bytes.
 func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, route string, v any, required ...string) bool {
 	data, ok := readBody(w, r, limit, route)
 	if !ok {
@@ -60,6 +94,10 @@ func decodeBody(w http.ResponseWriter, r *http.Request, data []byte, v any, requ
 	mt, _, err := mime.ParseMediaType(ct)
 	if ct == "" || err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 		invalidJSON(w, http.StatusUnsupportedMediaType)
+		return false
+	}
+	if !utf8.Valid(data) {
+		invalidJSON(w, http.StatusBadRequest)
 		return false
 	}
 	var raw map[string]json.RawMessage

@@ -2,9 +2,30 @@ package server
 
 import (
 	"net/http"
+	"slices"
+
+	"github.com/google/uuid"
 
 	"github.com/ffsqlite/ffsqlite/backend"
 )
+
+// EnforcementModes are the budget enforcement modes route 22 accepts.
+// Upstream's type is a free string; its one statement of the values is
+// its Postgres migration 0013 ("strict" | "warn"), which is what is
+// accepted here.
+var EnforcementModes = []string{"strict", "warn"}
+
+// pathBudgetID parses the {id} segment as upstream's BudgetId (a UUID):
+// 400 "invalid budget_id: …" otherwise. It returns the canonical
+// (lower-case, hyphenated) form the budget is stored under.
+func pathBudgetID(w http.ResponseWriter, r *http.Request) (string, bool) {
+	u, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid budget_id: "+err.Error())
+		return "", false
+	}
+	return u.String(), true
+}
 
 // Route 22: POST /v1/budgets
 func (s *Server) createBudget(w http.ResponseWriter, r *http.Request) {
@@ -13,6 +34,14 @@ func (s *Server) createBudget(w http.ResponseWriter, r *http.Request) {
 		"on_hard_limit", "on_soft_limit", "reset_interval_ms", "dimensions", "hard_limits", "soft_limits", "now") {
 		return
 	}
+	// Upstream's body types: budget_id is a BudgetId (UUID). A body that
+	// does not fit them is a 422, as serde rejects it.
+	u, err := uuid.Parse(args.BudgetID)
+	if err != nil || !slices.Contains(EnforcementModes, args.EnforcementMode) {
+		invalidJSON(w, http.StatusUnprocessableEntity)
+		return
+	}
+	args.BudgetID = u.String()
 	res, err := s.b.CreateBudget(r.Context(), args)
 	if err != nil {
 		writeEngineError(w, err)
@@ -27,7 +56,11 @@ func (s *Server) createBudget(w http.ResponseWriter, r *http.Request) {
 
 // Route 23: GET /v1/budgets/{id}
 func (s *Server) getBudget(w http.ResponseWriter, r *http.Request) {
-	st, err := s.b.GetBudgetStatus(r.Context(), r.PathValue("id"))
+	id, ok := pathBudgetID(w, r)
+	if !ok {
+		return
+	}
+	st, err := s.b.GetBudgetStatus(r.Context(), id)
 	if err != nil {
 		writeEngineError(w, err)
 		return
@@ -41,7 +74,11 @@ func (s *Server) reportUsage(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, limitDefault, "/v1/budgets/{id}/usage", &args, "dimensions", "now") {
 		return
 	}
-	res, err := s.b.ReportUsage(r.Context(), r.PathValue("id"), args)
+	id, ok := pathBudgetID(w, r) // after the body, as upstream's extractors run first
+	if !ok {
+		return
+	}
+	res, err := s.b.ReportUsage(r.Context(), id, args)
 	if err != nil {
 		writeEngineError(w, err)
 		return
@@ -54,7 +91,11 @@ func (s *Server) resetBudget(w http.ResponseWriter, r *http.Request) {
 	if _, ok := readBody(w, r, limitDefault, "/v1/budgets/{id}/reset"); !ok {
 		return
 	}
-	res, err := s.b.ResetBudget(r.Context(), r.PathValue("id"))
+	id, ok := pathBudgetID(w, r)
+	if !ok {
+		return
+	}
+	res, err := s.b.ResetBudget(r.Context(), id)
 	if err != nil {
 		writeEngineError(w, err)
 		return

@@ -38,6 +38,29 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 }
 
+// encodeJSON is the body writeJSON sends for v, for answers written
+// outside a handler (rawerrors.go).
+func encodeJSON(v any) []byte {
+	var b bodyWriter
+	writeJSON(&b, http.StatusOK, v)
+	return b.body.Bytes()
+}
+
+// bodyWriter is a ResponseWriter that keeps only the body.
+type bodyWriter struct {
+	h    http.Header
+	body bytes.Buffer
+}
+
+func (b *bodyWriter) Header() http.Header {
+	if b.h == nil {
+		b.h = http.Header{}
+	}
+	return b.h
+}
+func (b *bodyWriter) Write(p []byte) (int, error) { return b.body.Write(p) }
+func (b *bodyWriter) WriteHeader(int)             {}
+
 // writeError writes the envelope for a plain message.
 func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, envelope{Error: msg})
@@ -68,9 +91,10 @@ func engineStatus(err error) (int, envelope) {
 		code := or(e.Code, "conflict")
 		return http.StatusConflict, envelope{Error: coded(code, detail), Kind: code, Retryable: boolPtr(false)}
 	case backend.KindContention:
+		// Upstream's RetryExhausted (500) has no SQLite source: exhausted
+		// busy retries are KindTransport here, as upstream's SQLite
+		// backend reports them, so it has no mapping.
 		switch e.Code {
-		case "retry_exhausted":
-			return http.StatusInternalServerError, envelope{Error: coded(e.Code, detail), Kind: e.Code, Retryable: boolPtr(false)}
 		case "rate_limit_exceeded", "concurrency_limit_exceeded":
 			return http.StatusTooManyRequests, envelope{Error: coded(e.Code, detail), Kind: e.Code, Retryable: boolPtr(true)}
 		}

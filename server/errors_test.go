@@ -237,8 +237,8 @@ func TestAuth(t *testing.T) {
 		{"POST", "/v1/flows"},
 		{"GET", "/nowhere"},
 	} {
-		for _, hdr := range []string{"", "Bearer", "Bearer ", "Bearer wrong", "Bearer s3cret-tokeN", "bearer " + token,
-			token, "Basic " + token, "Bearer " + token + "x"} {
+		for _, hdr := range []string{"", "Bearer", "Bearer ", "Bearer wrong", "Bearer s3cret-tokeN", "Bearer" + token,
+			token, "Basic " + token, "Bearer " + token + "x", "Bearer: " + token} {
 			r := a.do(c.method, c.path, nil, "Authorization", hdr)
 			r.wantJSON(t, http.StatusUnauthorized, denied)
 		}
@@ -248,6 +248,11 @@ func TestAuth(t *testing.T) {
 	a.do("GET", "/v1/executions?partition=0", nil).wantJSON(t, http.StatusOK, `{"executions":[],"next_cursor":null}`)
 	created := a.create(0, nil)
 	a.do("GET", ep(created)+"/state", nil).wantJSON(t, http.StatusOK, `"waiting"`)
+	// The scheme is case-insensitive (RFC 9110 §11.1), one or more spaces
+	// before the token.
+	for _, hdr := range []string{"bearer " + token, "BEARER " + token, "bEaReR  " + token} {
+		a.do("GET", ep(created)+"/state", nil, "Authorization", hdr).wantJSON(t, http.StatusOK, `"waiting"`)
+	}
 	// /healthz and /metrics never ask.
 	a.token = ""
 	a.do("GET", "/healthz", nil).wantJSON(t, http.StatusOK, `{"status":"ok"}`)
@@ -262,7 +267,8 @@ func TestAuth(t *testing.T) {
 		wantJSON(t, http.StatusOK, `{"executions":[],"next_cursor":null}`)
 }
 
-// FF_CORS_ORIGINS: "*" answers every origin; an allowlist only its own.
+// FF_CORS_ORIGINS: "*" (given explicitly) answers every origin; an
+// allowlist only its own.
 // Preflights are answered before auth.
 func TestCORS(t *testing.T) {
 	t.Parallel()
@@ -272,7 +278,7 @@ func TestCORS(t *testing.T) {
 	}
 	t.Run("star", func(t *testing.T) {
 		t.Parallel()
-		a, _ := fileAPI(t, server.Config{APIToken: "tok"})
+		a, _ := fileAPI(t, server.Config{APIToken: "tok", CORSOrigins: []string{"*"}})
 		r := preflight(a, "http://anywhere.example")
 		if r.status != http.StatusNoContent || r.header.Get("Access-Control-Allow-Origin") != "*" ||
 			r.header.Get("Access-Control-Allow-Methods") != "GET, POST, PUT" ||

@@ -68,7 +68,7 @@ type reply struct {
 // do sends method path with body: nil (no body), string or []byte (raw) or
 // anything else (marshalled). A body gets Content-Type application/json
 // unless hdr sets one ("Content-Type", "" sends none). hdr is name, value
-// pairs.
+// pairs ("Host" sets the request's Host).
 func (a *api) do(method, path string, body any, hdr ...string) reply {
 	a.t.Helper()
 	var rd io.Reader
@@ -98,6 +98,10 @@ func (a *api) do(method, path string, body any, hdr ...string) reply {
 		req.Header.Set("Authorization", "Bearer "+a.token)
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Host" { // the client sends req.Host, not Header["Host"]
+			req.Host = hdr[i+1]
+			continue
+		}
 		if hdr[i+1] == "" {
 			req.Header.Del(hdr[i])
 		} else {

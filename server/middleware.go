@@ -2,7 +2,9 @@ package server
 
 import (
 	"crypto/subtle"
+	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,6 +39,10 @@ func (s *statusRecorder) Flush() {
 	}
 }
 
+// Unwrap lets http.ResponseController reach the connection (read
+// deadlines while an oversized body is discarded).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
 // httpMetrics are the ff_http_* series.
 type httpMetrics struct {
 	requests *prometheus.CounterVec
@@ -59,11 +65,10 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 
 var knownMethods = []string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"}
 
-// routeTemplate returns the matched mux pattern without its method, or
-// "unknown".
-func routeTemplate(r *http.Request) string {
-	p := r.Pattern
-	if p == "" || p == "/" { // "/" is the 404/405 fallback
+// routeTemplate returns a mux pattern without its method, or "unknown"
+// for none and for "/" (the 404/405 fallback).
+func routeTemplate(p string) string {
+	if p == "" || p == "/" {
 		return "unknown"
 	}
 	if i := strings.IndexByte(p, ' '); i >= 0 {
@@ -72,9 +77,11 @@ func routeTemplate(r *http.Request) string {
 	return p
 }
 
-// instrument records ff_http_* for every request. It wraps the mux, so the
-// route template is known once the mux has matched.
-func (m *httpMetrics) instrument(next http.Handler) http.Handler {
+// instrument records ff_http_* for every request that gets past CORS, the
+// 401s of requireToken included (as upstream: the metrics layer sits
+// outside auth). A request the mux served carries its pattern; for one
+// refused before the mux, the pattern is looked up.
+func (m *httpMetrics) instrument(mux *http.ServeMux, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
@@ -87,31 +94,46 @@ func (m *httpMetrics) instrument(next http.Handler) http.Handler {
 		if status == 0 {
 			status = http.StatusOK
 		}
-		path, code := routeTemplate(r), strconv.Itoa(status)
+		pattern := r.Pattern
+		if pattern == "" {
+			_, pattern = mux.Handler(r)
+		}
+		path, code := routeTemplate(pattern), strconv.Itoa(status)
 		m.requests.WithLabelValues(method, path, code).Inc()
 		m.duration.WithLabelValues(method, path, code).Observe(time.Since(start).Seconds())
 	})
 }
 
 // requireToken enforces FF_API_TOKEN as a bearer token, compared in
-// constant time, on every path but /healthz and /metrics.
+// constant time, on every path but /healthz and /metrics. The scheme is
+// case-insensitive, as HTTP specifies (RFC 9110 §11.1).
 func requireToken(token string, next http.Handler) http.Handler {
 	if token == "" {
 		return next
 	}
-	want := []byte("Bearer " + token)
+	want := []byte(token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isPublicPath(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
-		got := []byte(r.Header.Get("Authorization"))
-		if len(got) != len(want) || subtle.ConstantTimeCompare(got, want) != 1 {
+		got, ok := bearerToken(r.Header.Get("Authorization"))
+		if !ok || len(got) != len(want) || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
 			writeError(w, http.StatusUnauthorized, "missing or invalid Authorization header")
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// bearerToken returns the credentials of an "Authorization: Bearer …"
+// value: the scheme in any case, then one or more spaces.
+func bearerToken(h string) (string, bool) {
+	scheme, rest, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimLeft(rest, " "), true
 }
 
 // isPublicPath reports the paths served without the token: /healthz and
@@ -129,26 +151,109 @@ func isPublicPath(r *http.Request) bool {
 	return false
 }
 
-// cors is the outermost layer, so preflights are answered before auth.
-// A "*" anywhere in origins allows every origin; otherwise only the listed
-// ones, with methods GET/POST/PUT and headers content-type (+authorization
-// when a token is configured).
+// hostName is the Host header without its port, lower-cased, without a
+// trailing dot and IPv6 brackets.
+func hostName(hostport string) string {
+	h := hostport
+	if host, _, err := net.SplitHostPort(hostport); err == nil {
+		h = host
+	}
+	h = strings.TrimSuffix(strings.Trim(h, "[]"), ".")
+	return strings.ToLower(h)
+}
+
+// isLoopbackHost reports whether host (a Host header or URL host, with or
+// without a port) is a loopback name or address: localhost, a name under
+// .localhost (RFC 6761), 127.0.0.0/8 or ::1.
+func isLoopbackHost(host string) bool {
+	h := hostName(host)
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// hostGuard refuses, with 403 and the envelope, a request whose Host is
+// neither a loopback name or address nor listed in allowed (names or
+// addresses, without ports; "*" allows all). It is the defence against DNS
+// rebinding: a page on evil.example whose name is rebound to 127.0.0.1
+// sends "Host: evil.example".
+func hostGuard(allowed []string, next http.Handler) http.Handler {
+	if slices.Contains(allowed, "*") {
+		return next
+	}
+	names := make([]string, 0, len(allowed))
+	for _, a := range allowed {
+		names = append(names, hostName(a))
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// No Host at all (HTTP/1.0) is no browser's: rebinding needs a name.
+		if r.Host == "" || isLoopbackHost(r.Host) || slices.Contains(names, hostName(r.Host)) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		writeError(w, http.StatusForbidden, "host "+strconv.Quote(r.Host)+
+			" is not allowed: this dev server answers loopback names only; add the name with --allowed-hosts or FF_ALLOWED_HOSTS")
+	})
+}
+
+// safeMethod reports the methods that change nothing (RFC 9110 §9.2.1).
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// originPolicy decides which browser origins may call the API.
+type originPolicy struct {
+	any  bool     // "*": every origin
+	list []string // FF_CORS_ORIGINS; nil means the defaults
+}
+
+// allows reports whether origin may call the server reached as host: the
+// server's own origin always; then every origin for "*", the listed ones
+// for a list, or loopback origins (http or https, any port) by default.
+func (p originPolicy) allows(origin, host string) bool {
+	if p.any {
+		return true
+	}
+	if strings.EqualFold(origin, "http://"+host) || strings.EqualFold(origin, "https://"+host) {
+		return true
+	}
+	if p.list != nil {
+		return slices.Contains(p.list, origin)
+	}
+	rest, ok := strings.CutPrefix(origin, "http://")
+	if !ok {
+		rest, ok = strings.CutPrefix(origin, "https://")
+	}
+	return ok && rest != "" && !strings.ContainsAny(rest, "/?#@") && isLoopbackHost(rest)
+}
+
+// cors sits outside auth, so preflights are answered before it. A "*" in
+// origins allows every origin, a list the listed ones; with no list only
+// the server's own origin and loopback origins are allowed. Methods are
+// GET/POST/PUT, headers content-type (+authorization when a token is
+// configured). Unlike a plain CORS layer it also refuses, with 403, an
+// unsafe request (not GET, HEAD or OPTIONS) that carries a disallowed
+// Origin: a page elsewhere cannot fire the body-less POSTs (replay,
+// revoke-lease, budget reset) that need no preflight. A disallowed GET
+// is served without a grant, so the browser hides the answer.
 func cors(origins []string, withAuth bool, next http.Handler) http.Handler {
-	any := slices.Contains(origins, "*")
+	p := originPolicy{any: slices.Contains(origins, "*"), list: origins}
 	headers := "content-type"
-	if withAuth || any {
+	if withAuth || p.any {
 		headers = "content-type, authorization"
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
-		allowed := origin != "" && (any || slices.Contains(origins, origin))
+		allowed := origin != "" && p.allows(origin, r.Host)
 		preflight := r.Method == http.MethodOptions && origin != "" && r.Header.Get("Access-Control-Request-Method") != ""
 		h := w.Header()
-		if !any {
+		if !p.any {
 			h.Add("Vary", "Origin")
 		}
 		if allowed {
-			if any {
+			if p.any {
 				h.Set("Access-Control-Allow-Origin", "*")
 			} else {
 				h.Set("Access-Control-Allow-Origin", origin)
@@ -163,6 +268,11 @@ func cors(origins []string, withAuth bool, next http.Handler) http.Handler {
 				h.Set("Access-Control-Max-Age", "600")
 			}
 			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		if origin != "" && !allowed && !safeMethod(r.Method) {
+			writeError(w, http.StatusForbidden, "origin "+strconv.Quote(origin)+
+				" is not allowed: set FF_CORS_ORIGINS to a comma list of origins (or * for any)")
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -31,14 +31,21 @@ const (
 	DefaultClaimPoll = 100 * time.Millisecond
 )
 
-// Config tunes a Server. The zero value serves without auth, with CORS
-// open to every origin.
+// Config tunes a Server. The zero value is a safe local dev server: no
+// auth, and only loopback Host names and browser origins (the server's
+// own origin and http(s)://localhost/127.0.0.1/[::1] on any port).
 type Config struct {
 	// APIToken, when set, is required as "Authorization: Bearer <token>"
-	// on every route but /healthz and /metrics.
+	// on every route but /healthz and /metrics. ParseAPIToken checks one.
 	APIToken string
-	// CORSOrigins lists allowed origins; "*" allows all. Defaults to ["*"].
+	// CORSOrigins lists the browser origins allowed besides the server's
+	// own; "*" allows all. Empty means loopback origins only.
 	CORSOrigins []string
+	// AllowedHosts lists Host header names (or addresses) accepted besides
+	// loopback ones, the defence against DNS rebinding; "*" accepts every
+	// Host. Empty means loopback names and addresses only. serve passes
+	// "*" when bound to a non-loopback address without --allowed-hosts.
+	AllowedHosts []string
 	// Logger receives request errors. Defaults to slog.Default().
 	Logger *slog.Logger
 	// Registry collects /metrics. Defaults to a fresh registry.
@@ -54,9 +61,6 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if len(c.CORSOrigins) == 0 {
-		c.CORSOrigins = []string{"*"}
-	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -90,6 +94,47 @@ func ParseCORSOrigins(v string) ([]string, error) {
 	return out, nil
 }
 
+// ParseAPIToken checks FF_API_TOKEN: empty means no auth; a token that is
+// only whitespace, or starts or ends with it, is refused, since HTTP
+// trims header values and no client could ever present it.
+func ParseAPIToken(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	if strings.TrimSpace(v) == "" {
+		return "", errors.New("invalid value for FF_API_TOKEN: only whitespace")
+	}
+	if strings.TrimSpace(v) != v {
+		return "", errors.New("invalid value for FF_API_TOKEN: starts or ends with whitespace, which HTTP strips from the header")
+	}
+	for _, r := range v {
+		if r < 0x20 || r == 0x7f {
+			return "", errors.New("invalid value for FF_API_TOKEN: contains a control character")
+		}
+	}
+	return v, nil
+}
+
+// ParseAllowedHosts parses --allowed-hosts / FF_ALLOWED_HOSTS: a comma
+// list of host names or addresses (ports are ignored), or "*" for any.
+func ParseAllowedHosts(v string) ([]string, error) {
+	var out []string
+	for _, h := range strings.Split(v, ",") {
+		h = strings.TrimSpace(h)
+		if h == "" {
+			continue
+		}
+		if h != "*" && (hostName(h) == "" || strings.ContainsAny(h, "/ ?#@")) {
+			return nil, fmt.Errorf("invalid value for FF_ALLOWED_HOSTS: %q is not a host name or address", h)
+		}
+		out = append(out, h)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("invalid value for FF_ALLOWED_HOSTS: no host listed")
+	}
+	return out, nil
+}
+
 // Server serves one backend over HTTP.
 type Server struct {
 	b        *backend.Backend
@@ -100,7 +145,8 @@ type Server struct {
 	http     *http.Server
 	wake     *waker
 	presence *presence
-	rotating sync.Mutex // one waitpoint-secret rotation at a time
+	health   healthBaseline // what /healthz compares against
+	rotating sync.Mutex     // one waitpoint-secret rotation at a time
 	// quit is closed by Shutdown so that long-polling claims answer 204 at
 	// once instead of holding the drain for up to MaxBlock.
 	quit     chan struct{}
@@ -110,7 +156,14 @@ type Server struct {
 // New builds the server's routes over b.
 func New(b *backend.Backend, cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
-	s := &Server{b: b, cfg: cfg, scanners: cfg.Scanners, mux: http.NewServeMux(), wake: newWaker(), presence: newPresence(), quit: make(chan struct{})}
+	if _, err := ParseAPIToken(cfg.APIToken); err != nil {
+		return nil, err
+	}
+	base, err := newHealthBaseline(b)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{health: base, b: b, cfg: cfg, scanners: cfg.Scanners, mux: http.NewServeMux(), wake: newWaker(), presence: newPresence(), quit: make(chan struct{})}
 	reg := cfg.Registry
 	if err := reg.Register(collectors.NewGoCollector()); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
@@ -123,7 +176,10 @@ func New(b *backend.Backend, cfg Config) (*Server, error) {
 	m := newHTTPMetrics(reg)
 	s.routes()
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	s.handler = cors(cfg.CORSOrigins, cfg.APIToken != "", requireToken(cfg.APIToken, m.instrument(s.mux)))
+	// Outermost first: the Host check, CORS (preflights answered before
+	// auth), metrics (so 401s are counted), auth, the routes.
+	s.handler = hostGuard(cfg.AllowedHosts, cors(cfg.CORSOrigins, cfg.APIToken != "",
+		m.instrument(s.mux, requireToken(cfg.APIToken, s.mux))))
 	// Built here, not in Serve, so that a Shutdown racing a starting Serve
 	// still stops it (Serve then returns at once).
 	s.http = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
@@ -135,9 +191,11 @@ func New(b *backend.Backend, cfg Config) (*Server, error) {
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Serve accepts connections on ln until Shutdown. It returns nil after a
-// graceful shutdown.
+// graceful shutdown. Requests net/http refuses before any handler runs
+// (a bad percent-escape in the path, a malformed header) get the JSON
+// envelope too (envelopeListener).
 func (s *Server) Serve(ln net.Listener) error {
-	err := s.http.Serve(ln)
+	err := s.http.Serve(envelopeListener{ln})
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
@@ -149,13 +207,4 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.quitOnce.Do(func() { close(s.quit) })
 	return s.http.Shutdown(ctx)
-}
-
-// healthz answers 200 {"status":"ok"} after a real database ping.
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	if err := s.b.Ping(r.Context()); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, envelope{Error: "backend ping failed: " + err.Error(), Kind: "unavailable", Retryable: boolPtr(true)})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }

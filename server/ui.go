@@ -48,11 +48,17 @@ type uiDimension struct {
 	Usage     int64  `json:"usage"`
 	HardLimit int64  `json:"hard_limit"`
 	SoftLimit int64  `json:"soft_limit"`
+	// Status is inspect.DimensionStatus: "ok", "over_soft" or "at_hard".
+	Status string `json:"status"`
 }
 
 type uiBudget struct {
 	BudgetID   string        `json:"budget_id"`
 	Dimensions []uiDimension `json:"dimensions"`
+	// Status is inspect's: "ok", "soft_breach" or "breach".
+	Status          string `json:"status"`
+	BreachCount     int64  `json:"breach_count"`
+	SoftBreachCount int64  `json:"soft_breach_count"`
 }
 
 type uiWorker struct {
@@ -60,6 +66,9 @@ type uiWorker struct {
 	WorkerID         string   `json:"worker_id"`
 	Lanes            []string `json:"lanes"`
 	LastHeartbeatMS  int64    `json:"last_heartbeat_ms"`
+	ExpiresAtMS      int64    `json:"expires_at_ms"`
+	// Status is "alive" or "expired" (liveness TTL passed).
+	Status string `json:"status"`
 }
 
 type uiScanner struct {
@@ -142,7 +151,7 @@ func (s *Server) readUIState(ctx context.Context, out *uiStateResponse) error {
 		return err
 	}
 	for _, bg := range budgets.Budgets {
-		ub := uiBudget{BudgetID: bg.ID}
+		ub := uiBudget{BudgetID: bg.ID, Status: bg.Status, BreachCount: bg.BreachCount, SoftBreachCount: bg.SoftBreachCount}
 		dims := map[string]bool{}
 		for _, m := range []map[string]int64{bg.Usage, bg.HardLimits, bg.SoftLimits} {
 			for d := range m {
@@ -151,7 +160,8 @@ func (s *Server) readUIState(ctx context.Context, out *uiStateResponse) error {
 		}
 		for _, d := range slices.Sorted(maps.Keys(dims)) {
 			ub.Dimensions = append(ub.Dimensions, uiDimension{
-				Dimension: d, Usage: bg.Usage[d], HardLimit: bg.HardLimits[d], SoftLimit: bg.SoftLimits[d]})
+				Dimension: d, Usage: bg.Usage[d], HardLimit: bg.HardLimits[d], SoftLimit: bg.SoftLimits[d],
+				Status: inspect.DimensionStatus(bg.Usage[d], bg.HardLimits[d], bg.SoftLimits[d])})
 		}
 		out.Budgets = append(out.Budgets, ub)
 	}
@@ -161,7 +171,7 @@ func (s *Server) readUIState(ctx context.Context, out *uiStateResponse) error {
 	}
 	for _, wk := range workers.Workers {
 		out.Workers = append(out.Workers, uiWorker{WorkerInstanceID: wk.WorkerInstanceID, WorkerID: wk.WorkerID,
-			Lanes: wk.Lanes, LastHeartbeatMS: wk.LastHeartbeatMS})
+			Lanes: wk.Lanes, LastHeartbeatMS: wk.LastHeartbeatMS, ExpiresAtMS: wk.ExpiresAtMS, Status: wk.Status})
 	}
 	return nil
 }
@@ -181,7 +191,39 @@ func closeRows(rows *sql.Rows) error {
 	return err
 }
 
-// GET /ui/api/execution?id=…: info, attempts and recent events.
+// uiSummary is what the execution detail shows above the state vector:
+// why it failed, when it runs again, what it produced.
+type uiSummary struct {
+	FailureClass       *string `json:"failure_class"`
+	FailureReason      *string `json:"failure_reason"`
+	DelayUntilMS       *int64  `json:"delay_until_ms"`
+	DeadlineAtMS       *int64  `json:"deadline_at_ms"`
+	ResultSize         *int64  `json:"result_size"`
+	PayloadSize        int64   `json:"payload_size"`
+	RetryCount         int64   `json:"retry_count"`
+	ReplayCount        int64   `json:"replay_count"`
+	CancellationReason *string `json:"cancellation_reason"`
+}
+
+// summarize picks the summary out of inspect's detail. The failure of a
+// retried execution is its last failed attempt's (the execution row keeps
+// only a terminal failure).
+func summarize(d *inspect.ExecutionDetail) uiSummary {
+	s := uiSummary{FailureClass: d.FailureClass, FailureReason: d.FailureReason, DelayUntilMS: d.DelayUntilMS,
+		DeadlineAtMS: d.DeadlineAtMS, ResultSize: d.ResultSize, PayloadSize: d.PayloadSize, RetryCount: d.RetryCount,
+		ReplayCount: d.ReplayCount, CancellationReason: d.CancellationReason}
+	if s.FailureReason == nil && s.FailureClass == nil {
+		for i := len(d.Attempts) - 1; i >= 0; i-- {
+			if a := d.Attempts[i]; a.FailureReason != nil || a.FailureClass != nil {
+				s.FailureClass, s.FailureReason = a.FailureClass, a.FailureReason
+				break
+			}
+		}
+	}
+	return s
+}
+
+// GET /ui/api/execution?id=…: info, summary, attempts and recent events.
 func (s *Server) uiExecution(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	id, err := backend.ParseExecutionID(r.URL.Query().Get("id"))
@@ -208,5 +250,6 @@ func (s *Server) uiExecution(w http.ResponseWriter, r *http.Request) {
 	if events == nil {
 		events = []inspect.Event{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"info": info, "attempts": attempts, "events": events, "now_ms": s.b.Now()})
+	writeJSON(w, http.StatusOK, map[string]any{"info": info, "summary": summarize(detail), "attempts": attempts,
+		"events": events, "now_ms": s.b.Now()})
 }

@@ -1,8 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/ffsqlite/ffsqlite/backend"
@@ -14,21 +18,61 @@ import (
 
 type claimBody struct {
 	backend.ClaimArgs
-	// BlockMS long-polls up to this long for work (capped by
-	// Config.MaxBlock); 0 answers at once.
-	BlockMS int64 `json:"block_ms"`
+	// BlockMS long-polls up to this many milliseconds for work (capped by
+	// Config.MaxBlock); absent or 0 answers at once. Kept raw so that an
+	// integer of any size is clamped, not overflowed.
+	BlockMS json.RawMessage `json:"block_ms"`
 }
 
+// errNegativeBlock is block_ms below zero.
+var errNegativeBlock = errors.New("block_ms: must not be negative")
+
+// claimBlock turns block_ms into the long-poll's length: an integer,
+// clamped to max however large (a value past int64 included); negative is
+// an error. A non-integer (a string, 1.5, 1e3) is errBlockType.
+func claimBlock(raw json.RawMessage, max time.Duration) (time.Duration, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, nil
+	}
+	if bytes.ContainsAny(raw, ".eE\"") {
+		return 0, errBlockType
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	switch {
+	case err != nil && errors.Is(err, strconv.ErrRange) && raw[0] == '-':
+		return 0, errNegativeBlock
+	case err != nil && errors.Is(err, strconv.ErrRange):
+		return max, nil
+	case err != nil:
+		return 0, errBlockType
+	case n < 0:
+		return 0, errNegativeBlock
+	case n >= max.Milliseconds():
+		return max, nil
+	}
+	return time.Duration(n) * time.Millisecond, nil
+}
+
+// errBlockType is a block_ms that is not a JSON integer.
+var errBlockType = errors.New("block_ms: not an integer")
+
 // POST /v1/worker/claim → 200 lease, or 204 when no work arrived in time.
+// The claiming worker is registered (presence) once its claim was valid:
+// a request refused with 400 leaves no trace.
 func (s *Server) workerClaim(w http.ResponseWriter, r *http.Request) {
 	var body claimBody
 	if !decodeJSON(w, r, limitDefault, "/v1/worker/claim", &body, "worker_id", "worker_instance_id", "lane_id", "lease_ttl_ms") {
 		return
 	}
-	s.touchPresence(r.Context(), body.ClaimArgs)
-	block := time.Duration(body.BlockMS) * time.Millisecond
-	if block > s.cfg.MaxBlock {
-		block = s.cfg.MaxBlock
+	block, err := claimBlock(body.BlockMS, s.cfg.MaxBlock)
+	switch {
+	case errors.Is(err, errBlockType):
+		invalidJSON(w, http.StatusUnprocessableEntity) // a type error, as serde reports one
+		return
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "invalid_input: "+err.Error())
+		return
 	}
 	deadline := time.Now().Add(block)
 	ctx := r.Context()
@@ -51,6 +95,9 @@ func (s *Server) workerClaim(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			writeEngineError(w, err)
 			return
+		}
+		if first {
+			s.touchPresence(ctx, body.ClaimArgs)
 		}
 		if lease != nil {
 			writeJSON(w, http.StatusOK, lease)

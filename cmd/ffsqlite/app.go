@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -23,7 +24,41 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	return printError(stderr, err)
+	// An error no rule gives a hint for points at the help of the command
+	// that failed: every error line has its Try: line.
+	return printError(stderr, err, commandPath(app, args)+" --help")
+}
+
+// commandPath is "ffsqlite" and the (sub)command names that lead args,
+// e.g. "ffsqlite migrate up"; flags and arguments are skipped.
+func commandPath(app *cli.App, args []string) string {
+	path := []string{"ffsqlite"}
+	cmds := app.Commands
+	for _, a := range args[min(1, len(args)):] {
+		if strings.HasPrefix(a, "-") {
+			continue
+		}
+		cmd := findCommand(cmds, a)
+		if cmd == nil {
+			break
+		}
+		path = append(path, cmd.Name)
+		cmds = cmd.Subcommands
+	}
+	return strings.Join(path, " ")
+}
+
+// commandName is the full name of the running command, "ffsqlite inspect
+// execution" (urfave/cli's FullName leaves out the parents when flags come
+// first).
+func commandName(c *cli.Context) string {
+	var names []string
+	for _, ctx := range c.Lineage() {
+		if ctx.Command != nil && ctx.Command.Name != "" && ctx.Command.Name != c.App.Name {
+			names = append([]string{ctx.Command.Name}, names...)
+		}
+	}
+	return strings.Join(append([]string{"ffsqlite"}, names...), " ")
 }
 
 // init sets urfave/cli's package-level version printer once, before any
@@ -48,7 +83,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		CustomAppHelpTemplate: cli.AppHelpTemplate + "\n" + exitCodesHelp,
 		ExitErrHandler:        func(*cli.Context, error) {}, // run maps errors to exit codes
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return usageErr("ffsqlite "+c.Command.FullName()+" --help", "%v", err)
+			return usageErr(commandName(c)+" --help", "%v", err)
 		},
 		Commands: []*cli.Command{
 			initCommand(),

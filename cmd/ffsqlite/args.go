@@ -10,9 +10,15 @@ import (
 // arguments. urfave/cli v2 stops parsing flags at the first positional
 // argument, so without this `migrate up-to 5 --db x.db` would ignore
 // --db. A "--" ends flag handling, as usual.
+//
+// urfave/cli's completion mode needs --generate-bash-completion to stay
+// the last argument, so it is kept there.
 func flagsFirst(app *cli.App, args []string) []string {
 	if len(args) < 2 {
 		return args
+	}
+	if last := args[len(args)-1]; last == "--generate-bash-completion" {
+		return append(flagsFirst(app, args[:len(args)-1:len(args)-1]), last)
 	}
 	out := []string{args[0]}
 	cmds := app.Commands

@@ -52,13 +52,17 @@ func classify(err error) (int, string) {
 	case errors.As(err, &ahead):
 		return exitBadDatabase, "use a newer ffsqlite, or point --db at another file"
 	case errors.Is(err, backend.ErrNotDatabase):
-		return exitBadDatabase, "check the --db path; ffsqlite never modifies a file that is not SQLite"
+		return exitBadDatabase, "check the --db path (a file that is not SQLite is never modified)"
 	case errors.Is(err, backend.ErrNoParentDir):
 		return exitBadDatabase, "create the directory, or run `ffsqlite init` (it creates parent directories)"
 	case errors.Is(err, backend.ErrNotExist):
 		return exitBadDatabase, "ffsqlite init --db PATH"
 	case errors.Is(err, migrate.ErrUpstreamLedger):
 		return exitBadDatabase, "ffsqlite migrate adopt --db PATH"
+	case errors.Is(err, migrate.ErrNoNextVersion):
+		return exitFailure, "ffsqlite migrate status --db PATH (shows the applied and pending versions; nothing is left to apply or roll back)"
+	case errors.Is(err, migrate.ErrNothingToAdopt):
+		return exitFailure, "ffsqlite migrate status --db PATH (the database already uses ffsqlite's ledger)"
 	case errors.Is(err, backend.ErrUnwritable), errors.Is(err, syscall.EROFS), errors.Is(err, os.ErrPermission):
 		return exitBadDatabase, "choose a writable location for --db"
 	case isSQLiteOpenFailure(err):
@@ -81,9 +85,13 @@ func isSQLiteOpenFailure(err error) bool {
 	return false
 }
 
-// printError writes the one-line error and its hint.
-func printError(w io.Writer, err error) int {
+// printError writes the one-line error and its hint; fallback is the hint
+// of an error no rule knows.
+func printError(w io.Writer, err error, fallback string) int {
 	code, hint := classify(err)
+	if hint == "" {
+		hint = fallback
+	}
 	msg := strings.ReplaceAll(err.Error(), "\n", " ")
 	if errors.Is(err, backend.ErrRequiresDevMode) {
 		fmt.Fprintln(w, backend.ErrRequiresDevMode.Error()) // upstream's text, unprefixed

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -50,20 +51,57 @@ func dbFlags(extra ...cli.Flag) []cli.Flag {
 }
 
 // newLogger builds the stderr logger from --log-format and --log-level.
+// The warnings a user must not lose (mustShow) pass at any level.
 func newLogger(c *cli.Context) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
 		return nil, usageErr("--log-level debug|info|warn|error", "invalid --log-level %q", c.String("log-level"))
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: min(level, slog.LevelWarn)}
 	w := c.App.ErrWriter
+	var h slog.Handler
 	switch strings.ToLower(c.String("log-format")) {
 	case "text", "":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		h = slog.NewTextHandler(w, opts)
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		h = slog.NewJSONHandler(w, opts)
+	default:
+		return nil, usageErr("--log-format text|json", "invalid --log-format %q", c.String("log-format"))
 	}
-	return nil, usageErr("--log-format text|json", "invalid --log-format %q", c.String("log-format"))
+	return slog.New(levelFloor{Handler: h, min: level}), nil
+}
+
+// mustShow reports the WARN records printed whatever --log-level says:
+// the dev-only banner (upstream's text, byte for byte) and serve's
+// warning that the API is open to the network.
+func mustShow(r slog.Record) bool {
+	return r.Level == slog.LevelWarn && (r.Message == backend.BannerText || strings.HasPrefix(r.Message, openNetworkWarning))
+}
+
+// levelFloor drops records below min except those mustShow keeps; the
+// handler it wraps is built to pass WARN.
+type levelFloor struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h levelFloor) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min || (l == slog.LevelWarn && h.Handler.Enabled(ctx, l))
+}
+
+func (h levelFloor) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level < h.min && !mustShow(r) {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h levelFloor) WithAttrs(as []slog.Attr) slog.Handler {
+	return levelFloor{Handler: h.Handler.WithAttrs(as), min: h.min}
+}
+
+func (h levelFloor) WithGroup(name string) slog.Handler {
+	return levelFloor{Handler: h.Handler.WithGroup(name), min: h.min}
 }
 
 // backendOptions turns the shared flags into backend options.

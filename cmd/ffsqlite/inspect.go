@@ -83,12 +83,14 @@ type inspectView struct {
 // withInspect opens --db read-only (guard and banner as everywhere), then
 // runs fn. wantArgs is how many positional arguments the leaf takes.
 func withInspect(c *cli.Context, wantArgs int, fn func(v *inspectView) error) error {
-	name := "ffsqlite " + c.Command.FullName()
+	name := commandName(c)
 	if c.NArg() != wantArgs {
 		if wantArgs == 0 {
 			return usageErr(name+" --help", "unexpected argument %q", c.Args().First())
 		}
-		return usageErr(name+" "+c.Command.ArgsUsage, "%s needs exactly one %s argument", c.Command.Name, c.Command.ArgsUsage)
+		// execution, flow and budget each have a listing command.
+		return usageErr(fmt.Sprintf("%ss --db %s (lists them), then %s %s", name, c.String("db"), name, c.Command.ArgsUsage),
+			"%s needs exactly one %s argument", c.Command.Name, c.Command.ArgsUsage)
 	}
 	colorOn, err := useColor(c, c.App.Writer)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -20,6 +21,10 @@ import (
 // DefaultListen is serve's address: loopback unless asked otherwise.
 const DefaultListen = "127.0.0.1:9090"
 
+// openNetworkWarning starts serve's WARN for a non-loopback bind without
+// a token; it is printed at any --log-level.
+const openNetworkWarning = "the API is open to the network"
+
 // DefaultServeGrace bounds the drain of requests and scanner ticks on stop.
 const DefaultServeGrace = 15 * time.Second
 
@@ -29,6 +34,8 @@ func serveCommand() *cli.Command {
 		&cli.DurationFlag{Name: "grace", Usage: "on stop, wait up to `DURATION` for requests and scanner ticks", Value: DefaultServeGrace},
 		&cli.DurationFlag{Name: "hmac-grace", Usage: "a rotated-out waitpoint key verifies its tokens for `DURATION` " +
 			"(default 24h; env " + backend.HMACGraceEnv + " in ms; 0 = none)"},
+		&cli.StringFlag{Name: "allowed-hosts", Usage: "`HOSTS` (comma list, or *) accepted in the Host header besides loopback names; " +
+			"default: loopback only when --listen is loopback, any otherwise", EnvVars: []string{"FF_ALLOWED_HOSTS"}},
 	)
 	flags = append(flags, reconcilerFlags()...)
 	return &cli.Command{
@@ -37,8 +44,11 @@ func serveCommand() *cli.Command {
 		Description: "Opens (creating and migrating) --db, or a throwaway in-memory database with --db :memory:, seeds the\n" +
 			"waitpoint key, starts every reconciler and serves the API on --listen. SIGINT or SIGTERM stops\n" +
 			"accepting, finishes in-flight requests, drains the reconcilers (--grace) and closes the database;\n" +
-			"a second signal exits at once. Env: FF_API_TOKEN (bearer token), FF_CORS_ORIGINS (comma list),\n" +
-			backend.HMACGraceEnv + " (key rotation grace, ms).",
+			"a second signal exits at once. Env: FF_API_TOKEN (bearer token), FF_CORS_ORIGINS (comma list of browser\n" +
+			"origins, or *; default: the server's own and loopback origins only), " + backend.HMACGraceEnv + " (key\n" +
+			"rotation grace, ms).\n" +
+			"Bound to loopback (the default), the server answers only Host headers naming loopback (DNS-rebinding\n" +
+			"defence); --allowed-hosts adds names. Bound elsewhere without FF_API_TOKEN, it warns that the API is open.",
 		Flags: flags,
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
@@ -77,7 +87,11 @@ func serve(c *cli.Context) error {
 	if !backend.DevModeEnabled() {
 		return backend.ErrRequiresDevMode // before anything listens or opens
 	}
-	cfg := server.Config{APIToken: os.Getenv("FF_API_TOKEN")}
+	token, err := server.ParseAPIToken(os.Getenv("FF_API_TOKEN"))
+	if err != nil {
+		return usageErr("unset FF_API_TOKEN, or set it to a token without surrounding whitespace", "%v", err)
+	}
+	cfg := server.Config{APIToken: token}
 	if v, ok := os.LookupEnv("FF_CORS_ORIGINS"); ok {
 		origins, err := server.ParseCORSOrigins(v)
 		if err != nil {
@@ -95,6 +109,12 @@ func serve(c *cli.Context) error {
 	hmacGrace, err := hmacGraceSetting(c)
 	if err != nil {
 		return err
+	}
+	var extraHosts []string
+	if c.IsSet("allowed-hosts") {
+		if extraHosts, err = server.ParseAllowedHosts(c.String("allowed-hosts")); err != nil {
+			return usageErr("--allowed-hosts NAME[,NAME…] or * (FF_ALLOWED_HOSTS)", "%v", err)
+		}
 	}
 	ln, err := net.Listen("tcp", c.String("listen"))
 	if err != nil {
@@ -120,6 +140,16 @@ func serve(c *cli.Context) error {
 		return usageErr("ffsqlite serve --help", "%v", err)
 	}
 	cfg.Logger, cfg.Scanners = log, sup
+	loopback := isLoopbackAddr(ln.Addr())
+	cfg.AllowedHosts = extraHosts
+	if !loopback && extraHosts == nil {
+		cfg.AllowedHosts = []string{"*"} // the names it is reached by are unknown
+	}
+	if !loopback && cfg.APIToken == "" {
+		log.Warn(openNetworkWarning+": listening on "+ln.Addr().String()+
+			" without FF_API_TOKEN, anyone who can reach this address can create, cancel and replay executions",
+			"listen", ln.Addr().String())
+	}
 	srv, err := server.New(b, cfg)
 	if err != nil {
 		return err
@@ -127,7 +157,7 @@ func serve(c *cli.Context) error {
 	if err := sup.Start(context.WithoutCancel(c.Context)); err != nil {
 		return err
 	}
-	printEndpoints(c, ln.Addr().String(), b, sum, cfg.APIToken != "")
+	printEndpoints(c, ln.Addr(), b, sum, cfg.APIToken != "")
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -160,15 +190,38 @@ func serve(c *cli.Context) error {
 	return nil
 }
 
+// isLoopbackAddr reports whether the listener is bound to a loopback
+// address only (127.0.0.0/8, ::1); the unspecified address is not.
+func isLoopbackAddr(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}
+
+// browseURL is a URL a browser or curl on this machine can open for the
+// listener: a wildcard bind (0.0.0.0, [::]) is reached at 127.0.0.1.
+func browseURL(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return "http://" + a.String()
+	}
+	if tcp.IP == nil || tcp.IP.IsUnspecified() {
+		return "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
+	}
+	return "http://" + tcp.String()
+}
+
 // printEndpoints is serve's start-up banner, on stderr like every log.
-func printEndpoints(c *cli.Context, addr string, b *backend.Backend, sum *dbinit.Summary, auth bool) {
+func printEndpoints(c *cli.Context, ln net.Addr, b *backend.Backend, sum *dbinit.Summary, auth bool) {
 	w := c.App.ErrWriter
-	base := "http://" + addr
+	base := browseURL(ln)
 	db := b.Path()
 	if b.IsMemory() {
 		db = "in-memory (data is lost on exit)"
 	}
 	fmt.Fprintf(w, "ffsqlite dev server (FlowFabric SQLite, dev-only)\n")
+	if tcp, ok := ln.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		fmt.Fprintf(w, "  Listening:  %s (every interface)\n", ln)
+	}
 	fmt.Fprintf(w, "  API:        %s/v1\n", base)
 	if auth {
 		fmt.Fprintf(w, "  Dashboard:  %s/ (open as %s/#token=$FF_API_TOKEN)\n", base, base)
