@@ -158,7 +158,6 @@ type signingKey struct {
 var (
 	qActiveKey = hotStmt(`SELECT kid, secret FROM ff_waitpoint_hmac WHERE active = 1
 ORDER BY rotated_at_ms DESC, kid LIMIT 1`)
-	qKeyByKid = hotStmt(`SELECT secret, active, rotated_at_ms FROM ff_waitpoint_hmac WHERE kid = ?1`)
 )
 
 // activeKey returns the key new tokens are minted with. An empty keystore
@@ -177,21 +176,6 @@ func (w *wtx) activeKey(op string) (signingKey, error) {
 // mint signs the waitpoint's token with the active key.
 func (k signingKey) mint(id ExecutionID, waitpointID string) string {
 	return suspension.MintWaitpointToken(k.secret, k.kid, id.String(), waitpointID)
-}
-
-// verifyWaitpointToken checks a presented token against the waitpoint's
-// stored kid and token, reading the kid's key from the keystore (see
-// checkToken).
-func (w *wtx) verifyWaitpointToken(op string, id ExecutionID, waitpointID, storedKid, storedToken, presented string) error {
-	k := signingKey{kid: storedKid}
-	err := w.queryRow(qKeyByKid, storedKid).Scan(&k.secret, &k.active, &k.rotatedAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return w.checkToken(op, id, waitpointID, storedKid, storedToken, presented, nil)
-	}
-	if err != nil {
-		return err
-	}
-	return w.checkToken(op, id, waitpointID, storedKid, storedToken, presented, &k)
 }
 
 // checkToken checks a presented token in canonical order: empty →
