@@ -244,49 +244,62 @@ func budgetNextReset(now, intervalMS int64) sql.NullInt64 {
 // now + reset_interval_ms (none when the interval is 0).
 func (b *Backend) CreateBudget(ctx context.Context, a CreateBudgetArgs) (CreateBudgetResult, error) {
 	const op = "create_budget"
-	if err := checkIdent(op, "budget_id", a.BudgetID); err != nil {
+	policy, err := prepareCreateBudget(op, a)
+	if err != nil {
 		return CreateBudgetResult{}, err
 	}
+	var res CreateBudgetResult
+	err = b.writeTx(ctx, op, func(ctx context.Context, tx *Txn) error {
+		var err error
+		res, err = createBudgetTx(ctx, tx, b.Now(), a, policy)
+		return err
+	})
+	return res, err
+}
+
+// prepareCreateBudget validates route 22's body and returns its
+// policy_json.
+func prepareCreateBudget(op string, a CreateBudgetArgs) (string, error) {
+	if err := checkIdent(op, "budget_id", a.BudgetID); err != nil {
+		return "", err
+	}
 	if len(a.Dimensions) != len(a.HardLimits) || len(a.Dimensions) != len(a.SoftLimits) {
-		return CreateBudgetResult{}, validation(op, "invalid_input",
+		return "", validation(op, "invalid_input",
 			"dimensions / hard_limits / soft_limits length mismatch (%d / %d / %d)",
 			len(a.Dimensions), len(a.HardLimits), len(a.SoftLimits))
 	}
 	seen := make(map[string]bool, len(a.Dimensions))
 	for _, d := range a.Dimensions {
 		if err := checkIdent(op, "dimension", d); err != nil {
-			return CreateBudgetResult{}, err
+			return "", err
 		}
 		if seen[d] {
-			return CreateBudgetResult{}, validation(op, "invalid_input", "dimension %q listed twice", d)
+			return "", validation(op, "invalid_input", "dimension %q listed twice", d)
 		}
 		seen[d] = true
 	}
 	if a.ResetIntervalMS > math.MaxInt64 {
-		return CreateBudgetResult{}, validation(op, "invalid_input", "reset_interval_ms: out of range")
+		return "", validation(op, "invalid_input", "reset_interval_ms: out of range")
 	}
-	policy, err := encodeBudgetPolicy(a)
-	if err != nil {
-		return CreateBudgetResult{}, err
-	}
+	return encodeBudgetPolicy(a)
+}
+
+// createBudgetTx inserts a prepared budget inside tx at the engine time now.
+func createBudgetTx(ctx context.Context, tx *Txn, now int64, a CreateBudgetArgs, policy string) (CreateBudgetResult, error) {
 	res := CreateBudgetResult{BudgetID: a.BudgetID}
-	err = b.writeTx(ctx, op, func(ctx context.Context, tx *Txn) error {
-		now := b.Now()
-		r, err := tx.ExecContext(ctx, `INSERT INTO ff_budget_policy
-			(partition_key, budget_id, policy_json, scope_type, scope_id, enforcement_mode,
-			 breach_count, soft_breach_count, last_breach_at_ms, last_breach_dim, next_reset_at_ms,
-			 created_at_ms, updated_at_ms)
-			VALUES (?, ?, ?, ?, ?, ?, 0, 0, NULL, NULL, ?, ?, ?)
-			ON CONFLICT (partition_key, budget_id) DO NOTHING`,
-			budgetPartition, a.BudgetID, policy, a.ScopeType, a.ScopeID, a.EnforcementMode,
-			budgetNextReset(now, int64(a.ResetIntervalMS)), now, now)
-		if err != nil {
-			return err
-		}
-		n, err := r.RowsAffected()
-		res.Created = n == 1
-		return err
-	})
+	r, err := tx.ExecContext(ctx, `INSERT INTO ff_budget_policy
+		(partition_key, budget_id, policy_json, scope_type, scope_id, enforcement_mode,
+		 breach_count, soft_breach_count, last_breach_at_ms, last_breach_dim, next_reset_at_ms,
+		 created_at_ms, updated_at_ms)
+		VALUES (?, ?, ?, ?, ?, ?, 0, 0, NULL, NULL, ?, ?, ?)
+		ON CONFLICT (partition_key, budget_id) DO NOTHING`,
+		budgetPartition, a.BudgetID, policy, a.ScopeType, a.ScopeID, a.EnforcementMode,
+		budgetNextReset(now, int64(a.ResetIntervalMS)), now, now)
+	if err != nil {
+		return res, err
+	}
+	n, err := r.RowsAffected()
+	res.Created = n == 1
 	return res, err
 }
 

@@ -170,120 +170,148 @@ VALUES (?1, ?2, ?3)`)
 // the original id and changes nothing.
 func (b *Backend) CreateExecution(ctx context.Context, args CreateExecutionArgs) (CreateExecutionResult, error) {
 	const op = "create_execution"
-	if args.ExecutionID.IsZero() {
-		return CreateExecutionResult{}, validation(op, "invalid_input", "execution_id: required")
-	}
-	if err := validateLane(args.LaneID); err != nil {
-		return CreateExecutionResult{}, engineOp(err, op)
-	}
-	policy, err := ParsePolicy(args.Policy)
+	p, err := prepareCreateExecution(op, args)
 	if err != nil {
-		return CreateExecutionResult{}, engineOp(err, op)
+		return CreateExecutionResult{}, err
 	}
-	var policyCol any
-	if policy != nil {
-		policyCol = string(bytes.TrimSpace(args.Policy))
-	}
-	prio := clampPriority(int64(args.Priority))
-	tags := args.Tags
-	if tags == nil {
-		tags = map[string]string{}
-	}
-	part, key := args.ExecutionID.key()
-	caps := policy.requiredCapabilities()
-
 	var res CreateExecutionResult
 	err = b.write(ctx, op, func(w *wtx) error {
-		now := w.now
-		// dupOf looks the uuid up on every partition.
-		dupOf := func() (bool, error) {
-			var orig int64
-			switch err := w.queryRow(qFindByUUID, key).Scan(&orig); {
-			case err == nil:
-				res = CreateExecutionResult{Duplicate: true, ExecutionID: ExecutionID{Partition: uint16(orig), UUID: args.ExecutionID.UUID}}
-				return true, nil
-			case errors.Is(err, sql.ErrNoRows):
-				return false, nil
-			default:
-				return false, err
-			}
-		}
-		if args.IdempotencyKey != nil {
-			if dup, err := dupOf(); dup || err != nil {
-				return err
-			}
-			var origPart int64
-			var origKey []byte
-			err := w.queryRow(qFindByIdempotencyKey, *args.IdempotencyKey, args.Namespace, now, int64(DefaultDedupWindowMS)).Scan(&origPart, &origKey)
-			switch {
-			case err == nil:
-				id, err := execIDFromRow(origPart, origKey)
-				if err != nil {
-					return err
-				}
-				res = CreateExecutionResult{Duplicate: true, ExecutionID: id}
-				return nil
-			case !errors.Is(err, sql.ErrNoRows):
-				return err
-			}
-		}
-
-		raw := execRaw{
-			Namespace: args.Namespace, ExecutionKind: args.ExecutionKind,
-			CreatorIdentity: args.CreatorIdentity, PayloadEncoding: args.PayloadEncoding,
-			IdempotencyKey: args.IdempotencyKey, Tags: tags, TerminalOutcome: "none",
-		}
-		delay := args.DelayUntil
-		if delay == nil && policy != nil {
-			delay = policy.DelayUntil
-		}
-		elig, blocking, public := "eligible_now", "waiting_for_worker", StateWaiting
-		if delay != nil && *delay > now {
-			elig, blocking, public = "not_eligible_until_time", "waiting_for_delay", StateDelayed
-			raw.DelayUntil = delay
-			raw.BlockingDetail = "delayed until " + strconv.FormatInt(*delay, 10)
-		}
-		var deadline any
-		if args.ExecutionDeadlineAt != nil {
-			deadline = *args.ExecutionDeadlineAt
-		} else if policy != nil && policy.TimeoutPolicy != nil && policy.TimeoutPolicy.ExecutionDeadlineMS != nil {
-			deadline = now + clampI64(*policy.TimeoutPolicy.ExecutionDeadlineMS)
-		}
-		rawJSON, err := json.Marshal(raw)
-		if err != nil {
-			return err
-		}
-		payload := []byte(args.InputPayload)
-		if payload == nil {
-			payload = []byte{}
-		}
-		n, err := w.affected(qInsertExec, part, key, args.LaneID, elig, public, blocking, prio, now,
-			deadline, payload, policyCol, string(rawJSON))
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			dup, err := dupOf()
-			if err == nil && !dup {
-				err = errors.New("execution insert changed no row")
-			}
-			return err
-		}
-		if _, err := w.exec(qRegisterLane, args.LaneID, now, "create_execution"); err != nil {
-			return err
-		}
-		for _, c := range caps {
-			if _, err := w.exec(qInsertCapability, key, c); err != nil {
-				return err
-			}
-		}
-		res = CreateExecutionResult{ExecutionID: args.ExecutionID, PublicState: public}
-		return nil
+		var err error
+		res, err = w.createExecution(p)
+		return err
 	})
 	if err != nil {
 		return CreateExecutionResult{}, err
 	}
 	return res, nil
+}
+
+// createPlan is a validated create request, ready to run in a write
+// transaction (CreateExecution runs one per transaction, Seed many).
+type createPlan struct {
+	args      CreateExecutionArgs
+	policy    *ExecutionPolicy
+	policyCol any
+	prio      int64
+	tags      map[string]string
+	part      int64
+	key       []byte
+	caps      []string
+}
+
+// prepareCreateExecution validates args: everything route 2 checks
+// before it touches the database.
+func prepareCreateExecution(op string, args CreateExecutionArgs) (*createPlan, error) {
+	if args.ExecutionID.IsZero() {
+		return nil, validation(op, "invalid_input", "execution_id: required")
+	}
+	if err := validateLane(args.LaneID); err != nil {
+		return nil, engineOp(err, op)
+	}
+	policy, err := ParsePolicy(args.Policy)
+	if err != nil {
+		return nil, engineOp(err, op)
+	}
+	p := &createPlan{args: args, policy: policy, prio: clampPriority(int64(args.Priority)), tags: args.Tags}
+	if policy != nil {
+		p.policyCol = string(bytes.TrimSpace(args.Policy))
+	}
+	if p.tags == nil {
+		p.tags = map[string]string{}
+	}
+	part, key := args.ExecutionID.key()
+	p.part, p.key = part, key
+	p.caps = policy.requiredCapabilities()
+	return p, nil
+}
+
+// createExecution runs a prepared create inside the transaction w.
+func (w *wtx) createExecution(p *createPlan) (CreateExecutionResult, error) {
+	args, policy, part, key := p.args, p.policy, p.part, p.key
+	var res CreateExecutionResult
+	now := w.now
+	// dupOf looks the uuid up on every partition.
+	dupOf := func() (bool, error) {
+		var orig int64
+		switch err := w.queryRow(qFindByUUID, key).Scan(&orig); {
+		case err == nil:
+			res = CreateExecutionResult{Duplicate: true, ExecutionID: ExecutionID{Partition: uint16(orig), UUID: args.ExecutionID.UUID}}
+			return true, nil
+		case errors.Is(err, sql.ErrNoRows):
+			return false, nil
+		default:
+			return false, err
+		}
+	}
+	if args.IdempotencyKey != nil {
+		if dup, err := dupOf(); dup || err != nil {
+			return res, err
+		}
+		var origPart int64
+		var origKey []byte
+		err := w.queryRow(qFindByIdempotencyKey, *args.IdempotencyKey, args.Namespace, now, int64(DefaultDedupWindowMS)).Scan(&origPart, &origKey)
+		switch {
+		case err == nil:
+			id, err := execIDFromRow(origPart, origKey)
+			if err != nil {
+				return res, err
+			}
+			return CreateExecutionResult{Duplicate: true, ExecutionID: id}, nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return res, err
+		}
+	}
+
+	raw := execRaw{
+		Namespace: args.Namespace, ExecutionKind: args.ExecutionKind,
+		CreatorIdentity: args.CreatorIdentity, PayloadEncoding: args.PayloadEncoding,
+		IdempotencyKey: args.IdempotencyKey, Tags: p.tags, TerminalOutcome: "none",
+	}
+	delay := args.DelayUntil
+	if delay == nil && policy != nil {
+		delay = policy.DelayUntil
+	}
+	elig, blocking, public := "eligible_now", "waiting_for_worker", StateWaiting
+	if delay != nil && *delay > now {
+		elig, blocking, public = "not_eligible_until_time", "waiting_for_delay", StateDelayed
+		raw.DelayUntil = delay
+		raw.BlockingDetail = "delayed until " + strconv.FormatInt(*delay, 10)
+	}
+	var deadline any
+	if args.ExecutionDeadlineAt != nil {
+		deadline = *args.ExecutionDeadlineAt
+	} else if policy != nil && policy.TimeoutPolicy != nil && policy.TimeoutPolicy.ExecutionDeadlineMS != nil {
+		deadline = now + clampI64(*policy.TimeoutPolicy.ExecutionDeadlineMS)
+	}
+	rawJSON, err := json.Marshal(raw)
+	if err != nil {
+		return res, err
+	}
+	payload := []byte(args.InputPayload)
+	if payload == nil {
+		payload = []byte{}
+	}
+	n, err := w.affected(qInsertExec, part, key, args.LaneID, elig, public, blocking, p.prio, now,
+		deadline, payload, p.policyCol, string(rawJSON))
+	if err != nil {
+		return res, err
+	}
+	if n == 0 {
+		dup, err := dupOf()
+		if err == nil && !dup {
+			err = errors.New("execution insert changed no row")
+		}
+		return res, err
+	}
+	if _, err := w.exec(qRegisterLane, args.LaneID, now, "create_execution"); err != nil {
+		return res, err
+	}
+	for _, c := range p.caps {
+		if _, err := w.exec(qInsertCapability, key, c); err != nil {
+			return res, err
+		}
+	}
+	return CreateExecutionResult{ExecutionID: args.ExecutionID, PublicState: public}, nil
 }
 
 func clampPriority(p int64) int64 {

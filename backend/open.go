@@ -39,6 +39,8 @@ type inner struct {
 	sentDB   *sql.DB
 	version  string
 	walSet   atomic.Bool // journal_mode=WAL applied (file databases)
+	// integrity remembers that the file passed its check (integrity.go).
+	integrity integrityCheck
 
 	closeMu sync.Mutex
 	closers []func(context.Context) // run before the pools close, last first
@@ -375,7 +377,8 @@ func (b *Backend) JournalMode(ctx context.Context) (string, error) {
 	return m, err
 }
 
-// PrepareWrite switches a file database to WAL before its first write.
+// PrepareWrite checks a file database's integrity (integrity.go) and
+// switches it to WAL before its first write.
 // Open itself never changes the file, so a command that refuses a file
 // (an upstream ledger, a dry run) leaves it byte for byte as it was; every
 // write path calls this first. Journal mode persists in the file, so it
@@ -384,6 +387,9 @@ func (b *Backend) PrepareWrite(ctx context.Context) error {
 	in := b.in
 	if in.writer == nil {
 		return ErrReadOnly
+	}
+	if err := b.checkBeforeWrite(ctx); err != nil {
+		return err
 	}
 	if in.loc.memory || in.opts.DisableWAL || in.walSet.Load() {
 		return nil

@@ -152,7 +152,7 @@ func Overview(ctx context.Context, b *backend.Backend, o OverviewOptions) (*Over
 			rep.MissingTables = append(rep.MissingTables, t)
 		}
 	}
-	if rep.Schema, err = schemaStatus(ctx, q, cat); err != nil {
+	if rep.Schema, err = schemaStatus(ctx, q); err != nil {
 		return nil, err
 	}
 	if err := overviewExecutions(ctx, q, cat, now, &rep.Executions); err != nil {

@@ -3,16 +3,16 @@ package inspect
 import (
 	"context"
 	"database/sql"
-	"fmt"
-	"slices"
 
 	"github.com/ffsqlite/ffsqlite/migrate"
 	"github.com/ffsqlite/ffsqlite/migrations"
 	"github.com/ffsqlite/ffsqlite/schemafacts"
 )
 
-// SchemaStatus is the file's migration state, read from its ledger without
-// goose (the backend is read-only, and goose would create its table).
+// SchemaStatus is the file's migration state, read from its ledgers
+// without goose (the backend is read-only, and goose would create its
+// table). migrate status reads the same ledgers the same way
+// (migrate.ReadLedgers), so the two always agree.
 type SchemaStatus struct {
 	// Ledger is "none", "goose" (ffsqlite) or "sqlx" (upstream FlowFabric's
 	// own runner, _sqlx_migrations).
@@ -25,78 +25,26 @@ type SchemaStatus struct {
 	// Pending lists the embedded versions the ledger does not record as
 	// applied, ascending (never null).
 	Pending []int64 `json:"pending"`
+	// UpstreamWouldOpen says whether upstream FlowFabric's own backend
+	// would open the file as it is (its runner accepts _sqlx_migrations
+	// and would apply exactly the versions goose has not applied).
+	UpstreamWouldOpen bool `json:"upstream_would_open"`
 	// Note explains a ledger that needs attention; empty otherwise.
 	Note string `json:"note,omitempty"`
 }
 
-// ReadSchemaStatus reads db's migration ledger.
+// ReadSchemaStatus reads db's migration ledgers.
 func ReadSchemaStatus(ctx context.Context, db *sql.DB) (SchemaStatus, error) {
-	cat, err := loadCatalog(ctx, db)
+	return schemaStatus(ctx, tracer{q: db})
+}
+
+func schemaStatus(ctx context.Context, q tracer) (SchemaStatus, error) {
+	l, err := migrate.ReadLedgers(ctx, q)
 	if err != nil {
 		return SchemaStatus{}, err
 	}
-	return schemaStatus(ctx, tracer{q: db}, cat)
-}
-
-func schemaStatus(ctx context.Context, q tracer, cat *catalog) (SchemaStatus, error) {
-	st := SchemaStatus{Ledger: string(migrate.LedgerNone), LatestVersion: migrations.LatestVersion, Pending: []int64{}}
-	applied := map[int64]bool{}
-	switch {
-	case cat.has(migrate.VersionTable):
-		st.Ledger = string(migrate.LedgerGoose)
-		// goose's provider deletes a row on down; older goose inserted
-		// is_applied = 0 rows. The newest row per version decides.
-		rows, err := q.query(ctx, "SELECT version_id, is_applied FROM goose_db_version ORDER BY id")
-		if err != nil {
-			return st, fmt.Errorf("read goose_db_version: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var v int64
-			var ok bool
-			if err := rows.Scan(&v, &ok); err != nil {
-				return st, err
-			}
-			applied[v] = ok
-		}
-		if err := rows.Err(); err != nil {
-			return st, err
-		}
-	case cat.has("_sqlx_migrations"):
-		st.Ledger = string(migrate.LedgerUpstream)
-		st.Note = "created by FlowFabric's own migration runner (_sqlx_migrations); `ffsqlite migrate adopt` hands it to ffsqlite"
-		rows, err := q.query(ctx, "SELECT version FROM _sqlx_migrations WHERE success")
-		if err != nil {
-			return st, fmt.Errorf("read _sqlx_migrations: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var v int64
-			if err := rows.Scan(&v); err != nil {
-				return st, err
-			}
-			applied[v] = true
-		}
-		if err := rows.Err(); err != nil {
-			return st, err
-		}
-	default:
-		if cat.has("ff_exec_core") {
-			st.Note = "engine tables without a migration ledger"
-		}
-	}
-	for v, ok := range applied {
-		if ok && v > st.Version {
-			st.Version = v
-		}
-	}
-	for _, v := range migrations.Versions() {
-		if !applied[v] {
-			st.Pending = append(st.Pending, v)
-		}
-	}
-	slices.Sort(st.Pending)
-	return st, nil
+	return SchemaStatus{Ledger: string(l.Kind), Version: l.Version(), LatestVersion: migrations.LatestVersion,
+		Pending: l.Pending(), UpstreamWouldOpen: l.Upstream().WouldOpen, Note: l.Note()}, nil
 }
 
 // Schema returns the normalized schema facts of db, with the same extractor

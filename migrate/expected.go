@@ -16,6 +16,12 @@ import (
 // database and returns its schema facts: what a fully migrated file must
 // look like. inspect drift and adopt compare against it.
 func ExpectedFacts(ctx context.Context) (*schemafacts.Facts, error) {
+	return ExpectedFactsAt(ctx, migrations.LatestVersion)
+}
+
+// ExpectedFactsAt is ExpectedFacts for a file at version v: the embedded
+// migrations up to and including v replayed into memory (v = 0: none).
+func ExpectedFactsAt(ctx context.Context, v int64) (*schemafacts.Facts, error) {
 	db, err := sql.Open("sqlite", ":memory:")
 	if err != nil {
 		return nil, err
@@ -27,8 +33,10 @@ func ExpectedFacts(ctx context.Context) (*schemafacts.Facts, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return nil, fmt.Errorf("replay migrations in memory: %w", err)
+	if v > 0 {
+		if _, err := p.UpTo(ctx, v); err != nil {
+			return nil, fmt.Errorf("replay migrations up to %d in memory: %w", v, err)
+		}
 	}
 	return schemafacts.Collect(ctx, db)
 }

@@ -58,7 +58,7 @@ func (m *Migrator) PlanDown(ctx context.Context, target int64, limit int) ([]Ste
 // planInputs is what a plan reads: the status (rows in the same order as
 // the sources) and the parsed sources. Upstream-ledger databases refuse.
 func (m *Migrator) planInputs(ctx context.Context) (*Report, []Source, error) {
-	if err := m.guard(ctx); err != nil {
+	if _, err := m.guard(ctx); err != nil {
 		return nil, nil, err
 	}
 	rep, err := m.Status(ctx)

@@ -30,8 +30,7 @@ func pathBudgetID(w http.ResponseWriter, r *http.Request) (string, bool) {
 // Route 22: POST /v1/budgets
 func (s *Server) createBudget(w http.ResponseWriter, r *http.Request) {
 	var args backend.CreateBudgetArgs
-	if !decodeJSON(w, r, limitDefault, "/v1/budgets", &args, "budget_id", "scope_type", "scope_id", "enforcement_mode",
-		"on_hard_limit", "on_soft_limit", "reset_interval_ms", "dimensions", "hard_limits", "soft_limits", "now") {
+	if !decodeJSON(w, r, limitDefault, "/v1/budgets", &args, args.RequiredFields()...) {
 		return
 	}
 	// Upstream's body types: budget_id is a BudgetId (UUID). A body that

@@ -64,8 +64,7 @@ func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request) {
 // Route 2: POST /v1/executions
 func (s *Server) createExecution(w http.ResponseWriter, r *http.Request) {
 	var args backend.CreateExecutionArgs
-	if !decodeJSON(w, r, limitCreate, "/v1/executions", &args,
-		"execution_id", "namespace", "lane_id", "execution_kind", "input_payload", "priority", "creator_identity", "partition_id", "now") {
+	if !decodeJSON(w, r, limitCreate, "/v1/executions", &args, args.RequiredFields()...) {
 		return
 	}
 	res, err := s.b.CreateExecution(r.Context(), args)

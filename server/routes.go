@@ -25,6 +25,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/budgets/{id}", s.getBudget)                                         // 23
 	m.HandleFunc("POST /v1/budgets/{id}/usage", s.reportUsage)                                // 24
 	m.HandleFunc("POST /v1/budgets/{id}/reset", s.resetBudget)                                // 25
+	m.HandleFunc("POST /v1/quotas", s.createQuota)                                            // 26
 	m.HandleFunc("POST /v1/admin/rotate-waitpoint-secret", s.rotateSecret)                    // 27
 
 	// ffsqlite's worker loop over HTTP (docs/http-api.md).
@@ -59,7 +60,6 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /v1/flows/{id}/cancel", unavailable("cancel_flow"))
 	m.HandleFunc("POST /v1/flows/{id}/edges", unavailable("stage_dependency_edge"))
 	m.HandleFunc("POST /v1/flows/{id}/edges/apply", unavailable("apply_dependency_to_child"))
-	m.HandleFunc("POST /v1/quotas", unavailable("create_quota_policy"))
 
 	m.HandleFunc("/", s.noRoute)
 }

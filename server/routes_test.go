@@ -342,7 +342,6 @@ func TestUnavailableRoutes(t *testing.T) {
 		{"POST", "/v1/flows/" + uuid + "/cancel", "cancel_flow"},
 		{"POST", "/v1/flows/" + uuid + "/edges", "stage_dependency_edge"},
 		{"POST", "/v1/flows/" + uuid + "/edges/apply", "apply_dependency_to_child"},
-		{"POST", "/v1/quotas", "create_quota_policy"},
 	} {
 		t.Run(c.op, func(t *testing.T) {
 			var body any

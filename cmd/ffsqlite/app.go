@@ -72,7 +72,7 @@ func init() {
 func newApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:                 "ffsqlite",
-		Usage:                "FlowFabric's SQLite dev-only backend: init, migrate, scan, inspect, serve",
+		Usage:                "FlowFabric's SQLite dev-only backend: init, migrate, scan, inspect, serve, snapshot, restore, reset, seed",
 		Version:              version,
 		Writer:               stdout,
 		ErrWriter:            stderr,
@@ -91,6 +91,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			scanCommand(),
 			inspectCommand(),
 			serveCommand(),
+			snapshotCommand(),
+			restoreCommand(),
+			resetCommand(),
+			seedCommand(),
 			completionCommand(),
 		},
 		CommandNotFound: func(c *cli.Context, name string) {

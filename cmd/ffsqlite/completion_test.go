@@ -71,7 +71,8 @@ var completionCases = []struct {
 	has  []string // at least these
 }{
 	{line: "ffsqlite serve --li", want: []string{"--listen"}},
-	{line: "ffsqlite serve --all", want: []string{"--allowed-hosts"}},
+	{line: "ffsqlite serve --allowe", want: []string{"--allowed-hosts"}},
+	{line: "ffsqlite serve --all", want: []string{"--allowed-hosts", "--allow-second-process"}},
 	{line: "ffsqlite serve --", has: []string{"--listen", "--db", "--grace", "--log-level", "--allowed-hosts"}},
 	{line: "ffsqlite serve -", has: []string{"--listen", "--db"}},
 	{line: "ffsqlite inspect execution --d", want: []string{"--db"}},
@@ -149,7 +150,7 @@ func TestZshCompletion(t *testing.T) {
 	zsh := findShell(t, "zsh")
 	cases := []struct{ line, want string }{
 		{"ffsqlite serve --li", "ffsqlite serve --listen "},
-		{"ffsqlite serve --all", "ffsqlite serve --allowed-hosts "},
+		{"ffsqlite serve --allowe", "ffsqlite serve --allowed-hosts "},
 		{"ffsqlite inspect execution --d", "ffsqlite inspect execution --db "},
 		{"ffsqlite migrate up-to --dry", "ffsqlite migrate up-to --dry-run "},
 		{"ffsqlite mig", "ffsqlite migrate "},

@@ -45,6 +45,9 @@ func classify(err error) (int, string) {
 		}
 		return ce.code, ce.hint
 	}
+	if code, hint, ok := classifyDatabaseState(err); ok {
+		return code, hint
+	}
 	var ahead *backend.SchemaAheadError
 	switch {
 	case errors.Is(err, backend.ErrRequiresDevMode):

@@ -24,12 +24,17 @@ const (
 	exitScanErrors = 7
 	// exitAddrInUse: `serve` could not listen on its address.
 	exitAddrInUse = 8
+	// exitBusy: another ffsqlite process (serve, scan) has the database
+	// and the command would pull it from under it (a rollback, restore,
+	// reset, a second serve); nothing was changed.
+	exitBusy = 9
 )
 
 const exitCodesHelp = `EXIT CODES:
    0  success
    1  operation failed
-   2  usage error (bad flag, argument or environment value)
+   2  usage error (bad flag, argument or environment value; a bad seed entry,
+      an existing snapshot OUT)
    3  FF_DEV_MODE is not exactly 1: refused before opening anything
    4  database unusable (not SQLite, corrupt, missing, newer than this binary,
       upstream ledger not adopted, location not writable); left untouched
@@ -37,4 +42,6 @@ const exitCodesHelp = `EXIT CODES:
    6  schema drift found (inspect drift)
    7  a reconciler tick failed (scan --once)
    8  listen address in use (serve)
+   9  the database is in use by another ffsqlite process (serve, scan): a rollback,
+      restore, reset or second serve refused; nothing changed
 `

@@ -306,6 +306,7 @@ func TestKillDuringMigrateThenRerun(t *testing.T) {
 		if v > 0 && v < 22 {
 			midway++
 		}
+		assertLedgersInStep(t, db, fmt.Sprintf("killed after version %d (file at %d)", target, v))
 		t.Logf("killed after reaching version %d: file at version %d", target, v)
 		if _, errOut, code := runBin(t, nil, "migrate", "up", "--db", db); code != 0 {
 			t.Fatalf("killed after version %d: re-run exit %d: %s", target, code, errOut)
@@ -314,6 +315,7 @@ func TestKillDuringMigrateThenRerun(t *testing.T) {
 		if v != 22 || len(schemafacts.Diff(parityTarget(t), got)) > 0 {
 			t.Fatalf("killed after version %d: after re-run version %d", target, v)
 		}
+		assertLedgersInStep(t, db, "re-run after the kill")
 	}
 	if midway == 0 {
 		t.Fatal("no kill landed in the middle of a migration run: the test exercised nothing")
@@ -479,7 +481,9 @@ func TestAdoptUpstreamDatabase(t *testing.T) {
 	out, _, code := runCLI(t, "migrate", "status", "--db", db, "--json")
 	var rep migrate.Report
 	json.Unmarshal([]byte(out), &rep)
-	if code != 0 || rep.Ledger != migrate.LedgerUpstream || rep.Pending != 20 {
+	// migrate status and inspect agree: by upstream's ledger nothing is
+	// pending; the note says to adopt.
+	if code != 0 || rep.Ledger != migrate.LedgerUpstream || rep.Pending != 0 || rep.Current != 22 || !strings.Contains(rep.Note, "migrate adopt") {
 		t.Fatalf("status on upstream db: %d %+v", code, rep)
 	}
 	before, _ := os.ReadFile(db)
@@ -534,11 +538,15 @@ func makeUpstreamDB(t *testing.T, path string) {
 		installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, success BOOLEAN NOT NULL, checksum BLOB NOT NULL, execution_time BIGINT NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range srcs {
+	spec := specLedger(t)
+	for i, s := range srcs {
 		if _, err := raw.Exec(s.Up); err != nil {
 			t.Fatalf("%s: %v", s.Name, err)
 		}
-		raw.Exec("INSERT INTO _sqlx_migrations(version, description, success, checksum, execution_time) VALUES (?, ?, 1, x'00', 1)", s.Version, s.Name)
+		if _, err := raw.Exec("INSERT INTO _sqlx_migrations(version, description, success, checksum, execution_time) VALUES (?, ?, 1, ?, 1234567)",
+			spec[i].version, spec[i].description, spec[i].checksum); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

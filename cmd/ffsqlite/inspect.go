@@ -401,6 +401,10 @@ func inspectSchemaAction(c *cli.Context) error {
 
 func inspectDriftAction(c *cli.Context) error {
 	return withInspect(c, 0, func(v *inspectView) error {
+		// A damaged file is reported as such, never as "no drift".
+		if err := v.b.CheckIntegrity(c.Context); err != nil {
+			return err
+		}
 		d, err := inspect.Drift(c.Context, v.b.ReaderDB())
 		if err != nil {
 			return err
@@ -414,9 +418,13 @@ func inspectDriftAction(c *cli.Context) error {
 		} else {
 			fprintf(v.w, "no drift: %s matches the embedded migrations (%d tables)\n", v.b.Path(), d.ActualTables)
 		}
-		if d.Drift {
+		if len(d.Differences) > 0 {
 			return withCode(exitDrift, fmt.Errorf("schema drift: %d difference(s) between %s and the embedded migrations",
 				len(d.Differences), v.b.Path()), "ffsqlite migrate status --db "+c.String("db")+" (pending migrations explain missing objects)")
+		}
+		if d.Drift {
+			return withCode(exitDrift, fmt.Errorf("the migration ledgers of %s disagree: %s", v.b.Path(), strings.Join(d.LedgerDifferences, "; ")),
+				"ffsqlite migrate status --db "+c.String("db")+" (shows both ledgers)")
 		}
 		return nil
 	})

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/ffsqlite/ffsqlite/backend"
+	"github.com/ffsqlite/ffsqlite/inspect"
 	"github.com/ffsqlite/ffsqlite/migrate"
 	"github.com/ffsqlite/ffsqlite/render"
 )
@@ -70,11 +72,35 @@ func planDown(target int64, limit int) planFunc {
 	}
 }
 
-// withMigrator opens --db writable and hands a Migrator to fn. Commands
-// that only read (status, version) pass mustExist so a typo in --db does
-// not create an empty file.
-func withMigrator(c *cli.Context, mustExist bool, fn func(*migrate.Migrator, *backend.Backend) error) error {
-	b, _, err := openDB(c, func(o *backend.Options) { o.MustExist = mustExist })
+// openMode is how a migrate command opens --db.
+type openMode int
+
+const (
+	// openRead: query-only, the file must exist. Commands that only read
+	// (status, version, dry runs) work on a read-only file, never create
+	// one and take no lock.
+	openRead openMode = iota
+	// openWrite: writable, created when missing (up, down, …).
+	openWrite
+	// openWriteExisting: writable, the file must exist (adopt).
+	openWriteExisting
+)
+
+// readMode is openRead when the command only reads, else write.
+func readMode(readOnly bool, write openMode) openMode {
+	if readOnly {
+		return openRead
+	}
+	return write
+}
+
+// withMigrator opens --db as mode says and hands a Migrator to fn.
+func withMigrator(c *cli.Context, mode openMode, fn func(*migrate.Migrator, *backend.Backend) error) error {
+	if mode == openRead && backend.DevModeEnabled() { // the guard refuses before anything touches the file
+		release := inspect.HoldReadOnly(c.Context, c.String("db"))
+		defer release() // after b.Close below: the pin closes last
+	}
+	b, _, err := openDB(c, func(o *backend.Options) { o.ReadOnly, o.MustExist = mode == openRead, mode != openWrite })
 	if err != nil {
 		return err
 	}
@@ -99,7 +125,7 @@ func migrateRunCommand(name, usage string, run runFunc, plan planFunc) *cli.Comm
 			if c.Args().Present() {
 				return usageErr("ffsqlite migrate "+name+" --help", "unexpected argument %q", c.Args().First())
 			}
-			return withMigrator(c, plan != nil && c.Bool("dry-run"), func(m *migrate.Migrator, b *backend.Backend) error {
+			return withMigrator(c, readMode(plan != nil && c.Bool("dry-run"), openWrite), func(m *migrate.Migrator, b *backend.Backend) error {
 				if plan != nil && c.Bool("dry-run") {
 					steps, err := plan(c, m)
 					if err != nil {
@@ -133,7 +159,7 @@ func migrateVersionCommand(name, usage string,
 			if err != nil || v < 0 {
 				return usageErr("ffsqlite migrate "+name+" VERSION", "VERSION must be a non-negative integer, got %q", c.Args().First())
 			}
-			return withMigrator(c, c.Bool("dry-run"), func(m *migrate.Migrator, b *backend.Backend) error {
+			return withMigrator(c, readMode(c.Bool("dry-run"), openWrite), func(m *migrate.Migrator, b *backend.Backend) error {
 				if c.Bool("dry-run") {
 					steps, err := plan(c, m, v)
 					if err != nil {
@@ -162,7 +188,10 @@ func versionErr(err error) error {
 type runOutput struct {
 	Results        []migrate.Result `json:"results"`
 	CurrentVersion int64            `json:"current_version"`
-	Error          string           `json:"error,omitempty"`
+	// UpstreamRecorded lists versions recorded in _sqlx_migrations to
+	// bring it into step with goose before the run.
+	UpstreamRecorded []int64 `json:"upstream_recorded"`
+	Error            string  `json:"error,omitempty"`
 }
 
 func printResults(c *cli.Context, m *migrate.Migrator, b *backend.Backend, rs []migrate.Result, runErr error) error {
@@ -173,14 +202,21 @@ func printResults(c *cli.Context, m *migrate.Migrator, b *backend.Backend, rs []
 	if rs == nil {
 		rs = []migrate.Result{}
 	}
+	recorded := m.Recorded()
+	if recorded == nil {
+		recorded = []int64{}
+	}
 	if c.Bool("json") {
-		out := runOutput{Results: rs, CurrentVersion: cur}
+		out := runOutput{Results: rs, CurrentVersion: cur, UpstreamRecorded: recorded}
 		if runErr != nil {
 			out.Error = runErr.Error()
 		}
 		return render.JSON(c.App.Writer, out)
 	}
 	w := c.App.Writer
+	if len(recorded) > 0 {
+		fprintf(w, "OK   recorded version(s) %s in _sqlx_migrations (upstream's ledger, now in step with goose)\n", joinVersions(recorded))
+	}
 	for _, r := range rs {
 		fprintf(w, "OK   %-4s %s (%s)\n", r.Direction, r.Name, r.Duration.Round(10*time.Microsecond))
 	}
@@ -219,7 +255,10 @@ func migrateStatusCommand() *cli.Command {
 		Usage: "list every migration with its state",
 		Flags: dbFlags(jsonFlag(), colorFlag(), &cli.BoolFlag{Name: "exit-code", Usage: fmt.Sprintf("exit %d when migrations are pending", exitPending)}),
 		Action: func(c *cli.Context) error {
-			return withMigrator(c, true, func(m *migrate.Migrator, b *backend.Backend) error {
+			return withMigrator(c, openRead, func(m *migrate.Migrator, b *backend.Backend) error {
+				if err := b.CheckIntegrity(c.Context); err != nil { // report damage, never a clean status
+					return err
+				}
 				rep, err := m.Status(c.Context)
 				if err != nil {
 					return err
@@ -251,17 +290,34 @@ func printStatus(c *cli.Context, b *backend.Backend, rep *migrate.Report) error 
 		if s.AppliedAtMS != nil {
 			at = s.AppliedAt.Local().Format("2006-01-02 15:04:05")
 		}
-		rows = append(rows, []string{strconv.FormatInt(s.Version, 10), s.Name, at, p.State(s.State)})
+		rows = append(rows, []string{strconv.FormatInt(s.Version, 10), s.Name, at, p.State(s.State), s.Goose, s.Upstream})
 	}
 	w := c.App.Writer
-	if rep.Ledger == migrate.LedgerUpstream {
-		fprintf(w, "%s was created by FlowFabric's own runner (_sqlx_migrations); run `ffsqlite migrate adopt` to manage it with ffsqlite\n", b.Path())
-	}
-	if err := render.Table(w, []string{"version", "name", "applied at", "state"}, rows); err != nil {
+	if err := render.Table(w, []string{"version", "name", "applied at", "state", "goose", "_sqlx_migrations"}, rows); err != nil {
 		return err
 	}
-	fprintf(w, "current version %d, latest %d, %d pending\n", rep.Current, rep.Latest, rep.Pending)
+	fprintf(w, "current version %d, latest %d, %d pending (ledger %s)\n", rep.Current, rep.Latest, rep.Pending, rep.Ledger)
+	switch u := rep.Upstream; {
+	case u.WouldOpen && len(u.WouldApply) == 0:
+		fprintf(w, "upstream FlowFabric's backend would open %s as is (its runner would apply nothing)\n", b.Path())
+	case u.WouldOpen:
+		fprintf(w, "upstream FlowFabric's backend would open %s and apply version(s) %s first\n", b.Path(), joinVersions(u.WouldApply))
+	default:
+		fprintf(w, "upstream FlowFabric's backend would NOT open %s: %s\n", b.Path(), u.Reason)
+	}
+	if rep.Note != "" && rep.Ledger == migrate.LedgerUpstream {
+		fprintf(w, "%s\n", rep.Note)
+	}
 	return nil
+}
+
+// joinVersions renders versions as "1, 2, 3".
+func joinVersions(vs []int64) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = strconv.FormatInt(v, 10)
+	}
+	return strings.Join(s, ", ")
 }
 
 func migrateVersionPrintCommand() *cli.Command {
@@ -270,7 +326,7 @@ func migrateVersionPrintCommand() *cli.Command {
 		Usage: "print the database's schema version",
 		Flags: dbFlags(jsonFlag()),
 		Action: func(c *cli.Context) error {
-			return withMigrator(c, true, func(m *migrate.Migrator, _ *backend.Backend) error {
+			return withMigrator(c, openRead, func(m *migrate.Migrator, _ *backend.Backend) error {
 				v, err := m.Version(c.Context)
 				if err != nil {
 					return err
@@ -297,7 +353,7 @@ func migrateValidateCommand() *cli.Command {
 			}
 			pending := -1
 			if c.IsSet("db") {
-				err := withMigrator(c, true, func(m *migrate.Migrator, _ *backend.Backend) error {
+				err := withMigrator(c, openRead, func(m *migrate.Migrator, _ *backend.Backend) error {
 					rep, err := m.Status(c.Context)
 					if err == nil {
 						pending = rep.Pending

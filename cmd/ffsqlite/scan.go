@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/ffsqlite/ffsqlite/backend"
+	"github.com/ffsqlite/ffsqlite/dblock"
 	"github.com/ffsqlite/ffsqlite/migrate"
 	"github.com/ffsqlite/ffsqlite/render"
 	"github.com/ffsqlite/ffsqlite/scanners"
@@ -62,6 +63,13 @@ func scanCommand() *cli.Command {
 				return err
 			}
 			defer b.Close(context.WithoutCancel(c.Context))
+			if !b.IsMemory() { // the process lock: destructive commands refuse while scan runs
+				lease, err := dblock.Register(c.Context, b.Path(), dblock.Me("scan", ""), false)
+				if err != nil {
+					return err
+				}
+				defer lease.Release()
+			}
 			if err := scanReady(c.Context, b); err != nil {
 				return err
 			}

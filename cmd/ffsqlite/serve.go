@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/ffsqlite/ffsqlite/backend"
 	"github.com/ffsqlite/ffsqlite/dbinit"
+	"github.com/ffsqlite/ffsqlite/dblock"
 	"github.com/ffsqlite/ffsqlite/scanners"
 	"github.com/ffsqlite/ffsqlite/server"
 )
@@ -36,6 +38,8 @@ func serveCommand() *cli.Command {
 			"(default 24h; env " + backend.HMACGraceEnv + " in ms; 0 = none)"},
 		&cli.StringFlag{Name: "allowed-hosts", Usage: "`HOSTS` (comma list, or *) accepted in the Host header besides loopback names; " +
 			"default: loopback only when --listen is loopback, any otherwise", EnvVars: []string{"FF_ALLOWED_HOSTS"}},
+		&cli.BoolFlag{Name: "json", Usage: "print one JSON line on stdout once the server accepts connections (api, dashboard, metrics, healthz, db, pid)"},
+		&cli.BoolFlag{Name: "allow-second-process", Usage: "serve even when another ffsqlite serve has the same file (two writer processes contend for it)"},
 	)
 	flags = append(flags, reconcilerFlags()...)
 	return &cli.Command{
@@ -131,6 +135,15 @@ func serve(c *cli.Context) error {
 		return err
 	}
 	defer b.Close(context.WithoutCancel(c.Context))
+	if !b.IsMemory() {
+		// The process lock: destructive commands refuse while it is held,
+		// and a second serve of the file refuses unless allowed.
+		lease, err := dblock.Register(c.Context, b.Path(), dblock.Me("serve", ln.Addr().String()), !c.Bool("allow-second-process"))
+		if err != nil {
+			return err
+		}
+		defer lease.Release()
+	}
 	sum, err := dbinit.Run(c.Context, b, log)
 	if err != nil {
 		return err
@@ -161,6 +174,12 @@ func serve(c *cli.Context) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if c.Bool("json") {
+		// The listener is bound, so connections are accepted from here on.
+		if err := json.NewEncoder(c.App.Writer).Encode(newReadyLine(ln.Addr(), b)); err != nil {
+			log.Warn("write the ready line", "error", err)
+		}
+	}
 	select {
 	case err := <-errc:
 		sup.Shutdown(context.Background())
@@ -188,6 +207,22 @@ func serve(c *cli.Context) error {
 	<-errc
 	log.Info("stopped", "database", b.Path())
 	return nil
+}
+
+// readyLine is what `serve --json` prints on stdout, one line, once the
+// server accepts connections: a script reads the port from it.
+type readyLine struct {
+	API       string `json:"api"`
+	Dashboard string `json:"dashboard"`
+	Metrics   string `json:"metrics"`
+	Healthz   string `json:"healthz"`
+	DB        string `json:"db"`
+	PID       int    `json:"pid"`
+}
+
+func newReadyLine(ln net.Addr, b *backend.Backend) readyLine {
+	base := browseURL(ln)
+	return readyLine{API: base, Dashboard: base + "/", Metrics: base + "/metrics", Healthz: base + "/healthz", DB: b.Path(), PID: os.Getpid()}
 }
 
 // isLoopbackAddr reports whether the listener is bound to a loopback

@@ -1,0 +1,18 @@
+package dbops_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ffsqlite/ffsqlite/backend"
+)
+
+func TestMain(m *testing.M) {
+	os.Setenv(backend.DevModeEnv, "1")
+	code := m.Run()
+	if snapBench.path != "" && os.Getenv(snapshotBenchDBEnv) == "" {
+		os.RemoveAll(filepath.Dir(snapBench.path)) // the generated benchmark database
+	}
+	os.Exit(code)
+}
