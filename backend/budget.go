@@ -15,7 +15,7 @@ import (
 // Budgets (server-api.md §4.10, routes 22–25). A budget is one
 // ff_budget_policy row plus one ff_budget_usage row per dimension; see
 // docs/storage.md for the policy_json shape. Every write runs in one
-// BEGIN IMMEDIATE transaction through writeTx. The engine clock (b.Now) is
+// BEGIN IMMEDIATE transaction through write. The engine clock (b.Now) is
 // authoritative: the Now fields of the argument structs exist for wire
 // parity and are ignored, as upstream's SQLite backend ignores them for
 // usage reports.
@@ -249,9 +249,9 @@ func (b *Backend) CreateBudget(ctx context.Context, a CreateBudgetArgs) (CreateB
 		return CreateBudgetResult{}, err
 	}
 	var res CreateBudgetResult
-	err = b.writeTx(ctx, op, func(ctx context.Context, tx *Txn) error {
+	err = b.write(ctx, op, func(w *wtx) error {
 		var err error
-		res, err = createBudgetTx(ctx, tx, b.Now(), a, policy)
+		res, err = createBudgetTx(ctx, w.Txn, b.Now(), a, policy)
 		return err
 	})
 	return res, err
@@ -313,7 +313,7 @@ func (b *Backend) ResetBudget(ctx context.Context, budgetID string) (ResetBudget
 		return ResetBudgetResult{}, err
 	}
 	var res ResetBudgetResult
-	err := b.writeTx(ctx, op, func(ctx context.Context, tx *Txn) error {
+	err := b.write(ctx, op, func(tx *wtx) error {
 		_, next, err := resetBudgetTx(ctx, tx, op, budgetPartition, budgetID, b.Now(), false)
 		res.NextResetAt = next.Int64 // 0 when NULL
 		return err
@@ -328,7 +328,7 @@ func (b *Backend) ResetBudget(ctx context.Context, budgetID string) (ResetBudget
 // schedule cleared to NULL, is not reset twice; a missing row is then a
 // no-op. Without it (admin) a missing row is NotFound. It reports whether
 // it reset and the new schedule.
-func resetBudgetTx(ctx context.Context, tx *Txn, op string, part int64, budgetID string, now int64, onlyIfDue bool) (bool, sql.NullInt64, error) {
+func resetBudgetTx(ctx context.Context, tx *wtx, op string, part int64, budgetID string, now int64, onlyIfDue bool) (bool, sql.NullInt64, error) {
 	var policyText string
 	var due sql.NullInt64
 	err := tx.QueryRowContext(ctx,
@@ -531,7 +531,7 @@ func (b *Backend) budgetResetPartitions(ctx context.Context) ([]int64, error) {
 func (b *Backend) applyDueReset(ctx context.Context, d dueBudget, now int64) (bool, error) {
 	const op = "budget_reset"
 	var done bool
-	err := b.writeTx(ctx, op, func(ctx context.Context, tx *Txn) error {
+	err := b.write(ctx, op, func(tx *wtx) error {
 		var err error
 		done, _, err = resetBudgetTx(ctx, tx, op, d.part, d.id, now, true)
 		return err

@@ -180,7 +180,7 @@ func (b *Backend) ReportUsage(ctx context.Context, budgetID string, a ReportUsag
 	}
 	slices.Sort(dims)
 	var res ReportUsageResult
-	err := b.writeTx(ctx, op, func(ctx context.Context, tx *Txn) error {
+	err := b.write(ctx, op, func(tx *wtx) error {
 		var err error
 		res, err = reportUsageTx(ctx, tx, op, b.Now(), budgetID, dims, a)
 		return err
@@ -188,7 +188,7 @@ func (b *Backend) ReportUsage(ctx context.Context, budgetID string, a ReportUsag
 	return res, err
 }
 
-func reportUsageTx(ctx context.Context, tx *Txn, op string, now int64, budgetID string, dims []string, a ReportUsageArgs) (ReportUsageResult, error) {
+func reportUsageTx(ctx context.Context, tx *wtx, op string, now int64, budgetID string, dims []string, a ReportUsageArgs) (ReportUsageResult, error) {
 	if a.DedupKey != "" {
 		var text string
 		var expires int64
@@ -268,7 +268,7 @@ func reportUsageTx(ctx context.Context, tx *Txn, op string, now int64, budgetID 
 
 // finishDedup stores the outcome under the dedup key (replacing an
 // expired entry).
-func finishDedup(ctx context.Context, tx *Txn, now int64, key string, res ReportUsageResult) error {
+func finishDedup(ctx context.Context, tx *wtx, now int64, key string, res ReportUsageResult) error {
 	if key == "" {
 		return nil
 	}

@@ -4,54 +4,10 @@ import (
 	"database/sql"
 	"log/slog"
 	"path/filepath"
-	"sync"
 	"testing"
-	"time"
+
+	"github.com/ffsqlite/ffsqlite/backend/internal/writer"
 )
-
-// TestBackgroundCheckpointCatchesUp: with the background checkpointer, the
-// database file receives the committed rows through its checkpoints (the
-// writer's own automatic checkpoint is far away at 10,000 pages). The test
-// waits on the checkpointer's hook, not on a clock.
-func TestBackgroundCheckpointCatchesUp(t *testing.T) {
-	t.Parallel()
-	const every = 3
-	b := gcOpen(t, Options{CheckpointEvery: every}) // 1 write: CREATE TABLE
-	ran := make(chan struct{}, 64)
-	b.in.ckpt.hooks.ran = func() { ran <- struct{}{} }
-
-	// 20 more writes from four writers, so some commits carry several
-	// (group commit). The 21st write in all passes a multiple of 3,
-	// whichever commit carries it, so a checkpoint runs after the last
-	// commit.
-	const writers, each = 4, 5
-	const inserts = writers * each
-	var wg sync.WaitGroup
-	for w := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				if err := b.WriteTx(gcCtx, "insert", gcInsert(100*w+i)); err != nil {
-					t.Error(err)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	safety := time.After(time.Minute) // only if the checkpointer never runs
-	for mainFileRows(t, b.Path()) != inserts {
-		select {
-		case <-ran:
-		case <-safety:
-			t.Fatalf("database file holds %d rows after the checkpoints, want %d; stats %+v",
-				mainFileRows(t, b.Path()), inserts, b.CheckpointStats())
-		}
-	}
-	if st := b.CheckpointStats(); st.Runs < 1 || st.Failures != 0 {
-		t.Errorf("stats %+v, want runs and no failures", st)
-	}
-}
 
 // TestCheckpointerSettings: with the background checkpointer the writer's
 // own automatic checkpoint is only a backstop; turned off, or on a memory
@@ -69,8 +25,12 @@ func TestCheckpointerSettings(t *testing.T) {
 	}
 	t.Run("on", func(t *testing.T) {
 		t.Parallel()
-		if got := autocheckpoint(gcOpen(t, Options{})); got != checkpointBackstopPages {
-			t.Errorf("writer wal_autocheckpoint = %d, want the %d-page backstop", got, checkpointBackstopPages)
+		b := gcOpen(t, Options{})
+		if got := autocheckpoint(b); got != writer.BackstopPages {
+			t.Errorf("writer wal_autocheckpoint = %d, want the %d-page backstop", got, writer.BackstopPages)
+		}
+		if !b.in.wr.Stats().Checkpointer {
+			t.Error("no background checkpointer on a file database")
 		}
 	})
 	t.Run("off", func(t *testing.T) {
@@ -80,14 +40,14 @@ func TestCheckpointerSettings(t *testing.T) {
 			t.Errorf("writer wal_autocheckpoint = %d, want SQLite's 1000", got)
 		}
 		for i := range 20 {
-			if err := b.WriteTx(gcCtx, "insert", gcInsert(i)); err != nil {
+			if err := b.write(gcCtx, "insert", gcInsert(i)); err != nil {
 				t.Fatal(err)
 			}
 		}
 		if n := mainFileRows(t, b.Path()); n != 0 {
 			t.Errorf("database file holds %d rows without a checkpoint", n)
 		}
-		if b.in.ckpt != nil || b.CheckpointStats() != (CheckpointStats{}) {
+		if b.in.wr.Stats().Checkpointer || b.CheckpointStats() != (CheckpointStats{}) {
 			t.Errorf("a checkpointer runs although it is off: %+v", b.CheckpointStats())
 		}
 	})
@@ -98,7 +58,7 @@ func TestCheckpointerSettings(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer b.Close(gcCtx)
-		if b.in.ckpt != nil || b.CheckpointStats() != (CheckpointStats{}) {
+		if b.in.wr.Stats().Checkpointer || b.CheckpointStats() != (CheckpointStats{}) {
 			t.Errorf("a checkpointer runs on a memory database: %+v", b.CheckpointStats())
 		}
 	})

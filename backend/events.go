@@ -206,12 +206,16 @@ func newEventHub() *eventHub {
 }
 
 // hub returns the shared hub, creating it on first use; the last Close of
-// the backend stops every subscription.
+// the backend stops every subscription. A hub first asked for after that
+// Close is born closed, so Subscribe refuses instead of starting a
+// subscription nothing would stop.
 func (b *Backend) hub() *eventHub {
 	in := b.in
 	in.hubOnce.Do(func() {
 		in.hub = newEventHub()
-		in.onClose(func(context.Context) { in.hub.close() })
+		if !in.onClose(func(context.Context) { in.hub.close() }) {
+			in.hub.close()
+		}
 	})
 	return in.hub
 }
@@ -277,7 +281,8 @@ func WithBuffer(n int) SubscribeOption {
 // exactly once. Commits through any handle of this backend in this process
 // wake it at once; rows written by other processes are picked up by a
 // periodic poll. The channel closes when ctx ends or the backend's last
-// handle closes.
+// handle closes; after that Close, Subscribe returns a KindUnavailable
+// error (code "closed") and starts nothing.
 func (b *Backend) Subscribe(ctx context.Context, o Outbox, afterEventID int64, opts ...SubscribeOption) (<-chan Event, error) {
 	if o <= 0 || o >= outboxCount {
 		return nil, validation("subscribe", "invalid_input", "unknown outbox %d", int(o))

@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/ffsqlite/ffsqlite/backend"
+	"github.com/ffsqlite/ffsqlite/internal/leakcheck"
 	"github.com/ffsqlite/ffsqlite/internal/testdb"
 )
 
@@ -208,5 +211,48 @@ func TestSubscribeEndsOnClose(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("subscription survived Close")
+	}
+}
+
+// TestSubscribeAfterClose: once the last handle has closed, Subscribe
+// refuses with a typed error and starts nothing, whether or not a
+// subscription ever ran before (the event hub is created lazily, so a
+// first Subscribe after Close used to build a hub nobody would stop and
+// leave its goroutine polling the closed database). It does not run in
+// parallel, so the goroutine check sees only what Subscribe started.
+func TestSubscribeAfterClose(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		memory     bool
+		subscribed bool // a subscription ran (and ended) before Close
+	}{
+		{"file/fresh", false, false},
+		{"memory/fresh", true, false},
+		{"file/subscribed", false, true},
+		{"memory/subscribed", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, _ := engOpen(t, tc.memory)
+			if tc.subscribed {
+				ctx, cancel := context.WithCancel(engCtx)
+				ch, err := b.Subscribe(ctx, backend.OutboxLease, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cancel()
+				for range ch {
+				}
+			}
+			if err := b.Close(engCtx); err != nil {
+				t.Fatal(err)
+			}
+			before := goleak.IgnoreCurrent()
+			ch, err := b.Subscribe(engCtx, backend.OutboxCompletion, 0, backend.WithPollInterval(time.Millisecond))
+			engWantCode(t, err, backend.KindUnavailable, "closed")
+			if ch != nil {
+				t.Fatal("Subscribe after Close returned a channel")
+			}
+			goleak.VerifyNone(t, append(leakcheck.Options(), before)...)
+		})
 	}
 }

@@ -85,7 +85,7 @@ func (b *Backend) SeedWaitpointSecret(ctx context.Context, kid string, secret []
 		return false, validation(op, "invalid_secret_hex", "new_secret_hex must be a non-empty even-length hex string")
 	}
 	seeded := false
-	err := b.writeTx(ctx, op, func(ctx context.Context, tx *Txn) error {
+	err := b.write(ctx, op, func(tx *wtx) error {
 		seeded = false
 		var n int
 		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM ff_waitpoint_hmac WHERE active = 1").Scan(&n); err != nil {
@@ -120,8 +120,8 @@ func (b *Backend) RotateWaitpointSecret(ctx context.Context, kid string, secret 
 	if len(secret) == 0 {
 		return validation(op, "invalid_secret_hex", "new_secret_hex must be a non-empty even-length hex string")
 	}
-	return b.writeTx(ctx, op, func(ctx context.Context, tx *Txn) error {
-		now := b.Now()
+	return b.write(ctx, op, func(tx *wtx) error {
+		now := tx.now
 		var cur []byte
 		err := tx.QueryRowContext(ctx, "SELECT secret FROM ff_waitpoint_hmac WHERE kid = ?", kid).Scan(&cur)
 		switch {

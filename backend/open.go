@@ -1,6 +1,12 @@
 // Package backend is ffsqlite's FlowFabric engine on SQLite: the guarded,
 // per-path shared database handle and, in the files beside this one, the
 // engine's data plane. Open is the only way to get a Backend.
+//
+// Every engine write goes through write (write.go), which runs its
+// function in a transaction of the writer, backend/internal/writer (held
+// writer connection, group commit, busy retry, after-commit hooks,
+// background checkpoints); backend keeps the guard, the registry, the
+// pools and the switch to WAL.
 package backend
 
 import (
@@ -16,6 +22,7 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go)
 
+	"github.com/ffsqlite/ffsqlite/backend/internal/writer"
 	"github.com/ffsqlite/ffsqlite/migrations"
 )
 
@@ -44,21 +51,17 @@ type inner struct {
 
 	closeMu sync.Mutex
 	closers []func(context.Context) // run before the pools close, last first
+	closed  bool                    // the last handle has closed; onClose refuses
 
 	// Engine data plane: the outbox event hub (events.go), created lazily
 	// and shut down through onClose.
 	hubOnce sync.Once
 	hub     *eventHub
 
-	// sessions hands the writer connection to group transactions
-	// (session.go).
-	sessions sessions
-
-	// gc batches concurrent write transactions (groupcommit.go).
-	gc groupCommit
-	// ckpt checkpoints the WAL beside the writer (checkpoint.go); nil for
-	// memory, read-only and non-WAL databases.
-	ckpt *checkpointer
+	// wr runs the engine's write transactions on the writer pool
+	// (write.go, backend/internal/writer) and, on a file database in WAL
+	// mode, checkpoints beside them; nil when read-only.
+	wr *writer.Writer
 }
 
 // SchemaAheadError is returned by Open when the database's goose version is
@@ -142,12 +145,21 @@ func construct(ctx context.Context, loc location, o Options) (in *inner, err err
 	if loc.memory {
 		// One connection serves reads and writes: under a shared cache,
 		// concurrent connections fail each other with SQLITE_LOCKED instead
-		// of waiting, so more connections would only add errors.
-		if in.writer, err = openPool(loc.uri, o, poolWriter, 1); err != nil {
-			return in, err
+		// of waiting, so more connections would only add errors. Read-only,
+		// it is a query_only connection and there is no writer, as on
+		// files.
+		if o.ReadOnly {
+			if in.reader, err = openPool(loc.uri, o, poolReader, 1); err != nil {
+				return in, err
+			}
+		} else {
+			if in.writer, err = openPool(loc.uri, o, poolWriter, 1); err != nil {
+				return in, err
+			}
+			in.reader = in.writer
+			// The writer borrows the one connection per transaction.
+			in.wr = writer.New(writer.Config{DB: in.writer})
 		}
-		in.reader = in.writer
-		in.sessions.db = in.writer
 		if in.sentDB, err = openPool(loc.uri, o, poolPlain, 1); err != nil {
 			return in, err
 		}
@@ -175,20 +187,22 @@ func construct(ctx context.Context, loc location, o Options) (in *inner, err err
 	}
 	if !loc.memory && !o.ReadOnly {
 		// Two writer connections: the engine's write transactions hold one
-		// (session.go), WriterDB's callers use the other.
+		// (backend/internal/writer), WriterDB's callers use the other.
 		if in.writer, err = openPool(loc.uri, o, poolWriter, 2); err != nil {
 			return in, err
 		}
-		in.sessions = sessions{db: in.writer, hold: true}
 		if err = in.writer.PingContext(ctx); err != nil {
 			return in, openErr(loc, "connect", err)
 		}
+		cfg := writer.Config{DB: in.writer, Hold: true, Hot: isHot, Logger: o.Logger}
 		if o.backgroundCheckpoint(loc.uri) {
-			if in.ckpt, err = startCheckpointer(loc.uri, o); err != nil {
+			// The checkpointer's own plain connection.
+			if cfg.Checkpoint, err = openPool(loc.uri, o, poolPlain, 1); err != nil {
 				return in, err
 			}
-			in.gc.onCommit = in.ckpt.committed
+			cfg.CheckpointEvery = o.CheckpointEvery
 		}
+		in.wr = writer.New(cfg)
 	}
 	o.Logger.Warn(BannerText)
 	return in, nil
@@ -202,12 +216,19 @@ func openErr(loc location, what string, err error) error {
 	return fmt.Errorf("sqlite %s for %q: %w", what, name, err)
 }
 
+// backgroundCheckpoint reports whether a writer on uri runs with the
+// writer's background checkpointer: file databases in WAL mode, unless
+// turned off.
+func (o Options) backgroundCheckpoint(uri string) bool {
+	return !IsMemoryURI(uri) && !o.ReadOnly && !o.DisableWAL && o.CheckpointEvery > 0
+}
+
 type poolKind int
 
 const (
 	poolWriter poolKind = iota // BEGIN IMMEDIATE, WAL, synchronous
 	poolReader                 // query_only
-	poolPlain                  // memory sentinel
+	poolPlain                  // memory sentinel, checkpointer
 )
 
 // openPool opens a database/sql pool with ffsqlite's per-connection
@@ -231,7 +252,7 @@ func openPool(uri string, o Options, kind poolKind, size int) (*sql.DB, error) {
 			params = append(params, "_pragma=synchronous("+o.Synchronous+")")
 		}
 		if o.backgroundCheckpoint(uri) {
-			params = append(params, fmt.Sprintf("_pragma=wal_autocheckpoint(%d)", checkpointBackstopPages))
+			params = append(params, fmt.Sprintf("_pragma=wal_autocheckpoint(%d)", writer.BackstopPages))
 		}
 	case poolReader:
 		params = append(params, "_pragma=query_only(1)")
@@ -290,7 +311,7 @@ func (b *Backend) Close(ctx context.Context) error {
 		}
 		b.in.closeMu.Lock()
 		closers := b.in.closers
-		b.in.closers = nil
+		b.in.closers, b.in.closed = nil, true
 		b.in.closeMu.Unlock()
 		for i := len(closers) - 1; i >= 0; i-- {
 			closers[i](context.WithoutCancel(ctx))
@@ -300,17 +321,23 @@ func (b *Backend) Close(ctx context.Context) error {
 	return err
 }
 
-// onClose registers fn to run when the last handle closes.
-func (in *inner) onClose(fn func(context.Context)) {
+// onClose registers fn to run when the last handle closes. It reports
+// false, and registers nothing, when that has already happened: the caller
+// must then not start what fn would stop.
+func (in *inner) onClose(fn func(context.Context)) bool {
 	in.closeMu.Lock()
 	defer in.closeMu.Unlock()
+	if in.closed {
+		return false
+	}
 	in.closers = append(in.closers, fn)
+	return true
 }
 
 func (in *inner) closePools() error {
-	errs := []error{in.sessions.close()}
-	if in.ckpt != nil {
-		errs = append(errs, in.ckpt.close())
+	var errs []error
+	if in.wr != nil {
+		errs = append(errs, in.wr.Close())
 	}
 	if in.reader != nil && in.reader != in.writer {
 		errs = append(errs, in.reader.Close())

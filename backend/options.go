@@ -29,8 +29,9 @@ const (
 	// 8 KB payloads (README, Speed).
 	DefaultPageSize = 2048
 	// DefaultCheckpointEvery is how many committed writes pass between two
-	// background checkpoints (checkpoint.go): ~2 MB of WAL at 2 KB pages.
-	// Of 32, 64, 128, 256 and 1024 measured, 64–256 did best.
+	// background checkpoints (backend/internal/writer/checkpoint.go): ~2 MB
+	// of WAL at 2 KB pages. Of 32, 64, 128, 256 and 1024 measured, 64–256
+	// did best.
 	DefaultCheckpointEvery = 128
 	// DefaultWaitpointHMACGrace is how long a rotated-out waitpoint key
 	// keeps verifying tokens (upstream's FF_WAITPOINT_HMAC_GRACE_MS
@@ -60,7 +61,7 @@ type Options struct {
 	PageSize int
 	// CheckpointEvery is how many committed writes (engine write
 	// transactions) pass between two background WAL checkpoints on a file
-	// database (checkpoint.go). Defaults to
+	// database (backend/internal/writer/checkpoint.go). Defaults to
 	// DefaultCheckpointEvery; a negative value turns the background
 	// checkpointer off, leaving SQLite's automatic checkpoint inside
 	// commits.

@@ -10,7 +10,9 @@ import (
 )
 
 // TestStateVectorProperty drives random operation sequences (fixed seeds)
-// and checks the state-vector invariants after every step; calls on stale
+// and checks the state-vector and storage invariants (engCheckInvariants,
+// engCheckStorage) after every step; TestConcurrentProperty runs
+// operations concurrently. Calls on stale
 // handles or in the wrong state must fail with a typed non-transport
 // error and never corrupt the state.
 func TestStateVectorProperty(t *testing.T) {
@@ -50,6 +52,12 @@ func engProperty(t *testing.T, seed int64, memory bool, steps int) {
 	// Operation weights: worker calls more often than operator calls.
 	weights := []int{0, 0, 0, 1, 1, 1, 2, 2, 3, 3, 4, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}
 	ok := map[string]int{}
+	// The storage checks read every row: every few steps (fewer under
+	// the race detector), and after the last.
+	storageEvery := 8
+	if raceEnabled {
+		storageEvery = 100
+	}
 	allowed := func(op string, err error) {
 		t.Helper()
 		if err == nil {
@@ -160,6 +168,12 @@ func engProperty(t *testing.T, seed int64, memory bool, steps int) {
 			t.Fatalf("step %d (%s) failed", step, name)
 		}
 		engCheckInvariants(t, b)
+		if step%storageEvery == storageEvery-1 || step == steps-1 {
+			engCheckStorage(t, b.ReaderDB())
+		}
+		if t.Failed() {
+			t.Fatalf("step %d (%s) broke an invariant", step, name)
+		}
 	}
 	t.Logf("successful operations: %v", ok)
 	for _, op := range []string{"create", "claim", "renew", "complete", "fail", "cancel", "revoke", "replay", "expired"} {

@@ -80,9 +80,9 @@ func (b *Backend) CreateQuotaPolicy(ctx context.Context, a CreateQuotaPolicyArgs
 		return CreateQuotaPolicyResult{}, err
 	}
 	var res CreateQuotaPolicyResult
-	err := b.writeTx(ctx, op, func(ctx context.Context, tx *Txn) error {
+	err := b.write(ctx, op, func(w *wtx) error {
 		var err error
-		res, err = createQuotaTx(ctx, tx, b.Now(), a)
+		res, err = createQuotaTx(ctx, w.Txn, b.Now(), a)
 		return err
 	})
 	return res, err

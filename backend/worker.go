@@ -14,7 +14,7 @@ import (
 // ff_worker_registry and their audit trail in ff_worker_registry_event
 // (registered / heartbeat / marked_dead / ttl_swept). Unlike upstream,
 // which runs these in plain deferred transactions without retry, every
-// write here goes through writeTx (BEGIN IMMEDIATE + busy retry). Times
+// write here goes through write (BEGIN IMMEDIATE + busy retry). Times
 // come from the engine clock.
 
 // MarkWorkerDeadReasonMaxBytes caps MarkWorkerDead's reason.
@@ -203,7 +203,7 @@ func (b *Backend) RegisterWorker(ctx context.Context, a RegisterWorkerArgs) (Reg
 		return "", err
 	}
 	var out RegisterWorkerOutcome
-	err = b.writeTx(ctx, op, func(ctx context.Context, tx *Txn) error {
+	err = b.write(ctx, op, func(tx *wtx) error {
 		now := b.Now()
 		var existing string
 		err := tx.QueryRowContext(ctx, `SELECT worker_id FROM ff_worker_registry
@@ -236,7 +236,7 @@ func (b *Backend) RegisterWorker(ctx context.Context, a RegisterWorkerArgs) (Reg
 	return out, err
 }
 
-func workerEvent(ctx context.Context, tx *Txn, ns, inst, kind string, at int64, reason *string) error {
+func workerEvent(ctx context.Context, tx *wtx, ns, inst, kind string, at int64, reason *string) error {
 	_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO ff_worker_registry_event
 		(namespace, worker_instance_id, event_kind, event_at_ms, reason) VALUES (?, ?, ?, ?, ?)`,
 		ns, inst, kind, at, reason)
@@ -256,7 +256,7 @@ func (b *Backend) HeartbeatWorker(ctx context.Context, a HeartbeatWorkerArgs) (H
 		return HeartbeatWorkerResult{}, err
 	}
 	res := HeartbeatWorkerResult{Outcome: HeartbeatNotRegistered}
-	err := b.writeTx(ctx, op, func(ctx context.Context, tx *Txn) error {
+	err := b.write(ctx, op, func(tx *wtx) error {
 		now := b.Now()
 		res = HeartbeatWorkerResult{Outcome: HeartbeatNotRegistered}
 		var ttl int64
@@ -292,7 +292,7 @@ func (b *Backend) MarkWorkerDead(ctx context.Context, a MarkWorkerDeadArgs) (Mar
 		return "", err
 	}
 	out := WorkerNotRegistered
-	err := b.writeTx(ctx, op, func(ctx context.Context, tx *Txn) error {
+	err := b.write(ctx, op, func(tx *wtx) error {
 		now := b.Now()
 		r, err := tx.ExecContext(ctx, `DELETE FROM ff_worker_registry WHERE namespace = ? AND worker_instance_id = ?`,
 			a.Namespace, a.WorkerInstanceID)
@@ -366,7 +366,7 @@ func (b *Backend) SweepExpiredWorkers(ctx context.Context, nowMS int64, limit in
 		limit = DefaultWorkerSweepBatch
 	}
 	var rep SweepReport
-	err := b.writeTx(ctx, op, func(ctx context.Context, tx *Txn) error {
+	err := b.write(ctx, op, func(tx *wtx) error {
 		rep = SweepReport{}
 		rows, err := tx.QueryContext(ctx, `DELETE FROM ff_worker_registry WHERE rowid IN (
 				SELECT rowid FROM ff_worker_registry

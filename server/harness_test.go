@@ -34,9 +34,19 @@ type api struct {
 // newAPI serves b through httptest with cfg.
 func newAPI(t testing.TB, b *backend.Backend, cfg server.Config) *api {
 	t.Helper()
+	return newHookedAPI(t, b, cfg, nil)
+}
+
+// newHookedAPI is newAPI with hook (when not nil) called on the server
+// before it serves, to set its test hooks.
+func newHookedAPI(t testing.TB, b *backend.Backend, cfg server.Config, hook func(*server.Server)) *api {
+	t.Helper()
 	srv, err := server.New(b, cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if hook != nil {
+		hook(srv)
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

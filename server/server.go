@@ -151,6 +151,9 @@ type Server struct {
 	// once instead of holding the drain for up to MaxBlock.
 	quit     chan struct{}
 	quitOnce sync.Once
+	// Test hooks, set before the server serves: claimWait runs each time
+	// a blocked worker claim starts waiting for work.
+	hooks struct{ claimWait func() }
 }
 
 // New builds the server's routes over b.

@@ -29,10 +29,22 @@ func TestGracefulShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// The signals the test waits on: a blocked claim starts waiting, the
+	// server's connections change state, the listener closes.
+	waiting := make(chan struct{}, 1)
+	server.SetClaimWaitHook(srv, func() {
+		select {
+		case waiting <- struct{}{}:
+		default:
+		}
+	})
+	conns := newConnStates()
+	server.SetConnStateHook(srv, conns.hook)
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	ln := &closeSignalListener{Listener: inner, closed: make(chan struct{})}
 	addr := ln.Addr().String()
 	base := "http://" + addr
 	served := make(chan error, 1)
@@ -46,6 +58,10 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	done := a.claim(nil)
 	a.complete(done, []int{100, 111, 110, 101}).wantJSON(t, http.StatusOK, `"Completed"`)
+
+	// Every answered request has left its handler (so the count below
+	// sees only the requests in flight).
+	conns.waitActive(t, 0)
 
 	// In flight 1: a long-poll claim on a lane with no work.
 	type answer struct {
@@ -65,6 +81,13 @@ func TestGracefulShutdown(t *testing.T) {
 		resp.Body.Close()
 		poll <- answer{resp.StatusCode, string(data), err}
 	}()
+	select {
+	case <-waiting: // the claim found nothing and waits for work
+	case r := <-poll:
+		t.Fatalf("long-poll answered before shutdown: %d %q %v", r.status, r.body, r.err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the long-poll claim never started waiting for work")
+	}
 
 	// In flight 2: a create whose body is only half sent.
 	pr, pw := io.Pipe()
@@ -86,7 +109,7 @@ func TestGracefulShutdown(t *testing.T) {
 	if _, err := pw.Write(slowBody[:len(slowBody)/2]); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // both requests are now being handled
+	conns.waitActive(t, 2) // both requests are now being handled
 
 	shut := make(chan error, 1)
 	go func() {
@@ -104,18 +127,15 @@ func TestGracefulShutdown(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("long-poll claim held the shutdown")
 	}
-	// New connections are refused once the listener is closed.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err != nil {
-			break
-		}
+	// New connections are refused once Shutdown has closed the listener.
+	select {
+	case <-ln.closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Shutdown never closed the listener")
+	}
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 		c.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("still accepting connections after Shutdown")
-		}
-		time.Sleep(10 * time.Millisecond)
+		t.Fatal("still accepting connections after Shutdown")
 	}
 	// Shutdown is still waiting for the half-sent create.
 	select {
@@ -162,6 +182,64 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if res, err := re.GetResult(ctx, doneID); err != nil || string(res) != "done" {
 		t.Fatalf("result after reopen: %q %v", res, err)
+	}
+}
+
+// closeSignalListener closes its channel once the listener itself is
+// closed.
+type closeSignalListener struct {
+	net.Listener
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (l *closeSignalListener) Close() error {
+	err := l.Listener.Close()
+	l.once.Do(func() { close(l.closed) })
+	return err
+}
+
+// connStates follows the server's connections through its ConnState hook,
+// so a test can wait until a number of them are handling a request.
+type connStates struct {
+	mu      sync.Mutex
+	active  map[net.Conn]bool
+	changed chan struct{} // closed and replaced at each change
+}
+
+func newConnStates() *connStates {
+	return &connStates{active: map[net.Conn]bool{}, changed: make(chan struct{})}
+}
+
+func (c *connStates) hook(conn net.Conn, st http.ConnState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st == http.StateActive {
+		c.active[conn] = true
+	} else {
+		delete(c.active, conn)
+	}
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// waitActive waits until exactly n connections are handling a request
+// (the limit only bounds a broken test).
+func (c *connStates) waitActive(t testing.TB, n int) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		c.mu.Lock()
+		got, changed := len(c.active), c.changed
+		c.mu.Unlock()
+		if got == n {
+			return
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			t.Fatalf("%d connections handling a request, want %d", got, n)
+		}
 	}
 }
 

@@ -120,6 +120,9 @@ func (s *Server) waitForWork(w http.ResponseWriter, ctx context.Context, woken <
 	}
 	t := time.NewTimer(min(left, s.cfg.ClaimPoll))
 	defer t.Stop()
+	if s.hooks.claimWait != nil {
+		s.hooks.claimWait()
+	}
 	select {
 	case <-ctx.Done():
 		return false

@@ -54,31 +54,45 @@ func TestWorkerClaimNoWork(t *testing.T) {
 	}
 }
 
+// claimWaitAPI is fileAPI with a channel that receives each time a
+// blocked worker claim starts waiting for work (the server's claimWait
+// hook); signals nobody reads yet are dropped beyond a small buffer.
+func claimWaitAPI(t testing.TB, cfg server.Config) (*api, <-chan struct{}) {
+	t.Helper()
+	waits := make(chan struct{}, 4)
+	b := testdb.Open(t, testdb.WithClock(testdb.NewClock(epoch).Now))
+	a := newHookedAPI(t, b, cfg, func(s *server.Server) {
+		server.SetClaimWaitHook(s, func() {
+			select {
+			case waits <- struct{}{}:
+			default:
+			}
+		})
+	})
+	return a, waits
+}
+
 // A long-poll claim returns as soon as a create lands, not at block_ms.
 func TestWorkerClaimLongPoll(t *testing.T) {
 	t.Parallel()
-	a, _ := fileAPI(t, server.Config{ClaimPoll: time.Hour}) // only the create's wake-up can end it early
+	a, waits := claimWaitAPI(t, server.Config{ClaimPoll: time.Hour}) // only the create's wake-up can end it early
 	type result struct {
 		l  *wireLease
 		at time.Time
 	}
 	got := make(chan result, 1)
-	before := a.b.GroupCommitStats().Batches
 	go func() {
 		l := a.claim(map[string]any{"block_ms": 20_000})
 		got <- result{l, time.Now()}
 	}()
-	// The claim is blocked once its first, empty claim has run: the
-	// worker's registration and that claim are two write transactions.
-	for wait := time.Now().Add(10 * time.Second); a.b.GroupCommitStats().Batches-before < 2; {
-		if time.Now().After(wait) {
-			t.Fatal("the long-poll claim never ran its first claim")
-		}
-		select {
-		case r := <-got:
-			t.Fatalf("claim returned before any work: %+v", r.l)
-		case <-time.After(time.Millisecond):
-		}
+	// The claim is blocked once its first, empty claim has run and it
+	// waits for work.
+	select {
+	case <-waits:
+	case r := <-got:
+		t.Fatalf("claim returned before any work: %+v", r.l)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the long-poll claim never started waiting for work")
 	}
 	select {
 	case r := <-got:
@@ -104,10 +118,16 @@ func TestWorkerClaimLongPoll(t *testing.T) {
 // found by the blocked claim's periodic retry.
 func TestWorkerClaimLongPollSeesOtherWriters(t *testing.T) {
 	t.Parallel()
-	a, _ := fileAPI(t, server.Config{ClaimPoll: 20 * time.Millisecond})
+	a, waits := claimWaitAPI(t, server.Config{ClaimPoll: 20 * time.Millisecond})
 	got := make(chan *wireLease, 1)
 	go func() { got <- a.claim(map[string]any{"block_ms": 10_000}) }()
-	time.Sleep(100 * time.Millisecond)
+	select {
+	case <-waits: // the claim found nothing and is blocked
+	case l := <-got:
+		t.Fatalf("claim returned before any work: %+v", l)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the long-poll claim never started waiting for work")
+	}
 	id := backend.NewExecutionID(0)
 	if _, err := a.b.CreateExecution(context.Background(), backend.CreateExecutionArgs{ExecutionID: id, Namespace: "ns",
 		LaneID: "default", ExecutionKind: "k", CreatorIdentity: "go"}); err != nil {

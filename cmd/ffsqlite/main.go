@@ -10,14 +10,18 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	sig, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	// The commands see the first signal only once the default handlers are
+	// back: a second signal, even one sent the moment a graceful stop is
+	// announced, then ends the process at once instead of being swallowed.
+	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		// After the first signal starts a graceful stop, restore the default
-		// handlers: a second signal ends the process at once.
-		<-ctx.Done()
+		<-sig.Done()
 		stop()
+		cancel()
 	}()
 	code := run(ctx, os.Args, os.Stdout, os.Stderr)
 	stop()
+	cancel()
 	os.Exit(code)
 }

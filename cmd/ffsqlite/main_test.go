@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+
+	"github.com/ffsqlite/ffsqlite/internal/testdb"
 )
 
 // reexecEnv makes the test binary behave as the ffsqlite binary, so tests
@@ -19,8 +21,7 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Setenv("FF_DEV_MODE", "1")
-	os.Exit(m.Run())
+	testdb.Main(m)
 }
 
 // runCLI runs the command in-process and returns stdout, stderr and the

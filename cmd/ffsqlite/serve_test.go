@@ -28,6 +28,7 @@ type serveProc struct {
 	base    string // http://127.0.0.1:PORT
 	mu      sync.Mutex
 	errb    bytes.Buffer  // everything on stderr so far
+	grew    chan struct{} // closed (and replaced) at each stderr line; under mu
 	exited  chan struct{} // closed after cmd.Wait
 	waitErr error         // cmd.Wait's result, once exited is closed
 }
@@ -39,7 +40,8 @@ var serveAPILine = regexp.MustCompile(`^\s*API:\s+(http://\S+)/v1$`)
 // port there).
 func startServe(t *testing.T, env []string, args ...string) *serveProc {
 	t.Helper()
-	p := &serveProc{t: t, cmd: binCmd(t, env, append([]string{"serve"}, args...)...), exited: make(chan struct{})}
+	p := &serveProc{t: t, cmd: binCmd(t, env, append([]string{"serve"}, args...)...),
+		grew: make(chan struct{}), exited: make(chan struct{})}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -59,6 +61,8 @@ func startServe(t *testing.T, env []string, args ...string) *serveProc {
 			line := sc.Text()
 			p.mu.Lock()
 			p.errb.WriteString(line + "\n")
+			close(p.grew)
+			p.grew = make(chan struct{})
 			p.mu.Unlock()
 			if m := serveAPILine.FindStringSubmatch(line); m != nil {
 				base = m[1]
@@ -88,6 +92,80 @@ func (p *serveProc) stderr() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.errb.String()
+}
+
+// waitStderr waits until stderr holds want (the limit only bounds a broken
+// test); it fails when the process exits first.
+func (p *serveProc) waitStderr(want string, limit time.Duration) {
+	p.t.Helper()
+	timeout := time.After(limit)
+	for {
+		p.mu.Lock()
+		found, grew := strings.Contains(p.errb.String(), want), p.grew
+		p.mu.Unlock()
+		if found {
+			return
+		}
+		select {
+		case <-grew:
+		case <-p.exited:
+			p.t.Fatalf("serve exited (%v) before printing %q:\n%s", p.waitErr, want, p.stderr())
+		case <-timeout:
+			p.t.Fatalf("serve printed no %q within %v:\n%s", want, limit, p.stderr())
+		}
+	}
+}
+
+// heldCreate is a create request whose handler is running and reading a
+// body that is only half sent.
+type heldCreate struct {
+	t    *testing.T
+	conn net.Conn
+	br   *bufio.Reader
+	rest []byte
+}
+
+// holdCreate sends a create's headers with "Expect: 100-continue" and
+// returns once the server answers "100 Continue": Go's server sends it
+// when the handler first reads the body, so the request is then in its
+// handler. Half the body follows; finish sends the rest.
+func (p *serveProc) holdCreate() *heldCreate {
+	p.t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(p.base, "http://"))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(30 * time.Second)) // bounds a broken test only
+	body, _ := json.Marshal(map[string]any{"execution_id": fmt.Sprintf("{fp:0}:%s", uuid.NewString()),
+		"namespace": "e2e", "lane_id": "default", "execution_kind": "job", "input_payload": byteArray("{}"),
+		"priority": 0, "creator_identity": "e2e", "partition_id": 0, "now": time.Now().UnixMilli()})
+	fmt.Fprintf(conn, "POST /v1/executions HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"+
+		"Content-Length: %d\r\nExpect: 100-continue\r\n\r\n", strings.TrimPrefix(p.base, "http://"), len(body))
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusContinue {
+		p.t.Fatalf("no 100 Continue for a create: %v %v\n%s", resp, err, p.stderr())
+	}
+	half := len(body) / 2
+	if _, err := conn.Write(body[:half]); err != nil {
+		p.t.Fatal(err)
+	}
+	return &heldCreate{t: p.t, conn: conn, br: br, rest: body[half:]}
+}
+
+// finish sends the rest of the body and returns the response's status.
+func (h *heldCreate) finish() int {
+	h.t.Helper()
+	if _, err := h.conn.Write(h.rest); err != nil {
+		h.t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(h.br, nil)
+	if err != nil {
+		h.t.Fatalf("held create: %v", err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // wait waits for the process to exit and returns its exit code (-1 when a
@@ -362,37 +440,50 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 }
 
-// The first SIGINT drains gracefully (here: waits for a request whose body
-// is still arriving); a second one ends the process at once.
+// The first SIGINT drains gracefully: it stops accepting and waits for the
+// requests in flight (creates whose bodies are still arriving; in one case
+// the first is finished after the signal and answered); a second SIGINT
+// ends the process at once, also when it comes the moment the drain is
+// announced (the default handlers are back before the drain starts).
 func TestServeSecondSignalExitsAtOnce(t *testing.T) {
 	t.Parallel()
-	p := startServe(t, nil, "--db", ":memory:", "--listen", "127.0.0.1:0")
-	conn, err := net.Dial("tcp", strings.TrimPrefix(p.base, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "POST /v1/executions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
-	time.Sleep(200 * time.Millisecond) // the request is in its handler
-	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(500 * time.Millisecond)
-	select {
-	case <-p.exited:
-		t.Fatalf("serve exited (%v) with a request in flight after one SIGINT:\n%s", p.waitErr, p.stderr())
-	default:
-	}
-	if !strings.Contains(p.stderr(), "shutting down") {
-		t.Fatalf("no drain after the first SIGINT:\n%s", p.stderr())
-	}
-	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	p.wait(5 * time.Second)
-	if d := time.Since(start); d > 3*time.Second {
-		t.Fatalf("second SIGINT took %v", d)
+	for _, tc := range []struct {
+		name   string
+		finish bool // finish one held create between the two signals
+	}{{"after a drained request", true}, {"as the drain starts", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := startServe(t, nil, "--db", ":memory:", "--listen", "127.0.0.1:0")
+			first, second := p.holdCreate(), p.holdCreate()
+			if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+				t.Fatal(err)
+			}
+			p.waitStderr("shutting down", 30*time.Second)
+			if tc.finish {
+				// Draining: the in-flight request is still served after the signal.
+				if status := first.finish(); status != http.StatusCreated {
+					t.Fatalf("in-flight create during the drain answered %d:\n%s", status, p.stderr())
+				}
+				select {
+				case <-p.exited:
+					t.Fatalf("serve exited (%v) with a request in flight after one SIGINT:\n%s", p.waitErr, p.stderr())
+				default:
+				}
+			}
+			if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			p.wait(5 * time.Second)
+			if d := time.Since(start); d > 3*time.Second {
+				t.Fatalf("second SIGINT took %v", d)
+			}
+			// The second request held the drain open until the end, and the
+			// exit cut it off unanswered.
+			if b, err := second.br.ReadByte(); err == nil {
+				t.Fatalf("the request still in flight got an answer (%q...) from a killed server", b)
+			}
+		})
 	}
 }
 

@@ -16,15 +16,16 @@ import (
 	"log/slog"
 
 	"github.com/ffsqlite/ffsqlite/backend"
+	"github.com/ffsqlite/ffsqlite/internal/leakcheck"
 	"github.com/ffsqlite/ffsqlite/migrate"
 )
 
-// Main sets FF_DEV_MODE=1 for the whole test binary and runs the tests.
-// Call it from TestMain; tests of the guard unset it with t.Setenv in
-// non-parallel tests.
+// Main sets FF_DEV_MODE=1 for the whole test binary and runs the tests
+// under the goroutine-leak check (leakcheck). Call it from TestMain; tests
+// of the guard unset it with t.Setenv in non-parallel tests.
 func Main(m *testing.M) {
 	os.Setenv(backend.DevModeEnv, "1")
-	os.Exit(m.Run())
+	leakcheck.Main(m)
 }
 
 // Option adjusts the backend options a helper opens with.

@@ -1,4 +1,4 @@
-package backend
+package writer
 
 import (
 	"context"
@@ -10,18 +10,18 @@ import (
 // Background checkpointing. SQLite's automatic checkpoint runs inside the
 // COMMIT that pushes the WAL past wal_autocheckpoint pages, so every so
 // often one write transaction also copies the WAL into the database file
-// and waits for two fsyncs. On a file database ffsqlite instead runs a
-// PASSIVE checkpoint on a connection of its own every CheckpointEvery
-// committed writes (engine write transactions; a group commit carries
+// and waits for two fsyncs. With Config.Checkpoint the writer instead runs
+// a PASSIVE checkpoint on a connection of its own every CheckpointEvery
+// committed writes (write transactions' functions; a group commit carries
 // several), beside the writer rather than inside one of its transactions:
 // on the second core when there is one, and never on a caller's clock.
-// The writer keeps an automatic checkpoint as a backstop at a much larger
-// WAL (checkpointBackstopPages), which only matters if the background
+// The writer connection keeps an automatic checkpoint as a backstop at a
+// much larger WAL (BackstopPages), which only matters if the background
 // checkpoints cannot keep up.
 
-// checkpointBackstopPages is the writer's wal_autocheckpoint while the
-// background checkpointer runs.
-const checkpointBackstopPages = 10_000
+// BackstopPages is the wal_autocheckpoint to give the writer's
+// connections while the background checkpointer runs.
+const BackstopPages = 10_000
 
 // checkpointer runs a PASSIVE checkpoint each time the writer's count of
 // committed writes passes a multiple of every.
@@ -42,42 +42,15 @@ type checkpointer struct {
 	hooks struct{ ran func() }
 }
 
-// CheckpointStats are the background checkpointer's counters.
-type CheckpointStats struct {
-	// Runs counts checkpoints run, Failures those that returned an error.
-	Runs, Failures int64
-}
-
-// CheckpointStats returns the background checkpointer's counters (zero
-// when it does not run: memory, read-only or non-WAL databases, or
-// Options.CheckpointEvery < 0).
-func (b *Backend) CheckpointStats() CheckpointStats {
-	c := b.in.ckpt
-	if c == nil {
-		return CheckpointStats{}
-	}
-	return CheckpointStats{Runs: c.runs.Load(), Failures: c.failures.Load()}
-}
-
-// backgroundCheckpoint reports whether a writer on uri runs with the
-// background checkpointer: file databases in WAL mode, unless turned off.
-func (o Options) backgroundCheckpoint(uri string) bool {
-	return !IsMemoryURI(uri) && !o.ReadOnly && !o.DisableWAL && o.CheckpointEvery > 0
-}
-
-// startCheckpointer opens the checkpoint connection and starts its loop.
-func startCheckpointer(uri string, o Options) (*checkpointer, error) {
-	db, err := openPool(uri, o, poolPlain, 1)
-	if err != nil {
-		return nil, err
-	}
+// startCheckpointer starts the checkpoint loop on db.
+func startCheckpointer(db *sql.DB, every int64, logger *slog.Logger) *checkpointer {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &checkpointer{
-		db: db, logger: o.Logger, every: int64(o.CheckpointEvery),
+		db: db, logger: logger, every: every,
 		kick: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{}),
 	}
 	go c.loop(ctx)
-	return c, nil
+	return c
 }
 
 // committed counts the n writes of one COMMIT and requests a checkpoint
