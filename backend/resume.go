@@ -167,11 +167,12 @@ func (h *execHead) paused() bool { return h.hasAttempt && !h.outcome.Valid && !h
 
 // endWait is the part of a terminal transition that concerns durable
 // waits: a paused attempt ends with outcome (it had no lease, so no lease
-// event), and an open suspension and its waitpoints close with reason.
+// event; raw_fields.ended_paused records that), and an open suspension and
+// its waitpoints close with reason.
 func (w *wtx) endWait(id ExecutionID, h *execHead, outcome, reason, failureReason string) error {
 	if h.paused() {
 		part, key := id.key()
-		patch := jsonString(map[string]any{"paused": nil, "paused_at_ms": nil, "failure_reason": failureReason})
+		patch := jsonString(map[string]any{"paused": nil, "paused_at_ms": nil, "ended_paused": true, "failure_reason": failureReason})
 		if err := w.endAttempt(part, key, h.attemptIndex, outcome, 1, patch); err != nil {
 			return err
 		}
