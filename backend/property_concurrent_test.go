@@ -147,7 +147,7 @@ var propOps = []propOp{
 	// Durable waits (property_waits_test.go).
 	{"suspend", 4, propSuspend},
 	{"signal", 5, propSignal},
-	{"resume", 1, propResume},
+	{"resume", 2, propResume},
 	{"delay", 2, propDelay},
 	{"expire_suspensions", 2, propSweep("expire_suspensions", (*backend.Backend).ExpireSuspensions)},
 }

@@ -97,10 +97,15 @@ func propSignal(g *propG) error {
 	return nil
 }
 
-// propResume is an operator resume of any execution (not suspended:
-// refused).
+// propResume is an operator resume, mostly of an execution that
+// suspended (one that is not suspended now refuses it).
 func propResume(g *propG) error {
 	id, ok := g.pickID()
+	g.w.mu.Lock()
+	if n := len(g.w.waits); n > 0 && g.rng.Intn(4) > 0 {
+		id, ok = g.w.waits[n-1-g.rng.Intn(min(6, n))].id, true
+	}
+	g.w.mu.Unlock()
 	if !ok {
 		return errPropNoop
 	}
