@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"unicode"
 
 	"github.com/google/uuid"
 )
@@ -126,10 +125,10 @@ func (b *Backend) Claim(ctx context.Context, args ClaimArgs) (*Lease, error) {
 	if err := validateLane(args.LaneID); err != nil {
 		return nil, engineOp(err, op)
 	}
-	if err := validateWorkerField("worker_id", args.WorkerID); err != nil {
+	if err := validateWorkerID("worker_id", args.WorkerID); err != nil {
 		return nil, engineOp(err, op)
 	}
-	if err := validateWorkerField("worker_instance_id", args.WorkerInstanceID); err != nil {
+	if err := validateWorkerID("worker_instance_id", args.WorkerInstanceID); err != nil {
 		return nil, engineOp(err, op)
 	}
 	ttl := args.LeaseTTLMS
@@ -231,23 +230,6 @@ func (b *Backend) Claim(ctx context.Context, args ClaimArgs) (*Lease, error) {
 		return nil, err
 	}
 	return lease, nil
-}
-
-// validateWorkerField: non-empty, at most 256 bytes, no whitespace or
-// control characters (upstream's worker id rules).
-func validateWorkerField(field, v string) error {
-	if v == "" {
-		return validation("", "invalid_input", "%s: must not be empty", field)
-	}
-	if len(v) > 256 {
-		return validation("", "invalid_input", "%s: exceeds 256 bytes (got %d)", field, len(v))
-	}
-	for _, r := range v {
-		if unicode.IsSpace(r) || unicode.IsControl(r) {
-			return validation("", "invalid_input", "%s: must not contain whitespace or control characters", field)
-		}
-	}
-	return nil
 }
 
 // PeekClaimable reports, from the read pool and without the write lock,

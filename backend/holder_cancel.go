@@ -25,12 +25,11 @@ func (b *Backend) CancelByHolder(ctx context.Context, h Handle, reason string) (
 		if err := w.leaseEvent(f.id, f.h.LeaseID, "released"); err != nil {
 			return err
 		}
-		if _, err := w.exec(qTerminal, f.part, f.key, StateCancelled, w.now, nil, reason, SourceLeaseHolder,
-			terminalPatch("cancelled", nil)); err != nil {
+		if _, err := w.terminate(f.id, outcomeCancelled, terminal{cancel: &cancelInfo{reason: reason, by: SourceLeaseHolder}}); err != nil {
 			return err
 		}
 		out = CancelExecutionResult{ExecutionID: f.id, PublicState: StateCancelled}
-		return w.completionEvent(f.id, "cancelled")
+		return nil
 	})
 	return out, err
 }

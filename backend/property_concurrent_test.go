@@ -150,6 +150,8 @@ var propOps = []propOp{
 	{"resume", 2, propResume},
 	{"delay", 2, propDelay},
 	{"expire_suspensions", 2, propSweep("expire_suspensions", (*backend.Backend).ExpireSuspensions)},
+	{"create_waitpoint", 2, propCreateWaitpoint},
+	{"expire_waitpoints", 1, propSweep("expire_waitpoints", (*backend.Backend).ExpirePendingWaitpoints)},
 }
 
 // errPropNoop is what an operation returns when it had nothing to act on
@@ -230,6 +232,7 @@ type propExec struct {
 	signals       int                    // acknowledged accepted signals
 	opResumes     int                    // acknowledged operator resumes
 	delays        int                    // acknowledged worker delays
+	pendings      int                    // acknowledged pending waitpoints
 }
 
 type propFailure struct {

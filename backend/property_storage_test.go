@@ -28,6 +28,9 @@ type engStoredExec struct {
 	result       []byte
 	terminalAt   sql.NullInt64
 	attempts     []engStoredAttempt // by attempt_index
+	// openWaits counts its open suspension and pending or active
+	// waitpoints.
+	openWaits int
 	// Outbox rows in event_id order.
 	lease, completion, operator, signal []engEvent
 }
@@ -169,6 +172,21 @@ FROM ff_attempt ORDER BY partition_key, execution_id, attempt_index`, func(rows 
 		x.attempts = append(x.attempts, a)
 		return nil
 	})
+	query(`SELECT partition_key, execution_id FROM ff_suspension_current WHERE json_extract(member_map, '$.state') = 'open'
+UNION ALL SELECT partition_key, execution_id FROM ff_waitpoint_pending WHERE state IN ('pending', 'active')`,
+		func(rows *sql.Rows) error {
+			var (
+				part int64
+				raw  []byte
+			)
+			if err := rows.Scan(&part, &raw); err != nil {
+				return err
+			}
+			if x := s.execs[wireID(part, raw)]; x != nil {
+				x.openWaits++
+			}
+			return nil
+		})
 	events := func(q string, completion bool, list func(x *engStoredExec) *[]engEvent) {
 		query(q, func(rows *sql.Rows) error {
 			var (
@@ -273,6 +291,9 @@ func engCheckStorage(t testing.TB, db *sql.DB) {
 		terminal := x.sv.LifecyclePhase == "terminal"
 		if terminal != x.terminalAt.Valid {
 			t.Errorf("%s: terminal_at_ms %v", where, x.terminalAt)
+		}
+		if terminal && x.openWaits > 0 {
+			t.Errorf("%s: terminal with %d open suspension or waitpoint rows", where, x.openWaits)
 		}
 		running := 0
 		for i, a := range x.attempts {

@@ -97,6 +97,26 @@ func propSignal(g *propG) error {
 	return nil
 }
 
+// propCreateWaitpoint creates a pending waitpoint for a held lease,
+// expiring within 600 ms; signals reach it (buffered) like the waitpoints
+// of suspends, and the execution's end or the expiry reconciler closes it.
+func propCreateWaitpoint(g *propG) error {
+	l, ok := g.pickLease()
+	if !ok {
+		return errPropNoop
+	}
+	wp, err := g.w.b.CreateWaitpoint(engCtx, l.Handle, backend.CreateWaitpointArgs{
+		WaitpointKey: "pk:" + uuid.NewString(), ExpiresInMS: 1 + int64(g.rng.Intn(600))})
+	if err != nil {
+		return err
+	}
+	g.record(l.ExecutionID, func(e *propExec) { e.pendings++ })
+	g.w.mu.Lock()
+	defer g.w.mu.Unlock()
+	g.w.waits = append(g.w.waits, propWait{id: l.ExecutionID, wp: wp.WaitpointID, token: wp.WaitpointToken})
+	return nil
+}
+
 // propResume is an operator resume, mostly of an execution that
 // suspended (one that is not suspended now refuses it).
 func propResume(g *propG) error {
@@ -148,7 +168,7 @@ func propCheckWaits(t *testing.T, where string, m *propExec, x *engStoredExec) {
 	if m.resumedClaims > m.suspends+m.delays {
 		t.Errorf("%s: %d resumed claims after %d suspends and %d delays", where, m.resumedClaims, m.suspends, m.delays)
 	}
-	if m.signals > 0 && m.suspends == 0 {
-		t.Errorf("%s: %d signals accepted without a suspend", where, m.signals)
+	if m.signals > 0 && m.suspends == 0 && m.pendings == 0 {
+		t.Errorf("%s: %d signals accepted without a suspend or a pending waitpoint", where, m.signals)
 	}
 }

@@ -46,6 +46,17 @@ func (w *wtx) closeWaitState(id ExecutionID, reason string, satisfied bool) erro
 	return w.closeWaitpoints(id, WaitpointActive, reason, satisfied)
 }
 
+// closeWaits closes what an ending execution leaves open: its suspension
+// and every pending or active waitpoint, with reason (terminate).
+func (w *wtx) closeWaits(id ExecutionID, reason string) error {
+	part, key := id.key()
+	if _, err := w.exec(qCloseSuspension, part, key, reason, false, w.now); err != nil {
+		return err
+	}
+	_, err := w.exec(qCloseOpenWaitpoints, part, key, reason, w.now)
+	return err
+}
+
 // resumeSuspended moves a suspended execution back to the queue after
 // its suspension closed: waiting, or delayed for delayMS > 0 (detail is
 // the delayed blocking_detail). It returns the public state. No
@@ -159,23 +170,4 @@ func (w *wtx) resumeAttempt(part int64, key []byte, expires int64, args ClaimArg
 		return r, false, nil
 	}
 	return r, err == nil, err
-}
-
-// paused reports whether the current attempt is paused by a suspend or a
-// delay: not ended and holding no lease.
-func (h *execHead) paused() bool { return h.hasAttempt && !h.outcome.Valid && !h.expires.Valid }
-
-// endWait is the part of a terminal transition that concerns durable
-// waits: a paused attempt ends with outcome (it had no lease, so no lease
-// event; raw_fields.ended_paused records that), and an open suspension and
-// its waitpoints close with reason.
-func (w *wtx) endWait(id ExecutionID, h *execHead, outcome, reason, failureReason string) error {
-	if h.paused() {
-		part, key := id.key()
-		patch := jsonString(map[string]any{"paused": nil, "paused_at_ms": nil, "ended_paused": true, "failure_reason": failureReason})
-		if err := w.endAttempt(part, key, h.attemptIndex, outcome, 1, patch); err != nil {
-			return err
-		}
-	}
-	return w.closeWaitState(id, reason, false)
 }

@@ -164,7 +164,7 @@ func waitSnapshot(t testing.TB, b *backend.Backend) string {
 
 // waitCheckInvariants adds the durable-wait invariants to
 // engCheckInvariants: suspended ⇔ one open suspension; active waitpoints
-// only under an open suspension; closed rows leave the partial indexes;
+// only under an open suspension, none of a terminal execution; closed rows leave the partial indexes;
 // a paused attempt only on an interrupted, suspended or runnable
 // execution.
 func waitCheckInvariants(t testing.TB, b *backend.Backend) {
@@ -179,6 +179,9 @@ func waitCheckInvariants(t testing.TB, b *backend.Backend) {
    AND json_extract(s.member_map, '$.state') = 'open')`,
 		"closed suspension keeps a timeout": `SELECT count(*) FROM ff_suspension_current
   WHERE json_extract(member_map, '$.state') <> 'open' AND timeout_at_ms IS NOT NULL`,
+		"open waitpoint of a terminal execution": `SELECT count(*) FROM ff_waitpoint_pending w JOIN ff_exec_core e
+  ON e.partition_key = w.partition_key AND e.execution_id = w.execution_id
+  WHERE w.state IN ('pending', 'active') AND e.lifecycle_phase = 'terminal'`,
 		"closed waitpoint keeps an expiry": `SELECT count(*) FROM ff_waitpoint_pending WHERE state = 'closed' AND expires_at_ms IS NOT NULL`,
 		"paused attempt on the wrong execution": `SELECT count(*) FROM ff_attempt a JOIN ff_exec_core e
   ON e.partition_key = a.partition_key AND e.execution_id = a.execution_id

@@ -124,26 +124,21 @@ func (w *wtx) applySuspensionTimeout(id ExecutionID, h *execHead, behavior strin
 		_, err := w.exec(qEscalateSuspension, part, key, w.now)
 		return err
 	}
-	public, outcome, attemptOutcome := StateFailed, "failed", "failed"
-	var cancelReason, cancelledBy any
+	t := terminal{pausedOutcome: outcomeFailed}
+	outcome := outcomeFailed
 	switch behavior {
 	case "cancel":
-		public, outcome, attemptOutcome = StateCancelled, "cancelled", "cancelled"
-		cancelReason, cancelledBy = "suspension_timeout", SourceSystemTimeout
+		outcome, t.pausedOutcome = outcomeCancelled, outcomeCancelled
+		t.cancel = &cancelInfo{reason: "suspension_timeout", by: SourceSystemTimeout}
 	case "expire":
-		public, outcome = StateExpired, "expired"
+		outcome = outcomeExpired
 	default:
 		behavior = "fail"
 	}
-	reason := "suspension_timeout:" + behavior
-	if err := w.endWait(id, h, attemptOutcome, "timed_out_"+behavior, reason); err != nil {
-		return err
-	}
-	patch := terminalPatch(outcome, map[string]any{"failure_reason": reason})
-	if _, err := w.exec(qTerminal, part, key, public, w.now, nil, cancelReason, cancelledBy, patch); err != nil {
-		return err
-	}
-	return w.completionEvent(id, outcome)
+	t.closeReason = "timed_out_" + behavior
+	t.fields = map[string]any{"failure_reason": "suspension_timeout:" + behavior}
+	_, err := w.terminate(id, outcome, t)
+	return err
 }
 
 // ExpirePendingWaitpoints closes up to limit pending waitpoints whose

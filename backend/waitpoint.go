@@ -134,6 +134,13 @@ WHERE ff_waitpoint_pending.state = 'closed' AND ff_waitpoint_pending.execution_i
     'satisfied_at_ms', CASE WHEN ?5 THEN ?6 END, 'expires_at_ms', expires_at_ms))
 WHERE partition_key = ?1 AND execution_id = ?2 AND state = ?3`)
 
+	// qCloseOpenWaitpoints closes every pending or active waitpoint of
+	// the execution with reason ?3 (its terminal transition).
+	qCloseOpenWaitpoints = hotStmt(`UPDATE ff_waitpoint_pending SET state = 'closed', expires_at_ms = NULL,
+  condition = json_patch(COALESCE(condition, '{}'), json_object('closed_at_ms', ?4, 'close_reason', ?3,
+    'expires_at_ms', expires_at_ms))
+WHERE partition_key = ?1 AND execution_id = ?2 AND state IN ('pending', 'active')`)
+
 	// qCloseWaitpoint closes one open waitpoint.
 	qCloseWaitpoint = hotStmt(`UPDATE ff_waitpoint_pending SET state = 'closed', expires_at_ms = NULL,
   condition = json_patch(COALESCE(condition, '{}'), json_object('closed_at_ms', ?5, 'close_reason', ?3,
