@@ -44,6 +44,14 @@ type Lease struct {
 	WorkerID         string      `json:"worker_id"`
 	WorkerInstanceID string      `json:"worker_instance_id"`
 	Handle           Handle      `json:"handle"`
+	// Resumed is true when the claim resumed an attempt paused by a
+	// suspend or a worker delay (same attempt_index and attempt_id, epoch
+	// + 1, handle kind Resumed) rather than starting a new one.
+	Resumed bool `json:"resumed"`
+	// Signals are, for a resumed claim, the signals that satisfied the
+	// attempt's suspension (empty after a delay or an operator resume);
+	// absent otherwise.
+	Signals []ResumeSignal `json:"signals,omitzero"`
 }
 
 var (
@@ -84,7 +92,9 @@ RETURNING payload, ` + evTagsReturning)
 )
 
 // attemptTypeFor maps the execution's pending attempt state to the type of
-// the attempt a claim creates.
+// the attempt a claim creates. attempt_interrupted is a reclaim only when
+// the current attempt ended (lease expiry); an attempt paused by suspend
+// or delay is resumed instead (resume.go).
 func attemptTypeFor(attemptState string) string {
 	switch attemptState {
 	case "pending_retry_attempt":
@@ -106,7 +116,10 @@ func attemptTypeFor(attemptState string) string {
 // initial / retry / reclaim / replay from the pending attempt state),
 // takes the next lease epoch, sets the lease expiry and, once,
 // started_at_ms, and writes lease event "acquired" ("reclaimed" for a
-// reclaim), all in one short transaction.
+// reclaim), all in one short transaction. An execution whose current
+// attempt was paused by a suspend or a worker delay resumes that attempt
+// instead: same index and attempt id, epoch + 1, a new lease, handle kind
+// Resumed, Lease.Resumed and the satisfying signals.
 func (b *Backend) Claim(ctx context.Context, args ClaimArgs) (*Lease, error) {
 	const op = "claim"
 	if err := validateLane(args.LaneID); err != nil {
@@ -162,9 +175,22 @@ func (b *Backend) Claim(ctx context.Context, args ClaimArgs) (*Lease, error) {
 		atype := attemptTypeFor(attemptState)
 		expires := now + ttl
 		var idx, epoch int64
-		if err := w.queryRow(qClaimAttempt, part, key, args.WorkerID, args.WorkerInstanceID, expires, now,
-			attemptID, leaseID, atype, args.LaneID).Scan(&idx, &epoch); err != nil {
-			return err
+		aid := attemptID
+		resumed := false
+		if attemptState == "attempt_interrupted" {
+			r, ok, err := w.resumeAttempt(part, key, expires, args, leaseID)
+			if err != nil {
+				return err
+			}
+			if ok {
+				resumed, idx, epoch, aid, atype = true, r.idx, r.epoch, r.attemptID, r.atype
+			}
+		}
+		if !resumed {
+			if err := w.queryRow(qClaimAttempt, part, key, args.WorkerID, args.WorkerInstanceID, expires, now,
+				attemptID, leaseID, atype, args.LaneID).Scan(&idx, &epoch); err != nil {
+				return err
+			}
 		}
 		var payload []byte
 		var tags evTags
@@ -173,20 +199,28 @@ func (b *Backend) Claim(ctx context.Context, args ClaimArgs) (*Lease, error) {
 		}
 		event := "acquired"
 		kind := HandleFresh
-		if atype == "reclaim" {
+		switch {
+		case resumed:
+			kind = HandleResumed
+		case atype == "reclaim":
 			event, kind = "reclaimed", HandleReclaimed
 		}
 		if err := w.leaseEventTagged(id, &tags, leaseID, event); err != nil {
 			return err
 		}
 		lease = &Lease{
-			ExecutionID: id, AttemptIndex: uint32(idx), AttemptID: attemptID, AttemptType: atype,
+			ExecutionID: id, AttemptIndex: uint32(idx), AttemptID: aid, AttemptType: atype,
 			LeaseID: leaseID, LeaseEpoch: uint64(epoch), LeaseTTLMS: ttl, ExpiresAtMS: expires,
 			InputPayload: payload, LaneID: args.LaneID, WorkerID: args.WorkerID,
-			WorkerInstanceID: args.WorkerInstanceID,
+			WorkerInstanceID: args.WorkerInstanceID, Resumed: resumed,
+		}
+		if resumed {
+			if lease.Signals, err = w.resumeSignals(part, key, idx); err != nil {
+				return err
+			}
 		}
 		lease.Handle = EncodeHandle(kind, HandlePayload{
-			ExecutionID: id, AttemptIndex: uint32(idx), AttemptID: attemptID, LeaseID: leaseID,
+			ExecutionID: id, AttemptIndex: uint32(idx), AttemptID: aid, LeaseID: leaseID,
 			LeaseEpoch: uint64(epoch), LeaseTTLMS: uint64(ttl), LaneID: args.LaneID,
 			WorkerInstanceID: args.WorkerInstanceID,
 		})

@@ -32,6 +32,10 @@ const (
 	// of WAL at 2 KB pages. Of 32, 64, 128, 256 and 1024 measured, 64–256
 	// did best.
 	DefaultCheckpointEvery = 128
+	// DefaultWaitpointHMACGrace is how long a rotated-out waitpoint key
+	// keeps verifying tokens (upstream's FF_WAITPOINT_HMAC_GRACE_MS
+	// default, 24 h).
+	DefaultWaitpointHMACGrace = 24 * time.Hour
 )
 
 // PoolSizeEnv is the environment variable that sizes the read pool.
@@ -61,6 +65,10 @@ type Options struct {
 	// checkpointer off, leaving SQLite's automatic checkpoint inside
 	// commits.
 	CheckpointEvery int
+	// WaitpointHMACGrace is how long a waitpoint key rotated out keeps
+	// verifying the tokens it signed (hmac.go). Defaults to
+	// DefaultWaitpointHMACGrace; a negative value means no grace.
+	WaitpointHMACGrace time.Duration
 	// DisableWAL keeps the file's journal mode instead of switching it to
 	// WAL.
 	DisableWAL bool
@@ -96,6 +104,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.CheckpointEvery == 0 {
 		o.CheckpointEvery = DefaultCheckpointEvery
+	}
+	if o.WaitpointHMACGrace == 0 {
+		o.WaitpointHMACGrace = DefaultWaitpointHMACGrace
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
