@@ -331,10 +331,13 @@ func (w *wtx) settleChild(child ExecutionID, ch *childHead, decision int, why st
 // skipExecution moves a child whose dependencies can never be satisfied
 // to terminal skipped, whatever it was doing: a running attempt ends
 // (outcome cancelled, failure_reason dependency_impossible, epoch
-// bumped, lease event revoked) so its worker's next call fails. The
-// attempt state becomes attempt_terminal if an attempt was running or
-// interrupted, else none (canonical). The skip is a terminal transition
-// like any other: terminate resolves the child's own edges.
+// bumped, lease event revoked) so its worker's next call fails; a paused
+// one (suspended, delayed, waiting for children) ends the same way in
+// terminate, which closes the open waits. The attempt state becomes
+// attempt_terminal if an attempt was running or interrupted, else none
+// (canonical); raw_fields gets failure_reason dependency_impossible and
+// skip_detail (why). The skip is a terminal transition like any other:
+// terminate resolves the child's own edges.
 func (w *wtx) skipExecution(child ExecutionID, ch *childHead, why string) error {
 	const op = "skip_execution"
 	h, err := w.head(op, child)
@@ -354,8 +357,8 @@ func (w *wtx) skipExecution(child ExecutionID, ch *childHead, why string) error 
 			return err
 		}
 	}
-	_, err = w.terminate(child, outcomeSkipped, terminal{attemptState: attempt,
-		fields: map[string]any{"failure_reason": "dependency_impossible: " + why}})
+	_, err = w.terminate(child, outcomeSkipped, terminal{attemptState: attempt, pausedOutcome: "cancelled",
+		fields: map[string]any{"failure_reason": "dependency_impossible", "skip_detail": why}})
 	return err
 }
 

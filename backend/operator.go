@@ -214,7 +214,7 @@ func (b *Backend) ReplayExecution(ctx context.Context, args ReplayExecutionArgs)
 		part, key := args.ExecutionID.key()
 		patch := jsonString(map[string]any{
 			"terminal_outcome": "none", "replay_count": h.replayCount + 1,
-			"failure_class": nil, "failure_reason": nil, "delay_until": nil, "blocking_detail": nil,
+			"failure_class": nil, "failure_reason": nil, "delay_until": nil, "blocking_detail": nil, "skip_detail": nil,
 		})
 		if _, err := w.exec(qReplay, part, key, patch); err != nil {
 			return err
