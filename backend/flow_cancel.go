@@ -111,11 +111,11 @@ var (
 	// flow_id IS NOT NULL.
 	memberPartsCTE = partitionCTE("mp", "ff_exec_core", "flow_id IS NOT NULL")
 
-	// qFlowMembers: every member of a flow, oldest first.
+	// qFlowMembers: every member of a flow, in creation order.
 	qFlowMembers = `WITH RECURSIVE ` + memberPartsCTE + `
 SELECT e.partition_key, e.execution_id FROM mp CROSS JOIN ff_exec_core e
   ON e.partition_key = mp.p AND e.flow_id = ?1
-ORDER BY e.created_at_ms, e.partition_key, e.execution_id`
+ORDER BY e.created_at_ms, e.rowid`
 
 	qCancelFlowHeader = `UPDATE ff_flow_core SET public_flow_state = 'cancelled', terminal_at_ms = ?3,
   raw_fields = json_set(raw_fields, '$.cancelled_at_ms', ?3, '$.cancel_reason', ?4, '$.cancellation_policy', ?5,

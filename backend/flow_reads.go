@@ -77,7 +77,7 @@ func (b *Backend) DescribeFlow(ctx context.Context, flowID uuid.UUID) (*FlowInfo
 	rows, err := tx.QueryContext(ctx, `WITH RECURSIVE `+memberPartsCTE+`
 SELECT e.partition_key, e.execution_id, e.public_state, e.lane_id, COALESCE(json_extract(e.raw_fields, '$.blocking_detail'), '')
 FROM mp CROSS JOIN ff_exec_core e ON e.partition_key = mp.p AND e.flow_id = ?1
-ORDER BY e.created_at_ms, e.partition_key, e.execution_id`, fk)
+ORDER BY e.created_at_ms, e.rowid`, fk)
 	if err != nil {
 		return nil, transport(op, err)
 	}

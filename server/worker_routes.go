@@ -169,6 +169,7 @@ func (s *Server) workerComplete(w http.ResponseWriter, r *http.Request) {
 		writeEngineError(w, err)
 		return
 	}
+	s.wake.notify() // a flow member's success can make its children claimable
 	writeJSON(w, http.StatusOK, "Completed")
 }
 
