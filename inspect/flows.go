@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -311,6 +312,24 @@ func Flow(ctx context.Context, db *sql.DB, flowID string) (*FlowDetail, error) {
 		return nil, err
 	}
 	return &d, nil
+}
+
+// Summary is the group in one line: "all_of 1/2 satisfied", "quorum 2:
+// 1/3 satisfied, 1 failed" (inspect flow and the dashboard print it).
+func (g FlowEdgeGroup) Summary() string {
+	n := g.Satisfied + g.Failed + g.Skipped + g.Unsatisfied
+	s := g.Kind
+	if g.Kind == "quorum" {
+		s += " " + strconv.FormatInt(g.K, 10) + ":"
+	}
+	s += fmt.Sprintf(" %d/%d satisfied", g.Satisfied, n)
+	if g.Failed > 0 {
+		s += fmt.Sprintf(", %d failed", g.Failed)
+	}
+	if g.Skipped > 0 {
+		s += fmt.Sprintf(", %d skipped", g.Skipped)
+	}
+	return s
 }
 
 // flowGroups reads the flow's edge groups, in member order.

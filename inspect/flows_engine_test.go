@@ -82,11 +82,11 @@ func TestInspectEngineFlow(t *testing.T) {
 	for _, want := range []string{
 		"kind       pipeline",
 		"edges      4 (unsatisfied 1, satisfied 2, impossible 1)",
-		ids["a"].String() + "  completed  a\n",
-		"├── " + ids["b"].String() + "  failed  b  [success_only, satisfied]  (all_of 1/1 satisfied)",
-		"│   └── " + ids["d"].String() + "  skipped  d  [success_only, impossible]  (all_of 0/2 satisfied, 1 failed)",
-		"└── " + ids["c"].String() + "  waiting  c  [success_only, satisfied]",
-		"    └── " + ids["d"].String() + "  skipped  d  [success_only, unsatisfied]",
+		"\ngraph\n" + ids["a"].String() + "  completed  a\n",
+		"── " + ids["b"].String() + "  failed  b  [success_only, satisfied]  (all_of 1/1 satisfied)\n",
+		"── " + ids["c"].String() + "  waiting  c  [success_only, satisfied]  (all_of 1/1 satisfied)\n",
+		"└── " + ids["d"].String() + "  skipped  d  [success_only, impossible]  (all_of 0/2 satisfied, 1 failed)",
+		"└── " + ids["d"].String() + "  skipped  d  [success_only, unsatisfied]  (all_of 0/2 satisfied, 1 failed)",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("inspect flow lacks %q:\n%s", want, text)

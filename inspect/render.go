@@ -435,7 +435,7 @@ func (p Printer) flowText(d *FlowDetail) error {
 			text += "  [" + edge + "]"
 		}
 		if g, ok := groups[id]; ok {
-			text += "  (" + groupSummary(g) + ")"
+			text += "  (" + g.Summary() + ")"
 		}
 		return text
 	}) {
@@ -469,24 +469,6 @@ func (p Printer) edgeSummary(m map[string]int64) string {
 		return "-"
 	}
 	return strings.Join(parts, ", ")
-}
-
-// groupSummary is a child's edge group: "all_of 1/2 satisfied",
-// "quorum 2: 1/3 satisfied, 1 failed".
-func groupSummary(g FlowEdgeGroup) string {
-	n := g.Satisfied + g.Failed + g.Skipped + g.Unsatisfied
-	s := g.Kind
-	if g.Kind == "quorum" {
-		s += " " + itoa(g.K) + ":"
-	}
-	s += fmt.Sprintf(" %d/%d satisfied", g.Satisfied, n)
-	if g.Failed > 0 {
-		s += fmt.Sprintf(", %d failed", g.Failed)
-	}
-	if g.Skipped > 0 {
-		s += fmt.Sprintf(", %d skipped", g.Skipped)
-	}
-	return s
 }
 
 func limitText(usage int64, hard, soft map[string]int64, dim string) string {

@@ -57,6 +57,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /ui/api/state", s.uiState)
 	m.HandleFunc("GET /ui/api/execution", s.uiExecution)
 	m.HandleFunc("GET /ui/api/waits", s.uiWaits)
+	m.HandleFunc("GET /ui/api/flows", s.uiFlows)
+	m.HandleFunc("GET /ui/api/flow", s.uiFlow)
 
 	// Routes whose engine support arrives with later work answer ff-server's
 	// 503 "unavailable" envelope, never a 404.
