@@ -12,7 +12,9 @@ import (
 func TestLayoutFlow(t *testing.T) {
 	t.Parallel()
 	st := "unsatisfied"
-	edge := func(u, v string) inspect.FlowEdge { return inspect.FlowEdge{EdgeID: u + v, Upstream: u, Downstream: v, EdgeState: &st} }
+	edge := func(u, v string) inspect.FlowEdge {
+		return inspect.FlowEdge{EdgeID: u + v, Upstream: u, Downstream: v, EdgeState: &st}
+	}
 	d := &inspect.FlowDetail{
 		Members: []inspect.FlowMember{{ID: "a"}, {ID: "b"}, {ID: "c"}, {ID: "d"}, {ID: "e"}, {ID: "x"}, {ID: "y"}},
 		Edges:   []inspect.FlowEdge{edge("a", "c"), edge("b", "d"), edge("a", "d"), edge("d", "e"), edge("c", "e"), edge("x", "y"), edge("y", "x")},
