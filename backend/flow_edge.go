@@ -288,9 +288,9 @@ func (r ApplyDependencyToChildResult) MarshalJSON() ([]byte, error) {
 
 var (
 	// qChildHead reads what apply and resolution need of a child.
-	qChildHead = `SELECT flow_id, lifecycle_phase, ownership_state, eligibility_state, attempt_state,
+	qChildHead = hotStmt(`SELECT flow_id, lifecycle_phase, ownership_state, eligibility_state, attempt_state,
   COALESCE(json_extract(raw_fields, '$.terminal_outcome'), 'none')
-FROM ff_exec_core WHERE partition_key = ?1 AND execution_id = ?2`
+FROM ff_exec_core WHERE partition_key = ?1 AND execution_id = ?2`)
 
 	qApplyEdge = `UPDATE ff_edge SET policy = json_set(policy, '$.edge_state', 'unsatisfied', '$.applied_at_ms', ?4,
     '$.applied_graph_revision', ?5, '$.data_passing_ref', COALESCE(?6, json_extract(policy, '$.data_passing_ref')))
@@ -436,7 +436,7 @@ func (w *wtx) applyEdge(op string, args ApplyDependencyToChildArgs) (ApplyDepend
 	case err != nil:
 		return out, err
 	case phase == "terminal":
-		e := outEdge{part: f.part, edge: ek, child: childKey, ref: pol.DataPassingRef}
+		e := outEdge{part: f.part, edge: ek, child: childKey, childPart: int64(child.Partition), ref: pol.DataPassingRef}
 		if s, ok := ref.(string); ok {
 			e.ref = s
 		}

@@ -121,7 +121,7 @@ func (w *wtx) reconcileEdge(e staleEdge) (bool, error) {
 	if state != EdgeUnsatisfied {
 		return false, nil
 	}
-	upID, uh, err := w.findExec(up)
+	upID, uh, err := w.findExec(up, e.part)
 	if err != nil || uh == nil || uh.lifecycle != "terminal" {
 		return false, err
 	}
@@ -135,7 +135,7 @@ func (w *wtx) reconcileEdge(e staleEdge) (bool, error) {
 		return false, nil
 	}
 	err = w.resolveEdge(upstreamEnd{id: upID, flow: e.flow, outcome: outcome, run: run},
-		outEdge{part: e.part, edge: e.edge, child: down, ref: ref})
+		outEdge{part: e.part, edge: e.edge, child: down, childPart: -1, ref: ref})
 	return err == nil, err
 }
 

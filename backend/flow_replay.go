@@ -76,7 +76,7 @@ func (w *wtx) replayDependencies(id ExecutionID, wasSkipped bool, details map[st
 		return "", err
 	}
 	for _, e := range edges {
-		upID, uh, err := w.findExec(e.upstream)
+		upID, uh, err := w.findExec(e.upstream, part, f.part)
 		if err != nil {
 			return "", err
 		}
@@ -93,7 +93,7 @@ func (w *wtx) replayDependencies(id ExecutionID, wasSkipped bool, details map[st
 			continue // the run that made it impossible: wait for the upstream's replay
 		}
 		if err := w.resolveEdge(upstreamEnd{id: upID, flow: flow, outcome: outcome, run: run},
-			outEdge{part: f.part, edge: e.edge, child: key, ref: e.ref}); err != nil {
+			outEdge{part: f.part, edge: e.edge, child: key, childPart: part, ref: e.ref}); err != nil {
 			return "", err
 		}
 	}

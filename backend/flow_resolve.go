@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 )
 
@@ -118,10 +119,11 @@ type upstreamEnd struct {
 
 // outEdge is one applied, unresolved edge out of an upstream.
 type outEdge struct {
-	part  int64 // the flow's partition (where its edges are stored)
-	edge  []byte
-	child []byte // the downstream's uuid bytes
-	ref   string // data_passing_ref
+	part      int64 // the flow's partition (where its edges are stored)
+	edge      []byte
+	child     []byte // the downstream's uuid bytes
+	childPart int64  // the downstream's partition; -1: not known yet
+	ref       string // data_passing_ref
 }
 
 // flowTx is a write transaction's cascade: the terminal transitions of
@@ -137,25 +139,30 @@ var (
 
 	// qOutEdges: an upstream's applied, unresolved edges, on whichever
 	// partition its flow's edges live (ff_edge_upstream_idx).
-	qOutEdges = `WITH RECURSIVE ` + edgePartsCTE + `
-SELECT e.partition_key, e.edge_id, e.downstream_eid, COALESCE(json_extract(e.policy, '$.data_passing_ref'), '')
+	// Each row names the child's partition too (found by primary key on
+	// the partitions present, in the one statement; -1 if the child is
+	// gone), so resolving it needs no lookup.
+	qOutEdges = hotStmt(`WITH RECURSIVE ` + edgePartsCTE + `, ` + partsCTE + `
+SELECT e.partition_key, e.edge_id, e.downstream_eid, COALESCE(json_extract(e.policy, '$.data_passing_ref'), ''),
+  COALESCE((SELECT c.partition_key FROM parts CROSS JOIN ff_exec_core c
+            ON c.partition_key = parts.p AND c.execution_id = e.downstream_eid LIMIT 1), -1)
 FROM ep CROSS JOIN ff_edge e ON e.partition_key = ep.p AND e.flow_id = ?1 AND e.upstream_eid = ?2
-WHERE json_extract(e.policy, '$.edge_state') = 'unsatisfied'`
+WHERE json_extract(e.policy, '$.edge_state') = 'unsatisfied'`)
 
 	// qResolveEdge resolves an unsatisfied edge (no-op once resolved).
-	qResolveEdge = `UPDATE ff_edge SET policy = json_set(policy, '$.edge_state', ?4, '$.resolved_at_ms', ?5,
+	qResolveEdge = hotStmt(`UPDATE ff_edge SET policy = json_set(policy, '$.edge_state', ?4, '$.resolved_at_ms', ?5,
     '$.upstream_outcome', ?6, '$.upstream_replay_count', ?7)
-WHERE partition_key = ?1 AND flow_id = ?2 AND edge_id = ?3 AND json_extract(policy, '$.edge_state') = 'unsatisfied'`
+WHERE partition_key = ?1 AND flow_id = ?2 AND edge_id = ?3 AND json_extract(policy, '$.edge_state') = 'unsatisfied'`)
 
 	// qGroupResolve moves one edge of the group from running to its
 	// bucket and reads the group back.
-	qGroupResolve = `UPDATE ff_edge_group SET running_count = max(running_count - 1, 0),
+	qGroupResolve = hotStmt(`UPDATE ff_edge_group SET running_count = max(running_count - 1, 0),
   success_count = success_count + ?4, fail_count = fail_count + ?5, skip_count = skip_count + ?6
 WHERE partition_key = ?1 AND flow_id = ?2 AND downstream_eid = ?3
-RETURNING policy, success_count, fail_count, skip_count, running_count`
+RETURNING policy, success_count, fail_count, skip_count, running_count`)
 
-	qGroup = `SELECT policy, success_count, fail_count, skip_count, running_count FROM ff_edge_group
-WHERE partition_key = ?1 AND flow_id = ?2 AND downstream_eid = ?3`
+	qGroup = hotStmt(`SELECT policy, success_count, fail_count, skip_count, running_count FROM ff_edge_group
+WHERE partition_key = ?1 AND flow_id = ?2 AND downstream_eid = ?3`)
 
 	// qGroupRecount recomputes a group's counters from its edges' states
 	// (replay, the reconciler), creating an all_of group if none exists.
@@ -171,35 +178,35 @@ ON CONFLICT (partition_key, flow_id, downstream_eid) DO UPDATE SET success_count
 
 	// qFindExec finds an execution by uuid on any partition, with what
 	// resolution needs of it.
-	qFindExec = `WITH RECURSIVE ` + partsCTE + `
+	qFindExec = hotStmt(`WITH RECURSIVE ` + partsCTE + `
 SELECT e.partition_key, e.flow_id, e.lifecycle_phase, e.ownership_state, e.eligibility_state, e.attempt_state,
   COALESCE(json_extract(e.raw_fields, '$.terminal_outcome'), 'none')
 FROM parts CROSS JOIN ff_exec_core e ON e.partition_key = parts.p AND e.execution_id = ?1
-LIMIT 1`
+LIMIT 1`)
 
 	// qPassData replaces a non-terminal child's input with the upstream's
 	// stored result; a void completion (NULL result) changes nothing.
-	qPassData = `UPDATE ff_exec_core SET payload = (SELECT u.result FROM ff_exec_core u
+	qPassData = hotStmt(`UPDATE ff_exec_core SET payload = (SELECT u.result FROM ff_exec_core u
     WHERE u.partition_key = ?3 AND u.execution_id = ?4)
 WHERE partition_key = ?1 AND execution_id = ?2 AND lifecycle_phase <> 'terminal'
-  AND (SELECT u.result FROM ff_exec_core u WHERE u.partition_key = ?3 AND u.execution_id = ?4) IS NOT NULL`
+  AND (SELECT u.result FROM ff_exec_core u WHERE u.partition_key = ?3 AND u.execution_id = ?4) IS NOT NULL`)
 
 	// qUnblockChild puts a child whose dependencies are satisfied back in
 	// the eligible set; the attempt state is kept (a paused attempt
 	// resumes, a reclaim stays a reclaim).
-	qUnblockChild = `UPDATE ff_exec_core SET eligibility_state = 'eligible_now', blocking_reason = 'waiting_for_worker',
+	qUnblockChild = hotStmt(`UPDATE ff_exec_core SET eligibility_state = 'eligible_now', blocking_reason = 'waiting_for_worker',
   public_state = 'waiting',
   attempt_state = CASE WHEN attempt_state = 'none' THEN 'pending_first_attempt' ELSE attempt_state END,
   raw_fields = json_remove(raw_fields, '$.blocking_detail')
 WHERE partition_key = ?1 AND execution_id = ?2 AND lifecycle_phase = 'runnable' AND ownership_state = 'unowned'
-  AND eligibility_state = 'blocked_by_dependencies'`
+  AND eligibility_state = 'blocked_by_dependencies'`)
 
 	// qSiblings: the upstreams of a child's still unresolved edges.
-	qSiblings = `SELECT upstream_eid FROM ff_edge WHERE partition_key = ?1 AND flow_id = ?2 AND downstream_eid = ?3
-  AND json_extract(policy, '$.edge_state') = 'unsatisfied'`
+	qSiblings = hotStmt(`SELECT upstream_eid FROM ff_edge WHERE partition_key = ?1 AND flow_id = ?2 AND downstream_eid = ?3
+  AND json_extract(policy, '$.edge_state') = 'unsatisfied'`)
 
-	qReplayCount = `SELECT COALESCE(json_extract(raw_fields, '$.replay_count'), 0) FROM ff_exec_core
-WHERE partition_key = ?1 AND execution_id = ?2`
+	qReplayCount = hotStmt(`SELECT COALESCE(json_extract(raw_fields, '$.replay_count'), 0) FROM ff_exec_core
+WHERE partition_key = ?1 AND execution_id = ?2`)
 )
 
 // memberEnded is terminate's hook: flow member id (of flow) ended with
@@ -238,7 +245,7 @@ func (w *wtx) resolveOutgoing(u upstreamEnd) error {
 	var edges []outEdge
 	for rows.Next() {
 		var e outEdge
-		if err := rows.Scan(&e.part, &e.edge, &e.child, &e.ref); err != nil {
+		if err := rows.Scan(&e.part, &e.edge, &e.child, &e.ref, &e.childPart); err != nil {
 			rows.Close()
 			return err
 		}
@@ -288,13 +295,20 @@ func (w *wtx) resolveEdge(u upstreamEnd, e outEdge) error {
 	before.success, before.fail, before.skip, before.running = g.success-ds, g.fail-df, g.skip-dk, g.running+ds+df+dk
 	was, now := before.decision(), g.decision()
 
-	child, ch, err := w.findExec(e.child)
-	if err != nil || ch == nil {
+	if e.childPart < 0 {
+		id, ch, err := w.findExec(e.child, int64(u.id.Partition), e.part)
+		if err != nil || ch == nil {
+			return err
+		}
+		e.childPart = int64(id.Partition)
+	}
+	child, err := execIDFromRow(e.childPart, e.child)
+	if err != nil {
 		return err
 	}
-	if success && e.ref != "" && ch.outcome == "none" && (g.policy.need() == 0 || was == decisionPending) {
-		cp, ck := child.key()
-		if _, err := w.exec(qPassData, cp, ck, int64(u.id.Partition), u.id.UUID[:]); err != nil {
+	if success && e.ref != "" && (g.policy.need() == 0 || was == decisionPending) {
+		// qPassData leaves a terminal child alone.
+		if _, err := w.exec(qPassData, e.childPart, e.child, int64(u.id.Partition), u.id.UUID[:]); err != nil {
 			return err
 		}
 	}
@@ -306,6 +320,17 @@ func (w *wtx) resolveEdge(u upstreamEnd, e outEdge) error {
 		if err := w.cancelSiblings(e.part, u.flow, e.child, reason); err != nil {
 			return err
 		}
+	}
+	if now == decisionSatisfied {
+		_, err := w.exec(qUnblockChild, e.childPart, e.child) // a no-op unless blocked
+		return err
+	}
+	if now == decisionPending {
+		return nil
+	}
+	ch, err := w.childHead(child)
+	if err != nil || ch == nil {
+		return err
 	}
 	return w.settleChild(child, ch, now, "upstream "+u.id.String()+" ended "+u.outcome)
 }
@@ -387,7 +412,7 @@ func (w *wtx) cancelSiblings(part int64, flow, child []byte, reason string) erro
 		return err
 	}
 	for _, u := range ups {
-		id, h, err := w.findExec(u)
+		id, h, err := w.findExec(u, part)
 		if err != nil {
 			return err
 		}
@@ -402,8 +427,25 @@ func (w *wtx) cancelSiblings(part int64, flow, child []byte, reason string) erro
 }
 
 // findExec finds an execution by its uuid bytes on any partition (nil
-// when there is none).
-func (w *wtx) findExec(uuidBytes []byte) (ExecutionID, *childHead, error) {
+// when there is none). Edges store uuids only, so the partition is looked
+// for: first on the hinted partitions (a sibling's, the flow's: canonical
+// mints members on the flow's partition), each one primary-key probe,
+// then on every partition present.
+func (w *wtx) findExec(uuidBytes []byte, hints ...int64) (ExecutionID, *childHead, error) {
+	for i, p := range hints {
+		if slices.Contains(hints[:i], p) {
+			continue
+		}
+		h := &childHead{}
+		err := w.queryRow(qChildHead, p, uuidBytes).Scan(&h.flow, &h.lifecycle, &h.ownership, &h.eligibility, &h.attempt, &h.outcome)
+		if err == nil {
+			id, err := execIDFromRow(p, uuidBytes)
+			return id, h, err
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return ExecutionID{}, nil, err
+		}
+	}
 	var part int64
 	h := &childHead{}
 	err := w.queryRow(qFindExec, uuidBytes).Scan(&part, &h.flow, &h.lifecycle, &h.ownership, &h.eligibility, &h.attempt, &h.outcome)
