@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"slices"
 
 	"github.com/google/uuid"
 )
@@ -13,7 +14,8 @@ import (
 
 // FlowInfo describes a flow (GET /v1/flows/{id}, an ffsqlite
 // extension): its header (upstream's FlowSnapshot fields), its members
-// with their public states, oldest first, and its edge groups.
+// with their public states, oldest first, and its edge groups in member
+// order.
 type FlowInfo struct {
 	FlowID             uuid.UUID         `json:"flow_id"`
 	FlowKind           string            `json:"flow_kind"`
@@ -126,6 +128,13 @@ FROM ff_edge_group WHERE partition_key = ?1 AND flow_id = ?2`, f.part, fk)
 	if err := rows.Err(); err != nil {
 		return nil, transport(op, err)
 	}
+	pos := map[string]int{}
+	for i, m := range info.Members {
+		pos[m.ExecutionID.String()] = i
+	}
+	slices.SortStableFunc(info.EdgeGroups, func(a, b EdgeGroupInfo) int {
+		return pos[a.DownstreamExecutionID] - pos[b.DownstreamExecutionID]
+	})
 	return info, nil
 }
 
