@@ -14,7 +14,9 @@ import (
 // no reconciler run.
 func TestFlowEveryTerminalPathResolves(t *testing.T) {
 	t.Parallel()
-	claim := func(t *testing.T, b *backend.Backend, id backend.ExecutionID) *backend.Lease { return flowClaimID(t, b, id) }
+	claim := func(t *testing.T, b *backend.Backend, id backend.ExecutionID) *backend.Lease {
+		return flowClaimID(t, b, id)
+	}
 	cases := []struct {
 		name   string
 		policy string
