@@ -2,9 +2,7 @@ package backend
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"unicode"
 
 	"github.com/google/uuid"
@@ -47,24 +45,41 @@ type Lease struct {
 	Handle           Handle      `json:"handle"`
 }
 
-var (
-	// Candidates: runnable rows of the lane (index (partition_key, lane_id,
-	// lifecycle_phase), every partition enumerated), eligible now or
-	// delayed and due, whose required capabilities are all in the worker's
-	// set; highest priority, then oldest, then first inserted.
-	qClaimPick = hotStmt(`WITH RECURSIVE ` + partsCTE + `
-SELECT e.partition_key, e.execution_id, e.attempt_state
-FROM parts CROSS JOIN ff_exec_core e
-  ON e.partition_key = parts.p AND e.lane_id = ?1 AND e.lifecycle_phase = 'runnable'
-WHERE (e.eligibility_state = 'eligible_now'
+// claimableRow is the claim's rule for one execution e: in lane ?1,
+// runnable, eligible now or delayed with delay_until <= ?2 (no promoter
+// needed), and every capability it requires in the worker's set ?3 (a
+// JSON array). The ready index's pick (readyindex.go) and the
+// schema-only queries below share it.
+const claimableRow = `e.lane_id = ?1 AND e.lifecycle_phase = 'runnable'
+  AND (e.eligibility_state = 'eligible_now'
        OR (e.eligibility_state = 'not_eligible_until_time'
            AND json_extract(e.raw_fields, '$.delay_until') <= ?2))
   AND NOT EXISTS (
     SELECT 1 FROM ff_execution_capabilities c
     WHERE c.execution_id = e.execution_id
-      AND c.capability NOT IN (SELECT value FROM json_each(?3)))
+      AND c.capability NOT IN (SELECT value FROM json_each(?3)))`
+
+var (
+	// qClaimPickSchema is the claim's choice from the file's schema alone:
+	// the claimable rows of the lane (index (partition_key, lane_id,
+	// lifecycle_phase), every partition enumerated), highest priority,
+	// then oldest, then first inserted. It reads and sorts every runnable
+	// row of the lane, so claims go through the ready index instead; this
+	// is the reference the index is tested against.
+	qClaimPickSchema = `WITH RECURSIVE ` + partsCTE + `
+SELECT e.partition_key, e.execution_id, e.attempt_state
+FROM parts CROSS JOIN ff_exec_core e
+  ON e.partition_key = parts.p AND e.lane_id = ?1 AND e.lifecycle_phase = 'runnable'
+WHERE ` + claimableRow + `
 ORDER BY e.priority DESC, e.created_at_ms ASC, e.rowid ASC
-LIMIT 1`)
+LIMIT 1`
+
+	// qClaimableExists answers whether any execution is claimable, without
+	// ordering: it stops at the first claimable row (PeekClaimable).
+	qClaimableExists = `WITH RECURSIVE ` + partsCTE + `
+SELECT EXISTS (SELECT 1 FROM parts CROSS JOIN ff_exec_core e
+  ON e.partition_key = parts.p AND e.lane_id = ?1 AND e.lifecycle_phase = 'runnable'
+WHERE ` + claimableRow + `)`
 
 	// The new attempt takes the next index and the next epoch.
 	qClaimAttempt = hotStmt(`INSERT INTO ff_attempt
@@ -144,16 +159,11 @@ func (b *Backend) Claim(ctx context.Context, args ClaimArgs) (*Lease, error) {
 	err = b.write(ctx, op, func(w *wtx) error {
 		lease = nil
 		now := w.now
-		var (
-			part         int64
-			key          []byte
-			attemptState string
-		)
-		err := w.queryRow(qClaimPick, args.LaneID, now, string(capsJSON)).Scan(&part, &key, &attemptState)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
+		if err := w.refreshReady(); err != nil {
+			return err
 		}
-		if err != nil {
+		part, key, attemptState, found, err := w.pickReady(args.LaneID, now, string(capsJSON))
+		if err != nil || !found {
 			return err
 		}
 		id, err := execIDFromRow(part, key)
@@ -234,17 +244,9 @@ func (b *Backend) PeekClaimable(ctx context.Context, args ClaimArgs) (bool, erro
 	if err != nil {
 		return false, err
 	}
-	var (
-		part  int64
-		key   []byte
-		state string
-	)
-	err = b.in.reader.QueryRowContext(ctx, qClaimPick, args.LaneID, b.Now(), string(capsJSON)).Scan(&part, &key, &state)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return false, nil
-	case err != nil:
+	var found bool
+	if err := b.in.reader.QueryRowContext(ctx, qClaimableExists, args.LaneID, b.Now(), string(capsJSON)).Scan(&found); err != nil {
 		return false, transport(op, err)
 	}
-	return true, nil
+	return found, nil
 }

@@ -62,6 +62,9 @@ type inner struct {
 	// (write.go, backend/internal/writer) and, on a file database in WAL
 	// mode, checkpoints beside them; nil when read-only.
 	wr *writer.Writer
+	// readyRebuilds counts rebuilds of the claim's ready index
+	// (readyindex.go).
+	readyRebuilds atomic.Int64
 }
 
 // SchemaAheadError is returned by Open when the database's goose version is
@@ -158,7 +161,7 @@ func construct(ctx context.Context, loc location, o Options) (in *inner, err err
 			}
 			in.reader = in.writer
 			// The writer borrows the one connection per transaction.
-			in.wr = writer.New(writer.Config{DB: in.writer})
+			in.wr = writer.New(writer.Config{DB: in.writer, Setup: readySetup})
 		}
 		if in.sentDB, err = openPool(loc.uri, o, poolPlain, 1); err != nil {
 			return in, err
@@ -194,7 +197,7 @@ func construct(ctx context.Context, loc location, o Options) (in *inner, err err
 		if err = in.writer.PingContext(ctx); err != nil {
 			return in, openErr(loc, "connect", err)
 		}
-		cfg := writer.Config{DB: in.writer, Hold: true, Hot: isHot, Logger: o.Logger}
+		cfg := writer.Config{DB: in.writer, Hold: true, Hot: isHot, Logger: o.Logger, Setup: readySetup}
 		if o.backgroundCheckpoint(loc.uri) {
 			// The checkpointer's own plain connection.
 			if cfg.Checkpoint, err = openPool(loc.uri, o, poolPlain, 1); err != nil {
