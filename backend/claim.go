@@ -114,6 +114,9 @@ func attemptTypeFor(attemptState string) string {
 	}
 }
 
+// MaxClaimBatch caps the leases one ClaimMany grants.
+const MaxClaimBatch = 100
+
 // Claim leases the best execution of the lane for the worker, or returns
 // nil, nil when there is none. Runnable executions that are eligible now,
 // or delayed with delay_until <= now (no promoter needed), qualify when
@@ -124,88 +127,145 @@ func attemptTypeFor(attemptState string) string {
 // started_at_ms, and writes lease event "acquired" ("reclaimed" for a
 // reclaim), all in one short transaction.
 func (b *Backend) Claim(ctx context.Context, args ClaimArgs) (*Lease, error) {
-	const op = "claim"
+	leases, err := b.claim(ctx, args, 1)
+	if err != nil || len(leases) == 0 {
+		return nil, err
+	}
+	return leases[0], nil
+}
+
+// ClaimMany leases up to n (1 to MaxClaimBatch) executions of the lane for
+// the worker in one transaction, best first, each exactly as Claim would
+// lease it; it returns an empty slice when there is none.
+func (b *Backend) ClaimMany(ctx context.Context, args ClaimArgs, n int) ([]*Lease, error) {
+	if n < 1 || n > MaxClaimBatch {
+		return nil, validation("claim", "invalid_input", "max: must be 1..=%d (got %d)", MaxClaimBatch, n)
+	}
+	return b.claim(ctx, args, n)
+}
+
+// ValidateClaimArgs returns the error Claim would return for args' fields
+// (worker, lane, lease TTL, capabilities) without claiming anything, so a
+// caller can refuse bad claim fields before it changes anything else.
+func ValidateClaimArgs(args ClaimArgs) error {
+	_, err := prepareClaim("claim", args)
+	return err
+}
+
+// claimPlan is a validated claim request.
+type claimPlan struct {
+	ttl      int64
+	capsJSON string
+}
+
+func prepareClaim(op string, args ClaimArgs) (claimPlan, error) {
 	if err := validateLane(args.LaneID); err != nil {
-		return nil, engineOp(err, op)
+		return claimPlan{}, engineOp(err, op)
 	}
 	if err := validateWorkerField("worker_id", args.WorkerID); err != nil {
-		return nil, engineOp(err, op)
+		return claimPlan{}, engineOp(err, op)
 	}
 	if err := validateWorkerField("worker_instance_id", args.WorkerInstanceID); err != nil {
-		return nil, engineOp(err, op)
+		return claimPlan{}, engineOp(err, op)
 	}
 	ttl := args.LeaseTTLMS
 	if ttl == 0 {
 		ttl = DefaultLeaseTTLMS
 	}
 	if ttl < 0 {
-		return nil, validation(op, "invalid_input", "lease_ttl_ms must be positive (got %d)", ttl)
+		return claimPlan{}, validation(op, "invalid_input", "lease_ttl_ms must be positive (got %d)", ttl)
 	}
 	ttl = min(ttl, maxTTLMS)
 	caps, err := normalizeCapabilities(args.Capabilities)
 	if err != nil {
-		return nil, engineOp(err, op)
+		return claimPlan{}, engineOp(err, op)
 	}
 	if caps == nil {
 		caps = []string{}
 	}
 	capsJSON, err := json.Marshal(caps)
 	if err != nil {
+		return claimPlan{}, err
+	}
+	return claimPlan{ttl: ttl, capsJSON: string(capsJSON)}, nil
+}
+
+// claim leases up to n executions in one write transaction.
+func (b *Backend) claim(ctx context.Context, args ClaimArgs, n int) ([]*Lease, error) {
+	const op = "claim"
+	p, err := prepareClaim(op, args)
+	if err != nil {
 		return nil, err
 	}
-	attemptID, leaseID := uuid.NewString(), uuid.NewString()
-
-	var lease *Lease
+	var leases []*Lease
 	err = b.write(ctx, op, func(w *wtx) error {
-		lease = nil
-		now := w.now
+		leases = make([]*Lease, 0, n)
 		if err := w.refreshReady(); err != nil {
 			return err
 		}
-		part, key, attemptState, found, err := w.pickReady(args.LaneID, now, string(capsJSON))
-		if err != nil || !found {
-			return err
+		for len(leases) < n {
+			part, key, attemptState, found, err := w.pickReady(args.LaneID, w.now, p.capsJSON)
+			if err != nil {
+				return err
+			}
+			if !found {
+				return nil
+			}
+			lease, err := w.grantLease(part, key, attemptState, args, p.ttl)
+			if err != nil {
+				return err
+			}
+			leases = append(leases, lease)
 		}
-		id, err := execIDFromRow(part, key)
-		if err != nil {
-			return err
-		}
-		atype := attemptTypeFor(attemptState)
-		expires := now + ttl
-		var idx, epoch int64
-		if err := w.queryRow(qClaimAttempt, part, key, args.WorkerID, args.WorkerInstanceID, expires, now,
-			attemptID, leaseID, atype, args.LaneID).Scan(&idx, &epoch); err != nil {
-			return err
-		}
-		var payload []byte
-		var tags evTags
-		if err := w.queryRow(qClaimExec, part, key, idx, now).Scan(append([]any{&payload}, tags.dest()...)...); err != nil {
-			return err
-		}
-		event := "acquired"
-		kind := HandleFresh
-		if atype == "reclaim" {
-			event, kind = "reclaimed", HandleReclaimed
-		}
-		if err := w.leaseEventTagged(id, &tags, leaseID, event); err != nil {
-			return err
-		}
-		lease = &Lease{
-			ExecutionID: id, AttemptIndex: uint32(idx), AttemptID: attemptID, AttemptType: atype,
-			LeaseID: leaseID, LeaseEpoch: uint64(epoch), LeaseTTLMS: ttl, ExpiresAtMS: expires,
-			InputPayload: payload, LaneID: args.LaneID, WorkerID: args.WorkerID,
-			WorkerInstanceID: args.WorkerInstanceID,
-		}
-		lease.Handle = EncodeHandle(kind, HandlePayload{
-			ExecutionID: id, AttemptIndex: uint32(idx), AttemptID: attemptID, LeaseID: leaseID,
-			LeaseEpoch: uint64(epoch), LeaseTTLMS: uint64(ttl), LaneID: args.LaneID,
-			WorkerInstanceID: args.WorkerInstanceID,
-		})
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	return leases, nil
+}
+
+// grantLease leases the runnable execution (part, key), whose attempt
+// state is attemptState, to the worker of args: the attempt row, the
+// execution's active state and the lease event.
+func (w *wtx) grantLease(part int64, key []byte, attemptState string, args ClaimArgs, ttl int64) (*Lease, error) {
+	now := w.now
+	attemptID, leaseID := uuid.NewString(), uuid.NewString()
+	id, err := execIDFromRow(part, key)
+	if err != nil {
+		return nil, err
+	}
+	atype := attemptTypeFor(attemptState)
+	expires := now + ttl
+	var idx, epoch int64
+	if err := w.queryRow(qClaimAttempt, part, key, args.WorkerID, args.WorkerInstanceID, expires, now,
+		attemptID, leaseID, atype, args.LaneID).Scan(&idx, &epoch); err != nil {
+		return nil, err
+	}
+	var payload []byte
+	var tags evTags
+	if err := w.queryRow(qClaimExec, part, key, idx, now).Scan(append([]any{&payload}, tags.dest()...)...); err != nil {
+		return nil, err
+	}
+	event := "acquired"
+	kind := HandleFresh
+	if atype == "reclaim" {
+		event, kind = "reclaimed", HandleReclaimed
+	}
+	if err := w.leaseEventTagged(id, &tags, leaseID, event); err != nil {
+		return nil, err
+	}
+	lease := &Lease{
+		ExecutionID: id, AttemptIndex: uint32(idx), AttemptID: attemptID, AttemptType: atype,
+		LeaseID: leaseID, LeaseEpoch: uint64(epoch), LeaseTTLMS: ttl, ExpiresAtMS: expires,
+		InputPayload: payload, LaneID: args.LaneID, WorkerID: args.WorkerID,
+		WorkerInstanceID: args.WorkerInstanceID,
+	}
+	lease.Handle = EncodeHandle(kind, HandlePayload{
+		ExecutionID: id, AttemptIndex: uint32(idx), AttemptID: attemptID, LeaseID: leaseID,
+		LeaseEpoch: uint64(epoch), LeaseTTLMS: uint64(ttl), LaneID: args.LaneID,
+		WorkerInstanceID: args.WorkerInstanceID,
+	})
 	return lease, nil
 }
 
@@ -233,19 +293,12 @@ func validateWorkerField(field, v string) error {
 // transaction, so a stale answer only costs one empty claim.
 func (b *Backend) PeekClaimable(ctx context.Context, args ClaimArgs) (bool, error) {
 	const op = "claim"
-	caps, err := normalizeCapabilities(args.Capabilities)
-	if err != nil {
-		return false, engineOp(err, op)
-	}
-	if caps == nil {
-		caps = []string{}
-	}
-	capsJSON, err := json.Marshal(caps)
+	p, err := prepareClaim(op, args)
 	if err != nil {
 		return false, err
 	}
 	var found bool
-	if err := b.in.reader.QueryRowContext(ctx, qClaimableExists, args.LaneID, b.Now(), string(capsJSON)).Scan(&found); err != nil {
+	if err := b.in.reader.QueryRowContext(ctx, qClaimableExists, args.LaneID, b.Now(), p.capsJSON).Scan(&found); err != nil {
 		return false, transport(op, err)
 	}
 	return found, nil

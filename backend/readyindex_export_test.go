@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -59,7 +60,7 @@ SELECT 'missing', * FROM (SELECT ` + readyValues("e") + ` FROM main.ff_exec_core
 		drift = strings.Join(out, "; ")
 		return errRollback
 	})
-	if err == errRollback {
+	if errors.Is(err, errRollback) {
 		err = nil
 	}
 	return drift, err
@@ -91,4 +92,15 @@ func (b *Backend) ReadyPickPlanForTest(ctx context.Context) (string, error) {
 		return rows.Err()
 	})
 	return strings.Join(plan, "\n"), err
+}
+
+// ReadyRefreshThenFailForTest brings the ready index up to date as a
+// claim would, inside a write that then fails (and so rolls back).
+func (b *Backend) ReadyRefreshThenFailForTest(ctx context.Context) error {
+	return b.write(ctx, "ready_fail", func(w *wtx) error {
+		if err := w.refreshReady(); err != nil {
+			return err
+		}
+		return fmt.Errorf("failing on purpose after the refresh")
+	})
 }
