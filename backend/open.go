@@ -250,7 +250,8 @@ func openPool(uri string, o Options, kind poolKind, size int) (*sql.DB, error) {
 	case poolWriter:
 		// temp_store=MEMORY keeps statement and savepoint journals (group
 		// commit runs each request in a savepoint) off temporary files.
-		params = append(params, "_txlock=immediate", "_pragma=temp_store(MEMORY)")
+		params = append(params, "_txlock=immediate", "_pragma=temp_store(MEMORY)",
+			fmt.Sprintf("_pragma=cache_size(%d)", -o.WriterCacheMiB*1024)) // negative: KiB
 		if !memory {
 			params = append(params, "_pragma=synchronous("+o.Synchronous+")")
 		}

@@ -104,3 +104,6 @@ func (b *Backend) ReadyRefreshThenFailForTest(ctx context.Context) error {
 		return fmt.Errorf("failing on purpose after the refresh")
 	})
 }
+
+// ReadyPickSQLForTest is the ready index's pick.
+func ReadyPickSQLForTest() string { return qReadyPick }
