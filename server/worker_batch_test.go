@@ -95,7 +95,9 @@ func TestWorkerClaimMaxLongPoll(t *testing.T) {
 	t.Parallel()
 	a, waits := claimWaitAPI(t, server.Config{ClaimPoll: time.Hour})
 	got := make(chan reply, 1)
-	go func() { got <- a.do("POST", "/v1/worker/claim", claimArgs(map[string]any{"max": 10, "block_ms": 20_000})) }()
+	go func() {
+		got <- a.do("POST", "/v1/worker/claim", claimArgs(map[string]any{"max": 10, "block_ms": 20_000}))
+	}()
 	select {
 	case <-waits:
 	case r := <-got:
