@@ -1,6 +1,11 @@
-# ffsqlite developer targets. `make help` lists them.
+# ffsqlite developer targets. `make help` lists them. `lint` and `race`
+# run what .ci/run runs (keep the version and package list in step).
 .DEFAULT_GOAL := help
 PKGS := ./...
+# The packages whose code runs goroutines (.ci/run's RACE_PKGS).
+RACE_PKGS := ./backend/... ./server/... ./scanners/... ./inspect/... ./dbops/... ./retry/...
+# staticcheck release 2026.2.2, by its module version.
+STATICCHECK_VERSION := v0.8.2
 
 help: ## list targets
 	@grep -E '^[a-z/-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -11,15 +16,19 @@ build: ## build the ffsqlite binary (pure Go, no cgo)
 test: ## run the test suite (what CI runs)
 	go test $(PKGS)
 
-race: ## run the tests under the race detector
-	go test -race $(PKGS)
+race: ## run the packages with concurrency under the race detector (needs a C compiler)
+	go test -race -short $(RACE_PKGS)
 
-lint: ## gofmt, go vet and the migration parity lint
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+lint: ## gofmt, go vet, staticcheck and the migration parity lint
+	@test -z "$$(gofmt -l .)" || (gofmt -l .; exit 1)
 	go vet $(PKGS)
+	go run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
 	scripts/lint-migrations.sh
 
 bench: ## run the benchmarks (see README "Speed")
 	go test -run '^$$' -bench . -benchtime 2000x $(PKGS)
 
-.PHONY: help build test race lint bench
+ci: ## run .ci/run (everything CI runs)
+	.ci/run
+
+.PHONY: help build test race lint bench ci

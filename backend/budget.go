@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
-	"strings"
+
+	"github.com/ffsqlite/ffsqlite/internal/codec"
 )
 
 // Budgets (server-api.md §4.10, routes 22–25). A budget is one
@@ -145,88 +145,30 @@ type BudgetStatus struct {
 	UpdatedAt       int64  `json:"-"`
 }
 
-// budgetPolicy is the decoded policy_json.
-type budgetPolicy struct {
-	hard, soft    map[string]uint64
-	intervalMS    int64
-	onHard, onSft string
-}
-
 // encodeBudgetPolicy builds policy_json from create arguments.
 func encodeBudgetPolicy(a CreateBudgetArgs) (string, error) {
-	hard := make(map[string]uint64, len(a.Dimensions))
-	soft := make(map[string]uint64, len(a.Dimensions))
-	for i, d := range a.Dimensions {
-		hard[d] = a.HardLimits[i]
-		soft[d] = a.SoftLimits[i]
+	p := codec.BudgetPolicy{
+		HardLimits: make(map[string]uint64, len(a.Dimensions)), SoftLimits: make(map[string]uint64, len(a.Dimensions)),
+		ResetIntervalMS: int64(a.ResetIntervalMS), OnHardLimit: a.OnHardLimit, OnSoftLimit: a.OnSoftLimit,
 	}
-	buf, err := json.Marshal(struct {
-		Hard     map[string]uint64 `json:"hard_limits"`
-		Soft     map[string]uint64 `json:"soft_limits"`
-		Interval uint64            `json:"reset_interval_ms"`
-		OnHard   string            `json:"on_hard_limit"`
-		OnSoft   string            `json:"on_soft_limit"`
-	}{hard, soft, a.ResetIntervalMS, a.OnHardLimit, a.OnSoftLimit})
-	return string(buf), err
+	for i, d := range a.Dimensions {
+		p.HardLimits[d] = a.HardLimits[i]
+		p.SoftLimits[d] = a.SoftLimits[i]
+	}
+	return codec.EncodeBudgetPolicy(p)
 }
 
-// decodeBudgetPolicy parses policy_json. Text that is not a JSON object is
-// corrupt and an error (code invalid_policy_json); inside a valid object,
-// limits that are not non-negative integers are ignored and a missing or
-// non-integer reset_interval_ms means 0, as upstream reads them.
-func decodeBudgetPolicy(op, budgetID, text string) (budgetPolicy, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(text), &raw); err != nil || raw == nil {
-		if err == nil {
-			err = errors.New("not a JSON object")
-		}
-		return budgetPolicy{}, &Error{Kind: KindValidation, Op: op, Code: "invalid_policy_json",
+// decodeBudgetPolicy parses a budget's stored policy_json (codec's rules);
+// text that is not a JSON object is corrupt: a KindValidation error with
+// code invalid_policy_json.
+func decodeBudgetPolicy(op, budgetID, text string) (codec.BudgetPolicy, error) {
+	p, err := codec.DecodeBudgetPolicy(text)
+	if err != nil {
+		return p, &Error{Kind: KindValidation, Op: op, Code: "invalid_policy_json",
 			Msg: fmt.Sprintf("budget %s: stored policy_json is invalid", budgetID), Err: err}
 	}
-	p := budgetPolicy{hard: budgetLimitMap(raw["hard_limits"]), soft: budgetLimitMap(raw["soft_limits"])}
-	if v, ok := raw["reset_interval_ms"]; ok {
-		var n json.Number
-		if json.Unmarshal(v, &n) == nil {
-			if i, err := n.Int64(); err == nil {
-				p.intervalMS = i
-			}
-		}
-	}
-	_ = json.Unmarshal(raw["on_hard_limit"], &p.onHard)
-	_ = json.Unmarshal(raw["on_soft_limit"], &p.onSft)
 	return p, nil
 }
-
-func budgetLimitMap(raw json.RawMessage) map[string]uint64 {
-	out := map[string]uint64{}
-	var m map[string]json.Number
-	if len(raw) == 0 || json.Unmarshal(raw, &m) != nil {
-		return out
-	}
-	for k, n := range m {
-		if u, err := strconv.ParseUint(n.String(), 10, 64); err == nil {
-			out[k] = u
-		}
-	}
-	return out
-}
-
-// checkIdent checks a caller-supplied identifier: non-empty, at most 256
-// bytes, no control characters.
-func checkIdent(op, field, s string) error {
-	if s == "" {
-		return validation(op, "invalid_input", "%s: must not be empty", field)
-	}
-	if len(s) > 256 {
-		return validation(op, "invalid_input", "%s: exceeds 256 bytes (got %d)", field, len(s))
-	}
-	if strings.IndexFunc(s, isCtlRune) >= 0 {
-		return validation(op, "invalid_input", "%s: must not contain control characters", field)
-	}
-	return nil
-}
-
-func isCtlRune(r rune) bool { return r < 0x20 || (r >= 0x7f && r < 0xa0) }
 
 // budgetNextReset is the schedule after a create or reset at now.
 func budgetNextReset(now, intervalMS int64) sql.NullInt64 {
@@ -355,7 +297,7 @@ func resetBudgetTx(ctx context.Context, tx *wtx, op string, part int64, budgetID
 		WHERE partition_key = ? AND budget_id = ?`, now, now, part, budgetID); err != nil {
 		return false, sql.NullInt64{}, err
 	}
-	next := budgetNextReset(now, pol.intervalMS)
+	next := budgetNextReset(now, pol.ResetIntervalMS)
 	if _, err := tx.ExecContext(ctx, `UPDATE ff_budget_policy
 		SET last_breach_at_ms = NULL, last_breach_dim = NULL, updated_at_ms = ?, next_reset_at_ms = ?
 		WHERE partition_key = ? AND budget_id = ?`, now, next, part, budgetID); err != nil {
@@ -400,9 +342,9 @@ func (b *Backend) GetBudgetStatus(ctx context.Context, budgetID string) (BudgetS
 	if err != nil {
 		return BudgetStatus{}, err
 	}
-	st.HardLimits, st.SoftLimits = pol.hard, pol.soft
-	st.ResetIntervalMS = uint64(max(pol.intervalMS, 0))
-	st.OnHardLimit, st.OnSoftLimit = pol.onHard, pol.onSft
+	st.HardLimits, st.SoftLimits = pol.HardLimits, pol.SoftLimits
+	st.ResetIntervalMS = uint64(max(pol.ResetIntervalMS, 0))
+	st.OnHardLimit, st.OnSoftLimit = pol.OnHardLimit, pol.OnSoftLimit
 	st.BreachCount, st.SoftBreachCount = uint64(max(breach, 0)), uint64(max(softBreach, 0))
 	if lastAt.Valid {
 		st.LastBreachAt = &lastAt.Int64
@@ -498,16 +440,9 @@ const dueBudgetsSQL = `SELECT budget_id, next_reset_at_ms FROM ff_budget_policy
 	WHERE partition_key = ? AND next_reset_at_ms IS NOT NULL AND next_reset_at_ms <= ?
 	ORDER BY next_reset_at_ms ASC LIMIT ?`
 
-// budgetPartitionsSQL enumerates the distinct partition keys of budgets
-// with a schedule, one min() index probe per key.
-const budgetPartitionsSQL = `WITH RECURSIVE parts(k) AS (
-		SELECT (SELECT min(partition_key) FROM ff_budget_policy WHERE next_reset_at_ms IS NOT NULL)
-		UNION ALL
-		SELECT (SELECT min(partition_key) FROM ff_budget_policy
-		        WHERE next_reset_at_ms IS NOT NULL AND partition_key > parts.k)
-		FROM parts WHERE parts.k IS NOT NULL
-	)
-	SELECT k FROM parts WHERE k IS NOT NULL`
+// budgetPartitionsSQL lists the distinct partition keys of budgets with a
+// schedule.
+var budgetPartitionsSQL = `WITH RECURSIVE ` + budgetPartsCTE + ` SELECT p FROM bp WHERE p IS NOT NULL`
 
 func (b *Backend) budgetResetPartitions(ctx context.Context) ([]int64, error) {
 	rows, err := b.in.reader.QueryContext(ctx, budgetPartitionsSQL)

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/ffsqlite/ffsqlite/internal/codec"
 )
 
 // UsageOutcome names a usage report's result variant.
@@ -202,7 +204,7 @@ func reportUsageTx(ctx context.Context, tx *wtx, op string, now int64, budgetID 
 		}
 	}
 
-	var pol budgetPolicy
+	var pol codec.BudgetPolicy
 	var policyText string
 	err := tx.QueryRowContext(ctx, `SELECT policy_json FROM ff_budget_policy WHERE partition_key = ? AND budget_id = ?`,
 		budgetPartition, budgetID).Scan(&policyText)
@@ -233,7 +235,7 @@ func reportUsageTx(ctx context.Context, tx *wtx, op string, now int64, budgetID 
 			nv = math.MaxInt64
 		}
 		newVals[i] = nv
-		if hard := pol.hard[d]; hard > 0 && nv > hard {
+		if hard := pol.HardLimits[d]; hard > 0 && nv > hard {
 			if _, err := tx.ExecContext(ctx, `UPDATE ff_budget_policy
 				SET breach_count = breach_count + 1, last_breach_at_ms = ?, last_breach_dim = ?, updated_at_ms = ?
 				WHERE partition_key = ? AND budget_id = ?`, now, d, now, budgetPartition, budgetID); err != nil {
@@ -252,7 +254,7 @@ func reportUsageTx(ctx context.Context, tx *wtx, op string, now int64, budgetID 
 			budgetPartition, budgetID, d, int64(newVals[i]), now); err != nil {
 			return ReportUsageResult{}, err
 		}
-		if soft := pol.soft[d]; res.Outcome == UsageOK && soft > 0 && newVals[i] > soft {
+		if soft := pol.SoftLimits[d]; res.Outcome == UsageOK && soft > 0 && newVals[i] > soft {
 			res = ReportUsageResult{Outcome: UsageSoftBreach, Dimension: d, CurrentUsage: newVals[i], Limit: soft}
 		}
 	}

@@ -3,7 +3,6 @@ package backend
 import (
 	"context"
 	"encoding/json"
-	"unicode"
 
 	"github.com/google/uuid"
 )
@@ -162,10 +161,10 @@ func prepareClaim(op string, args ClaimArgs) (claimPlan, error) {
 	if err := validateLane(args.LaneID); err != nil {
 		return claimPlan{}, engineOp(err, op)
 	}
-	if err := validateWorkerField("worker_id", args.WorkerID); err != nil {
+	if err := validateWorkerID("worker_id", args.WorkerID); err != nil {
 		return claimPlan{}, engineOp(err, op)
 	}
-	if err := validateWorkerField("worker_instance_id", args.WorkerInstanceID); err != nil {
+	if err := validateWorkerID("worker_instance_id", args.WorkerInstanceID); err != nil {
 		return claimPlan{}, engineOp(err, op)
 	}
 	ttl := args.LeaseTTLMS
@@ -267,23 +266,6 @@ func (w *wtx) grantLease(part int64, key []byte, attemptState string, args Claim
 		WorkerInstanceID: args.WorkerInstanceID,
 	})
 	return lease, nil
-}
-
-// validateWorkerField: non-empty, at most 256 bytes, no whitespace or
-// control characters (upstream's worker id rules).
-func validateWorkerField(field, v string) error {
-	if v == "" {
-		return validation("", "invalid_input", "%s: must not be empty", field)
-	}
-	if len(v) > 256 {
-		return validation("", "invalid_input", "%s: exceeds 256 bytes (got %d)", field, len(v))
-	}
-	for _, r := range v {
-		if unicode.IsSpace(r) || unicode.IsControl(r) {
-			return validation("", "invalid_input", "%s: must not contain whitespace or control characters", field)
-		}
-	}
-	return nil
 }
 
 // PeekClaimable reports, from the read pool and without the write lock,

@@ -16,54 +16,6 @@ const (
 	MaxPriority = 9000
 )
 
-// Bytes is a byte string that travels as a JSON array of integers 0–255
-// (upstream's Vec<u8> shape). It also accepts a base64 JSON string.
-type Bytes []byte
-
-// MarshalJSON renders an array of integers; nil renders [].
-func (b Bytes) MarshalJSON() ([]byte, error) {
-	out := make([]byte, 0, 2+4*len(b))
-	out = append(out, '[')
-	for i, c := range b {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		out = strconv.AppendUint(out, uint64(c), 10)
-	}
-	return append(out, ']'), nil
-}
-
-// UnmarshalJSON accepts an array of integers 0–255, a base64 string or
-// null.
-func (b *Bytes) UnmarshalJSON(data []byte) error {
-	data = bytes.TrimSpace(data)
-	switch {
-	case string(data) == "null":
-		*b = nil
-		return nil
-	case len(data) > 0 && data[0] == '"':
-		var raw []byte
-		if err := json.Unmarshal(data, &raw); err != nil {
-			return err
-		}
-		*b = raw
-		return nil
-	}
-	var ints []int
-	if err := json.Unmarshal(data, &ints); err != nil {
-		return err
-	}
-	out := make([]byte, len(ints))
-	for i, v := range ints {
-		if v < 0 || v > 255 {
-			return errors.New("byte array element out of range 0..255")
-		}
-		out[i] = byte(v)
-	}
-	*b = out
-	return nil
-}
-
 // CreateExecutionArgs is the body of POST /v1/executions (spec route 2).
 // Now is accepted for wire compatibility; the engine clock is
 // authoritative. PartitionID is informational: the partition comes from
@@ -121,15 +73,6 @@ type execRaw struct {
 	DelayUntil      *int64            `json:"delay_until,omitempty"`
 	BlockingDetail  string            `json:"blocking_detail,omitempty"`
 }
-
-// partsCTE enumerates every partition_key present in ff_exec_core with
-// one index seek per value, so lookups that must ignore the partition can
-// still use the indexes that lead with it.
-const partsCTE = `parts(p) AS (
-  SELECT (SELECT min(partition_key) FROM ff_exec_core)
-  UNION ALL
-  SELECT (SELECT min(partition_key) FROM ff_exec_core WHERE partition_key > parts.p)
-  FROM parts WHERE parts.p IS NOT NULL)`
 
 var (
 	qFindByUUID = hotStmt(`WITH RECURSIVE ` + partsCTE + `
@@ -316,19 +259,6 @@ func (w *wtx) createExecution(p *createPlan) (CreateExecutionResult, error) {
 
 func clampPriority(p int64) int64 {
 	return min(max(p, MinPriority), MaxPriority)
-}
-
-// validateLane checks a lane id: 1–64 bytes of printable ASCII.
-func validateLane(lane string) error {
-	if len(lane) == 0 || len(lane) > 64 {
-		return validation("", "invalid_input", "lane_id: must be 1..=64 bytes (got %d)", len(lane))
-	}
-	for i := 0; i < len(lane); i++ {
-		if c := lane[i]; c < 0x20 || c > 0x7e {
-			return validation("", "invalid_input", "lane_id: must be printable ASCII (byte 0x%02x at %d)", c, i)
-		}
-	}
-	return nil
 }
 
 // engineOp fills in the operation name of an engine error that has none.

@@ -122,6 +122,12 @@ func notFound(op, what string) *Error {
 	return &Error{Kind: KindNotFound, Op: op, Code: what, Msg: "not found: " + what}
 }
 
+// execNotFound is the NotFound error for a missing execution, with the
+// wire message "execution not found: <eid>".
+func execNotFound(op string, id ExecutionID) error {
+	return &Error{Kind: KindNotFound, Op: op, Code: "execution", Msg: "execution not found: " + id.String()}
+}
+
 // validation builds a KindValidation error with a detail code.
 func validation(op, code, format string, args ...any) *Error {
 	return newErr(KindValidation, op, code, format, args...)

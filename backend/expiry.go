@@ -5,16 +5,6 @@ import (
 	"strconv"
 )
 
-// attemptPartsCTE enumerates the partitions holding a live lease, one
-// seek each on ff_attempt_lease_expiry_idx (partition_key,
-// lease_expires_at_ms) WHERE lease_expires_at_ms IS NOT NULL.
-const attemptPartsCTE = `ap(p) AS (
-  SELECT (SELECT min(partition_key) FROM ff_attempt WHERE lease_expires_at_ms IS NOT NULL)
-  UNION ALL
-  SELECT (SELECT min(partition_key) FROM ff_attempt
-          WHERE lease_expires_at_ms IS NOT NULL AND partition_key > ap.p)
-  FROM ap WHERE ap.p IS NOT NULL)`
-
 var (
 	qExpiredLeases = `WITH RECURSIVE ` + attemptPartsCTE + `
 SELECT a.partition_key, a.execution_id, a.attempt_index
@@ -57,14 +47,11 @@ func (b *Backend) ExpireLeases(ctx context.Context, nowMS int64, limit int) (Swe
 			return false, err
 		}
 		if max := h.policy.maxReclaimCount(); h.reclaimCount >= max {
-			patch := terminalPatch("failed", map[string]any{
+			_, err := w.terminate(c.id, outcomeFailed, terminal{fields: map[string]any{
 				"failure_class":  "lease_expired",
 				"failure_reason": "lease expired and max_reclaim_count " + strconv.FormatInt(max, 10) + " is used up",
-			})
-			if _, err := w.exec(qTerminal, part, key, StateFailed, w.now, nil, nil, nil, patch); err != nil {
-				return false, err
-			}
-			return true, w.completionEvent(c.id, "failed")
+			}})
+			return err == nil, err
 		}
 		_, err = w.exec(qReclaimable, part, key)
 		return err == nil, err

@@ -114,14 +114,8 @@ func (w *wtx) failAttempt(id ExecutionID, idx int64, leaseID string, policy *Exe
 			return out, newErr(KindContention, "", CodeStaleLease, "stale lease: execution is no longer active")
 		}
 		out = FailResult{RetryScheduled: true, DelayUntilMS: until}
-	} else {
-		patch := terminalPatch("failed", failure)
-		if _, err := w.exec(qTerminal, part, key, StateFailed, w.now, nil, nil, nil, patch); err != nil {
-			return out, err
-		}
-		if err := w.completionEvent(id, "failed"); err != nil {
-			return out, err
-		}
+	} else if _, err := w.terminate(id, outcomeFailed, terminal{fields: failure}); err != nil {
+		return out, err
 	}
 	return out, w.leaseEvent(id, leaseID, "released")
 }

@@ -88,12 +88,6 @@ func (w *wtx) fence(op string, h Handle) (*fenced, error) {
 	return f, nil
 }
 
-// execNotFound is the NotFound error for a missing execution, with the
-// wire message "execution not found: <eid>".
-func execNotFound(op string, id ExecutionID) error {
-	return &Error{Kind: KindNotFound, Op: op, Code: "execution", Msg: "execution not found: " + id.String()}
-}
-
 // qFencedEnd ends the handle's attempt only when the fence holds: exactly
 // the conditions fence checks, so the happy path needs no read first.
 var qFencedEnd = hotStmt(`UPDATE ff_attempt SET outcome = ?6, terminal_at_ms = ?5, lease_expires_at_ms = NULL,

@@ -11,6 +11,8 @@ const DevModeEnv = "FF_DEV_MODE"
 
 // ErrRequiresDevMode is returned by Open when FF_DEV_MODE is not exactly "1".
 // Its text is upstream's refusal, byte for byte.
+//
+//lint:ignore ST1005 upstream's refusal text, byte for byte, ends with a period
 var ErrRequiresDevMode = errors.New("SqliteBackend requires FF_DEV_MODE=1 to activate. SQLite is dev-only; see https://github.com/avifenesh/FlowFabric/blob/main/docs/dev-harness.md for details.")
 
 // BannerText is the WARN line printed once per fresh backend construction.

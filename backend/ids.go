@@ -1,10 +1,9 @@
 package backend
 
 import (
-	"strconv"
-	"strings"
-
 	"github.com/google/uuid"
+
+	"github.com/ffsqlite/ffsqlite/internal/codec"
 )
 
 // ExecutionID is an execution's identity: the partition label N and a
@@ -28,30 +27,11 @@ func NewExecutionID(p uint16) ExecutionID {
 // problem. The result formats canonically (lower-case hyphenated UUID,
 // N without leading zeros).
 func ParseExecutionID(s string) (ExecutionID, error) {
-	rest, ok := strings.CutPrefix(s, "{fp:")
-	if !ok {
-		return ExecutionID{}, idErr("execution_id is missing the `{fp:N}:` hash-tag prefix: %s", s)
-	}
-	num, us, ok := strings.Cut(rest, "}:")
-	if !ok {
-		return ExecutionID{}, idErr("execution_id is missing the `{fp:N}:` hash-tag prefix: %s", s)
-	}
-	if num == "" || len(num) > 5 || strings.Trim(num, "0123456789") != "" {
-		return ExecutionID{}, idErr("execution_id partition index is not a valid u16: %s", num)
-	}
-	n, err := strconv.ParseUint(num, 10, 16)
+	p, u, err := codec.ParseExecID(s)
 	if err != nil {
-		return ExecutionID{}, idErr("execution_id partition index is not a valid u16: %s", num)
+		return ExecutionID{}, validation("", "invalid_input", "%s", err)
 	}
-	u, err := uuid.Parse(us)
-	if err != nil {
-		return ExecutionID{}, idErr("execution_id UUID suffix is not a valid UUID: %s", us)
-	}
-	return ExecutionID{Partition: uint16(n), UUID: u}, nil
-}
-
-func idErr(format string, args ...any) error {
-	return validation("", "invalid_input", format, args...)
+	return ExecutionID{Partition: p, UUID: u}, nil
 }
 
 // MustParseExecutionID is ParseExecutionID for constants in tests and
@@ -65,14 +45,7 @@ func MustParseExecutionID(s string) ExecutionID {
 }
 
 // String returns the wire form "{fp:N}:<uuid>".
-func (id ExecutionID) String() string {
-	var b [4 + 5 + 2 + 36]byte
-	out := append(b[:0], "{fp:"...)
-	out = strconv.AppendUint(out, uint64(id.Partition), 10)
-	out = append(out, "}:"...)
-	out = append(out, id.UUID.String()...)
-	return string(out)
-}
+func (id ExecutionID) String() string { return codec.FormatExecID(id.Partition, id.UUID) }
 
 // IsZero reports whether id is the zero value (no id).
 func (id ExecutionID) IsZero() bool { return id == ExecutionID{} }
@@ -99,11 +72,11 @@ func (id ExecutionID) key() (int64, []byte) {
 
 // execIDFromRow rebuilds an id from its stored columns.
 func execIDFromRow(part int64, raw []byte) (ExecutionID, error) {
-	u, err := uuid.FromBytes(raw)
-	if err != nil || part < 0 || part > 0xffff {
-		return ExecutionID{}, &Error{Kind: KindTransport, Code: "corruption", Msg: "corrupt execution key in database"}
+	p, u, err := codec.ExecIDFromRow(part, raw)
+	if err != nil {
+		return ExecutionID{}, &Error{Kind: KindTransport, Code: "corruption", Msg: err.Error()}
 	}
-	return ExecutionID{Partition: uint16(part), UUID: u}, nil
+	return ExecutionID{Partition: p, UUID: u}, nil
 }
 
 // parseUUIDString validates a plain uuid string (attempt, lease ids).

@@ -1,12 +1,3 @@
-// Package backend is ffsqlite's FlowFabric engine on SQLite: the guarded,
-// per-path shared database handle and, in the files beside this one, the
-// engine's data plane. Open is the only way to get a Backend.
-//
-// Every engine write goes through write (write.go), which runs its
-// function in a transaction of the writer, backend/internal/writer (held
-// writer connection, group commit, busy retry, after-commit hooks,
-// background checkpoints); backend keeps the guard, the registry, the
-// pools and the switch to WAL.
 package backend
 
 import (

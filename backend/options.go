@@ -3,7 +3,6 @@ package backend
 import (
 	"fmt"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -138,17 +137,6 @@ func (o Options) validate() error {
 		}
 	}
 	return fmt.Errorf("invalid synchronous mode %q: expected one of %s", o.Synchronous, strings.Join(validSynchronous, ", "))
-}
-
-// PoolSizeFromEnv reads FF_SQLITE_POOL_SIZE. It returns 0 with no error when
-// the variable is unset or empty, and upstream's exact messages for a value
-// that is not a u32 or is zero.
-func PoolSizeFromEnv() (int, error) {
-	v := os.Getenv(PoolSizeEnv)
-	if v == "" {
-		return 0, nil
-	}
-	return ParsePoolSize(v)
 }
 
 // ParsePoolSize parses a pool size the way upstream parses

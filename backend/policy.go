@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 )
 
@@ -15,9 +14,6 @@ const (
 	DefaultMaxReclaimCount = 100
 	DefaultMaxReplayCount  = 10
 	DefaultDedupWindowMS   = 24 * 60 * 60 * 1000
-	// Capability limits: tokens per set and bytes of the comma-joined set.
-	MaxCapabilityTokens   = 256
-	MaxCapabilityCSVBytes = 4096
 )
 
 // ExecutionPolicy is the policy JSON of spec §4.6. Optional members are
@@ -149,49 +145,6 @@ func policyErr(detail string) error {
 	return validation("", "invalid_policy_json", "invalid_policy_json: %s", detail)
 }
 
-// normalizeCapabilities validates capability tokens (spec §4.6: non-empty,
-// no comma, no byte <= 0x20 or 0x7F, at most 256 tokens, comma-joined at
-// most 4096 bytes) and returns them sorted without duplicates.
-func normalizeCapabilities(tokens []string) ([]string, error) {
-	if len(tokens) == 0 {
-		return nil, nil
-	}
-	out := append([]string(nil), tokens...)
-	sort.Strings(out)
-	j := 0
-	for i, t := range out {
-		if i > 0 && t == out[j-1] {
-			continue
-		}
-		out[j] = t
-		j++
-	}
-	out = out[:j]
-	if len(out) > MaxCapabilityTokens {
-		return nil, capErr("too many capability tokens: %d (max %d)", len(out), MaxCapabilityTokens)
-	}
-	total := 0
-	for _, t := range out {
-		if t == "" {
-			return nil, capErr("capability token must not be empty")
-		}
-		for i := 0; i < len(t); i++ {
-			if c := t[i]; c == ',' || c <= 0x20 || c == 0x7f {
-				return nil, capErr("capability token %q contains a forbidden byte 0x%02x", t, c)
-			}
-		}
-		total += len(t) + 1
-	}
-	if total-1 > MaxCapabilityCSVBytes {
-		return nil, capErr("capability set is %d bytes joined (max %d)", total-1, MaxCapabilityCSVBytes)
-	}
-	return out, nil
-}
-
-func capErr(format string, args ...any) error {
-	return validation("", "invalid_capabilities", "invalid_capabilities: "+format, args...)
-}
-
 // requiredCapabilities returns the policy's sorted capability set.
 func (p *ExecutionPolicy) requiredCapabilities() []string {
 	if p == nil || p.RoutingRequirements == nil {
@@ -218,14 +171,6 @@ func (p *ExecutionPolicy) maxReplayCount() int64 {
 		return int64(*p.MaxReplayCount)
 	}
 	return DefaultMaxReplayCount
-}
-
-// dedupWindowMS is dedup_window_ms, default 24 h.
-func (p *ExecutionPolicy) dedupWindowMS() int64 {
-	if p != nil && p.DedupWindowMS != nil {
-		return clampI64(*p.DedupWindowMS)
-	}
-	return DefaultDedupWindowMS
 }
 
 // retryDecision says whether a failure with retry_count earlier retries

@@ -35,7 +35,7 @@ func (b *Backend) ReadyDriftForTest(ctx context.Context) (string, error) {
 UNION ALL
 SELECT 'missing', * FROM (SELECT ` + readyValues("e") + ` FROM main.ff_exec_core e WHERE ` + readyCond("e") +
 			` EXCEPT SELECT * FROM ffsqlite_ready)`
-		rows, err := w.query(q)
+		rows, err := w.QueryContext(w.ctx, q)
 		if err != nil {
 			return err
 		}
@@ -76,7 +76,7 @@ func (b *Backend) ReadyPickPlanForTest(ctx context.Context) (string, error) {
 		if err := w.refreshReady(); err != nil {
 			return err
 		}
-		rows, err := w.query(`EXPLAIN QUERY PLAN `+qReadyPick, "default", int64(0), "[]")
+		rows, err := w.QueryContext(w.ctx, `EXPLAIN QUERY PLAN `+qReadyPick, "default", int64(0), "[]")
 		if err != nil {
 			return err
 		}

@@ -1,14 +1,117 @@
 package backend
 
-// SweepReport counts what one reconciler batch did: rows changed and rows
-// that failed (each failure is logged and the batch goes on).
-type SweepReport struct {
-	Processed int `json:"processed"`
-	Errors    int `json:"errors"`
+import (
+	"context"
+	"database/sql"
+)
+
+// sweepChunk is how many rows one reconciler write transaction handles.
+const sweepChunk = 32
+
+// sweepCandidate is one row a reconciler found due (outside the transaction).
+type sweepCandidate struct {
+	id  ExecutionID
+	idx int64
 }
 
-// Add accumulates another report into r.
-func (r *SweepReport) Add(o SweepReport) {
-	r.Processed += o.Processed
-	r.Errors += o.Errors
+// findSweepCandidates runs a candidate query on the reader; rows are
+// (partition_key, execution_id[, attempt_index]).
+func (b *Backend) findSweepCandidates(ctx context.Context, q string, withIdx bool, args ...any) ([]sweepCandidate, error) {
+	rows, err := b.in.reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []sweepCandidate
+	for rows.Next() {
+		var (
+			part int64
+			key  []byte
+			idx  sql.NullInt64
+		)
+		dest := []any{&part, &key}
+		if withIdx {
+			dest = append(dest, &idx)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		id, err := execIDFromRow(part, key)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sweepCandidate{id: id, idx: idx.Int64})
+	}
+	return out, rows.Err()
+}
+
+// sweep is one reconciler batch: it finds up to limit due rows with the
+// candidate query q (args nowMS, limit) on the reader and applies fn to
+// them through sweepRows.
+func (b *Backend) sweep(ctx context.Context, op, q string, withIdx bool, nowMS int64, limit int,
+	fn func(w *wtx, c sweepCandidate) (bool, error)) (SweepReport, error) {
+	if limit <= 0 {
+		return SweepReport{}, nil
+	}
+	cands, err := b.findSweepCandidates(ctx, q, withIdx, nowMS, limit)
+	if err != nil {
+		return SweepReport{}, transport(op, err)
+	}
+	return b.sweepRows(ctx, op, nowMS, cands, fn), nil
+}
+
+// sweepRows applies fn to each candidate in short write transactions of up to
+// sweepChunk rows, with nowMS as the transaction clock. fn re-checks that
+// the row is still due inside the transaction and reports whether it
+// changed it. If a chunk fails, its rows are retried one per transaction
+// so that one bad row costs only itself; failures are logged and counted.
+func (b *Backend) sweepRows(ctx context.Context, op string, nowMS int64, cands []sweepCandidate,
+	fn func(w *wtx, c sweepCandidate) (bool, error)) SweepReport {
+	var rep SweepReport
+	run := func(chunk []sweepCandidate) (int, error) {
+		done := 0
+		err := b.write(ctx, op, func(w *wtx) error {
+			w.now = nowMS
+			done = 0
+			for _, c := range chunk {
+				ok, err := fn(w, c)
+				if err != nil {
+					return err
+				}
+				if ok {
+					done++
+				}
+			}
+			return nil
+		})
+		return done, err
+	}
+	for len(cands) > 0 && ctx.Err() == nil {
+		n := min(len(cands), sweepChunk)
+		chunk := cands[:n]
+		cands = cands[n:]
+		done, err := run(chunk)
+		if err == nil {
+			rep.Processed += done
+			continue
+		}
+		for _, c := range chunk {
+			done, err := run([]sweepCandidate{c})
+			if err != nil {
+				rep.Errors++
+				b.in.opts.Logger.Warn("reconciler row failed", "op", op, "execution_id", c.id.String(), "err", err)
+				continue
+			}
+			rep.Processed += done
+		}
+	}
+	return rep
+}
+
+// skipNotFound turns "the row is gone" into a skip; other errors abort.
+func skipNotFound(err error) error {
+	if KindOf(err) == KindNotFound {
+		return nil
+	}
+	return err
 }

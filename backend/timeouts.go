@@ -24,12 +24,7 @@ LIMIT ?2`
 	// ff_exec_core_deadline_idx (partition_key, deadline_at_ms) WHERE
 	// deadline_at_ms IS NOT NULL. Terminal transitions clear deadline_at_ms,
 	// so the index holds live deadlines only.
-	qPastDeadline = `WITH RECURSIVE dp(p) AS (
-  SELECT (SELECT min(partition_key) FROM ff_exec_core WHERE deadline_at_ms IS NOT NULL)
-  UNION ALL
-  SELECT (SELECT min(partition_key) FROM ff_exec_core
-          WHERE deadline_at_ms IS NOT NULL AND partition_key > dp.p)
-  FROM dp WHERE dp.p IS NOT NULL)
+	qPastDeadline = `WITH RECURSIVE ` + deadlinePartsCTE + `
 SELECT e.partition_key, e.execution_id
 FROM dp CROSS JOIN ff_exec_core e
   ON e.partition_key = dp.p AND e.deadline_at_ms IS NOT NULL AND e.deadline_at_ms <= ?1
@@ -88,12 +83,9 @@ func (b *Backend) ExpireDeadlines(ctx context.Context, nowMS int64, limit int) (
 				return false, err
 			}
 		}
-		patch := terminalPatch("expired", map[string]any{
+		_, err = w.terminate(c.id, outcomeExpired, terminal{fields: map[string]any{
 			"failure_reason": "execution deadline " + strconv.FormatInt(h.deadline.Int64, 10) + " passed",
-		})
-		if _, err := w.exec(qTerminal, part, key, StateExpired, w.now, nil, nil, nil, patch); err != nil {
-			return false, err
-		}
-		return true, w.completionEvent(c.id, "expired")
+		}})
+		return err == nil, err
 	})
 }

@@ -60,25 +60,24 @@ func TestWorkerRegisterRefresh(t *testing.T) {
 	if out := wrkRegister(t, b, "ns", "i1", 2000); out != backend.WorkerRefreshed {
 		t.Fatalf("second register = %s", out)
 	}
-	list, err := b.ListWorkers(ctx, backend.ListWorkersArgs{Namespace: "ns"})
-	if err != nil || len(list.Workers) != 1 {
-		t.Fatalf("list = %+v, %v", list, err)
+	var (
+		lanesCSV, capsCSV      string
+		ttl, registered, beat  int64
+		expires, registrations int64
+	)
+	if err := b.ReaderDB().QueryRow(`SELECT lanes, capabilities_csv, liveness_ttl_ms, registered_at_ms, last_heartbeat_ms,
+		last_heartbeat_ms + liveness_ttl_ms, (SELECT count(*) FROM ff_worker_registry) FROM ff_worker_registry WHERE namespace = 'ns'`).
+		Scan(&lanesCSV, &capsCSV, &ttl, &registered, &beat, &expires, &registrations); err != nil || registrations != 1 {
+		t.Fatalf("registrations = %d, %v", registrations, err)
 	}
-	w := list.Workers[0]
-	if !slices.Equal(w.Lanes, []string{"bulk", "default"}) || !slices.Equal(w.Capabilities, []string{"arm64", "gpu"}) ||
-		w.LivenessTTLMS != 2000 || w.RegisteredAtMS != budT0 || w.LastHeartbeatMS != budT0+10 || w.ExpiresAtMS != budT0+2010 {
-		t.Fatalf("worker = %+v", w)
-	}
-	var lanes, caps string
-	b.ReaderDB().QueryRow(`SELECT lanes, capabilities_csv FROM ff_worker_registry`).Scan(&lanes, &caps)
-	if lanes != "bulk,default" || caps != "arm64,gpu" {
-		t.Fatalf("stored CSV = %q %q", lanes, caps)
+	if lanesCSV != "bulk,default" || capsCSV != "arm64,gpu" || ttl != 2000 || registered != budT0 || beat != budT0+10 || expires != budT0+2010 {
+		t.Fatalf("worker row = %q %q ttl %d registered %d heartbeat %d expires %d", lanesCSV, capsCSV, ttl, registered, beat, expires)
 	}
 	if ev := wrkEvents(t, b, "ns", "i1"); !slices.Equal(ev, []string{"registered@0", "registered@10"}) {
 		t.Fatalf("events = %v", ev)
 	}
 	// The same instance id under another worker id is refused.
-	_, err = b.RegisterWorker(ctx, backend.RegisterWorkerArgs{Namespace: "ns", WorkerID: "other", WorkerInstanceID: "i1", LivenessTTLMS: 5})
+	_, err := b.RegisterWorker(ctx, backend.RegisterWorkerArgs{Namespace: "ns", WorkerID: "other", WorkerInstanceID: "i1", LivenessTTLMS: 5})
 	if !errors.Is(err, &backend.Error{Kind: backend.KindValidation, Code: "instance_id_reassigned"}) {
 		t.Fatalf("reassign: %v", err)
 	}
@@ -114,101 +113,6 @@ func TestWorkerRegisterValidation(t *testing.T) {
 	}
 }
 
-func TestWorkerHeartbeat(t *testing.T) {
-	t.Parallel()
-	b, clock := budEnv(t, nil)
-	ctx := context.Background()
-	hb := func() backend.HeartbeatWorkerResult {
-		t.Helper()
-		r, err := b.HeartbeatWorker(ctx, backend.HeartbeatWorkerArgs{Namespace: "ns", WorkerInstanceID: "i1"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
-	if r := hb(); r.Outcome != backend.HeartbeatNotRegistered {
-		t.Fatalf("unknown worker heartbeat = %+v", r)
-	}
-	wrkRegister(t, b, "ns", "i1", 1000)
-	clock.Advance(999 * time.Millisecond)
-	if r := hb(); r.Outcome != backend.HeartbeatRefreshed || r.NextExpiryMS != clock.MS()+1000 {
-		t.Fatalf("live heartbeat = %+v", r)
-	}
-	clock.Advance(1000 * time.Millisecond) // exactly at expiry: expired
-	if r := hb(); r.Outcome != backend.HeartbeatNotRegistered {
-		t.Fatalf("heartbeat at expiry = %+v", r)
-	}
-	var last int64
-	b.ReaderDB().QueryRow(`SELECT last_heartbeat_ms FROM ff_worker_registry`).Scan(&last)
-	if last != budT0+999 {
-		t.Fatalf("expired heartbeat moved last_heartbeat to %d", last-budT0)
-	}
-	if ev := wrkEvents(t, b, "ns", "i1"); !slices.Equal(ev, []string{"registered@0", "heartbeat@999"}) {
-		t.Fatalf("events = %v", ev)
-	}
-}
-
-func TestWorkerMarkDead(t *testing.T) {
-	t.Parallel()
-	b, _ := budEnv(t, nil)
-	ctx := context.Background()
-	wrkRegister(t, b, "ns", "i1", 1000)
-	for name, reason := range map[string]string{
-		"too long": strings.Repeat("r", backend.MarkWorkerDeadReasonMaxBytes+1),
-		"newline":  "crashed\nhard",
-		"nul":      "a\x00b",
-	} {
-		if _, err := b.MarkWorkerDead(ctx, backend.MarkWorkerDeadArgs{Namespace: "ns", WorkerInstanceID: "i1", Reason: reason}); !errors.Is(err, backend.ErrValidation) {
-			t.Errorf("%s: err = %v", name, err)
-		}
-	}
-	reason := strings.Repeat("é", backend.MarkWorkerDeadReasonMaxBytes/2) // exactly 256 bytes
-	out, err := b.MarkWorkerDead(ctx, backend.MarkWorkerDeadArgs{Namespace: "ns", WorkerInstanceID: "i1", Reason: reason})
-	if err != nil || out != backend.WorkerMarked {
-		t.Fatalf("mark = %s, %v", out, err)
-	}
-	out, err = b.MarkWorkerDead(ctx, backend.MarkWorkerDeadArgs{Namespace: "ns", WorkerInstanceID: "i1", Reason: "again"})
-	if err != nil || out != backend.WorkerNotRegistered {
-		t.Fatalf("second mark = %s, %v", out, err)
-	}
-	if ev := wrkEvents(t, b, "ns", "i1"); !slices.Equal(ev, []string{"marked_dead@0:" + reason, "registered@0"}) {
-		t.Fatalf("events = %v", ev)
-	}
-}
-
-func TestWorkerList(t *testing.T) {
-	t.Parallel()
-	b, _ := budEnv(t, nil)
-	ctx := context.Background()
-	for _, ns := range []string{"b", "a"} {
-		for i := range 3 {
-			wrkRegister(t, b, ns, fmt.Sprintf("i%d", i), 1000)
-		}
-	}
-	var got []string
-	var after *backend.WorkerCursor
-	for pages := 0; ; pages++ {
-		res, err := b.ListWorkers(ctx, backend.ListWorkersArgs{After: after, Limit: 4})
-		if err != nil || pages > 3 {
-			t.Fatalf("page %d: %v", pages, err)
-		}
-		for _, w := range res.Workers {
-			got = append(got, w.Namespace+"/"+w.WorkerInstanceID)
-		}
-		if res.Next == nil {
-			break
-		}
-		after = res.Next
-	}
-	if want := []string{"a/i0", "a/i1", "a/i2", "b/i0", "b/i1", "b/i2"}; !slices.Equal(got, want) {
-		t.Fatalf("all namespaces = %v", got)
-	}
-	res, err := b.ListWorkers(ctx, backend.ListWorkersArgs{Namespace: "b", After: &backend.WorkerCursor{Namespace: "b", WorkerInstanceID: "i0"}})
-	if err != nil || len(res.Workers) != 2 || res.Workers[0].WorkerInstanceID != "i1" || res.Next != nil {
-		t.Fatalf("namespace page = %+v, %v", res, err)
-	}
-}
-
 func TestWorkerSweep(t *testing.T) {
 	t.Parallel()
 	b, clock := budEnv(t, nil)
@@ -237,13 +141,20 @@ func TestWorkerSweep(t *testing.T) {
 	if rep, err := b.SweepExpiredWorkers(ctx, now+301, 0); err != nil || rep != (backend.SweepReport{}) {
 		t.Fatalf("repeat sweep = %+v, %v", rep, err)
 	}
-	res, _ := b.ListWorkers(ctx, backend.ListWorkersArgs{Namespace: "ns"})
-	if len(res.Workers) != 1 || res.Workers[0].WorkerInstanceID != "long" {
-		t.Fatalf("survivors = %+v", res.Workers)
+	var survivors []string
+	rows, err := b.ReaderDB().Query(`SELECT worker_instance_id FROM ff_worker_registry WHERE namespace = 'ns'`)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// A swept worker's heartbeat is refused; it must register again.
-	r, _ := b.HeartbeatWorker(ctx, backend.HeartbeatWorkerArgs{Namespace: "ns", WorkerInstanceID: "mid"})
-	if r.Outcome != backend.HeartbeatNotRegistered {
-		t.Fatalf("heartbeat after sweep = %+v", r)
+	defer rows.Close()
+	for rows.Next() {
+		var inst string
+		if err := rows.Scan(&inst); err != nil {
+			t.Fatal(err)
+		}
+		survivors = append(survivors, inst)
+	}
+	if !slices.Equal(survivors, []string{"long"}) {
+		t.Fatalf("survivors = %v", survivors)
 	}
 }

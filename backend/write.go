@@ -61,10 +61,6 @@ func (w *wtx) exec(q string, args ...any) (sql.Result, error) {
 	return w.ExecContext(w.ctx, q, args...)
 }
 
-func (w *wtx) query(q string, args ...any) (*sql.Rows, error) {
-	return w.QueryContext(w.ctx, q, args...)
-}
-
 func (w *wtx) queryRow(q string, args ...any) *sql.Row {
 	return w.QueryRowContext(w.ctx, q, args...)
 }

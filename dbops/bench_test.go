@@ -14,7 +14,7 @@ import (
 
 	"github.com/ffsqlite/ffsqlite/backend"
 	"github.com/ffsqlite/ffsqlite/dbops"
-	"github.com/ffsqlite/ffsqlite/inspect/inspecttest"
+	"github.com/ffsqlite/ffsqlite/internal/inspecttest"
 )
 
 // snapshotBenchDBEnv names an already generated database (scripts/gendb)

@@ -16,7 +16,7 @@ import (
 
 	"github.com/ffsqlite/ffsqlite/backend"
 	"github.com/ffsqlite/ffsqlite/inspect"
-	"github.com/ffsqlite/ffsqlite/inspect/inspecttest"
+	"github.com/ffsqlite/ffsqlite/internal/inspecttest"
 )
 
 // benchNowMS is the clock of the generated benchmark database.

@@ -3,11 +3,13 @@ package inspect
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
+
+	"github.com/ffsqlite/ffsqlite/internal/codec"
 )
 
 // BudgetList is `inspect budgets`.
@@ -75,22 +77,13 @@ type BudgetSpend struct {
 	Total       int64  `json:"total"`
 }
 
-// limitMap reads one policy_json limit object; entries that are not
-// non-negative integers are ignored, as the engine reads them.
-func limitMap(raw json.RawMessage) map[string]int64 {
-	out := map[string]int64{}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil {
-		return out
-	}
+// limits converts the engine's decoded limits to the report's int64 map;
+// a limit above the int64 range (never written by ffsqlite) shows as the
+// int64 maximum.
+func limits(m map[string]uint64) map[string]int64 {
+	out := make(map[string]int64, len(m))
 	for k, v := range m {
-		var n json.Number
-		if json.Unmarshal(v, &n) != nil {
-			continue
-		}
-		if i, err := n.Int64(); err == nil && i >= 0 {
-			out[k] = i
-		}
+		out[k] = int64(min(v, math.MaxInt64))
 	}
 	return out
 }
@@ -145,14 +138,11 @@ func readBudgets(ctx context.Context, db *sql.DB, now int64, id string) ([]Budge
 		r.BreachCount, r.SoftBreachCount = breaches.Int64, soft.Int64
 		r.LastBreachAtMS, r.LastBreachDim, r.NextResetAtMS = nullInt(last), nullStr(dim), nullInt(next)
 		r.ResetDue = r.NextResetAtMS != nil && *r.NextResetAtMS <= now
-		var p map[string]json.RawMessage
-		_ = json.Unmarshal([]byte(policy), &p)
-		r.HardLimits, r.SoftLimits = limitMap(p["hard_limits"]), limitMap(p["soft_limits"])
-		var interval json.Number
-		if json.Unmarshal(p["reset_interval_ms"], &interval) == nil {
-			if n, err := interval.Int64(); err == nil {
-				r.ResetIntervalMS = &n
-			}
+		p, _ := codec.DecodeBudgetPolicy(policy) // not an object: no limits, as shown before
+		r.HardLimits, r.SoftLimits = limits(p.HardLimits), limits(p.SoftLimits)
+		if p.HasResetInterval {
+			n := p.ResetIntervalMS
+			r.ResetIntervalMS = &n
 		}
 		r.Usage = map[string]int64{}
 		out = append(out, r)

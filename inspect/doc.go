@@ -12,4 +12,12 @@
 // The queries adapt to older schema versions: a missing column reads as
 // NULL, a missing table makes list views fail with *MissingTableError and
 // the overview report zero.
+//
+// Each report lives in a file of its own (overview.go, executions.go, …);
+// Printer (render.go) renders every report as that JSON or as text for
+// people, so a report and its rendering change here together; the golden
+// files in testdata/golden pin both (go test -run TestGolden -update
+// rewrites them). `ffsqlite inspect` only wires flags to reports and
+// Printer. The value formats shared with the engine (ids, budget
+// policy_json, worker sets) come from internal/codec.
 package inspect

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/ffsqlite/ffsqlite/inspect"
-	"github.com/ffsqlite/ffsqlite/inspect/inspecttest"
+	"github.com/ffsqlite/ffsqlite/internal/inspecttest"
 	"github.com/ffsqlite/ffsqlite/internal/testdb"
 )
 

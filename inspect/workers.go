@@ -4,7 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
+
+	"github.com/ffsqlite/ffsqlite/internal/codec"
 )
 
 // WorkerList is `inspect workers`.
@@ -28,16 +29,6 @@ type WorkerRow struct {
 	Status string `json:"status"`
 	// ActiveLeases counts attempts this instance holds a lease on.
 	ActiveLeases int64 `json:"active_leases"`
-}
-
-func csv(s string) []string {
-	out := []string{}
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // Workers lists registered workers by namespace and instance id.
@@ -68,7 +59,7 @@ func Workers(ctx context.Context, db *sql.DB, now int64) (*WorkerList, error) {
 			&r.LivenessTTLMS, &r.RegisteredAtMS, &r.ActiveLeases); err != nil {
 			return nil, err
 		}
-		r.Lanes, r.Capabilities = csv(lanes), csv(caps)
+		r.Lanes, r.Capabilities = codec.SplitSet(lanes), codec.SplitSet(caps)
 		r.ExpiresAtMS = r.LastHeartbeatMS + r.LivenessTTLMS
 		r.Status = "alive"
 		if r.ExpiresAtMS <= now {

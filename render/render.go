@@ -88,6 +88,20 @@ func Time(ms, nowMS int64) string {
 	return fmt.Sprintf("%s (%s)", t.Format("2006-01-02 15:04:05"), Age(ms, nowMS))
 }
 
+// Bytes renders a size for people in binary units: "512 B", "1.5 KiB",
+// "3.0 MiB", "1.2 GiB".
+func Bytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
 // Age renders the distance between ms and now as "12s ago" or "in 3m".
 func Age(ms, nowMS int64) string {
 	d := time.Duration(nowMS-ms) * time.Millisecond

@@ -66,7 +66,7 @@ func (c Config) Validate() error {
 	for _, n := range names {
 		d := c.Intervals[n]
 		if _, ok := Lookup(n); !ok {
-			errs = append(errs, fmt.Errorf("unknown reconciler %q (known: %s)", n, strings.Join(Names(), ", ")))
+			errs = append(errs, &UnknownReconcilerError{Name: n})
 			continue
 		}
 		if d < 0 || (d > 0 && d < MinInterval) {
@@ -76,12 +76,24 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// UnknownReconcilerError names a reconciler that does not exist.
+type UnknownReconcilerError struct{ Name string }
+
+func (e *UnknownReconcilerError) Error() string {
+	return fmt.Sprintf("unknown reconciler %q (known: %s)", e.Name, strings.Join(Names(), ", "))
+}
+
+// ErrNoneEnabled is a configuration that runs no reconciler at all.
+var ErrNoneEnabled = errors.New("every reconciler is disabled: nothing to run")
+
 // EnvError is a reconciler interval variable whose value is not an
 // unsigned integer in range. Its message is upstream's
 // "invalid value for VAR: expected u64, got 'V'".
 type EnvError struct {
 	Var, Value string
 	Reason     string
+	// Unit is what the variable counts (time.Second, time.Millisecond).
+	Unit time.Duration
 }
 
 func (e *EnvError) Error() string {
@@ -110,31 +122,69 @@ func (d Definition) IntervalFromEnv(lookup LookupEnv) (iv time.Duration, set boo
 	}
 	n, perr := strconv.ParseUint(v, 10, 64)
 	if perr != nil {
-		return 0, false, &EnvError{Var: d.Env, Value: v}
+		return 0, false, &EnvError{Var: d.Env, Value: v, Unit: d.unit()}
 	}
-	unit := d.EnvUnit
-	if unit <= 0 {
-		unit = time.Second
-	}
+	unit := d.unit()
 	if n > uint64(math.MaxInt64/int64(unit)) {
-		return 0, false, &EnvError{Var: d.Env, Value: v, Reason: "out of range"}
+		return 0, false, &EnvError{Var: d.Env, Value: v, Reason: "out of range", Unit: unit}
 	}
 	return time.Duration(n) * unit, true, nil
 }
 
-// FromEnv is DefaultConfig with every interval its variable sets replaced
-// (lookup nil = the process environment). It returns the first bad
-// variable as an *EnvError.
-func FromEnv(lookup LookupEnv) (Config, error) {
-	c := DefaultConfig()
-	for _, d := range Definitions() {
-		iv, set, err := d.IntervalFromEnv(lookup)
-		if err != nil {
-			return Config{}, err
+// unit is EnvUnit, seconds when unset.
+func (d Definition) unit() time.Duration {
+	if d.EnvUnit <= 0 {
+		return time.Second
+	}
+	return d.EnvUnit
+}
+
+// Resolve is the one interval resolution of `scan` and `serve`: each
+// reconciler's interval is its flag's (flags holds the flags given, by
+// reconciler name), else its environment variable's (lookup nil = the
+// process environment), else its default; with only non-empty, the
+// reconcilers it does not name are disabled. It returns an *EnvError for
+// a bad variable, an *UnknownReconcilerError for a name in only that does
+// not exist, the Validate error of a bad interval and ErrNoneEnabled when
+// nothing is left to run.
+func Resolve(flags map[string]time.Duration, only []string, lookup LookupEnv) (Config, error) {
+	cfg := Config{Intervals: map[string]time.Duration{}}
+	for _, d := range table {
+		iv, ok := flags[d.Name]
+		if !ok {
+			v, set, err := d.IntervalFromEnv(lookup)
+			if err != nil {
+				return Config{}, err
+			}
+			iv = d.Default
+			if set {
+				iv = v
+			}
 		}
-		if set {
-			c.Intervals[d.Name] = iv
+		cfg.Intervals[d.Name] = iv
+	}
+	for _, n := range only {
+		if _, ok := Lookup(n); !ok {
+			return Config{}, &UnknownReconcilerError{Name: n}
 		}
 	}
-	return c, nil
+	if len(only) > 0 {
+		for n := range cfg.Intervals {
+			if !slices.Contains(only, n) {
+				cfg.Intervals[n] = 0
+			}
+		}
+	}
+	for n := range flags {
+		if _, ok := Lookup(n); !ok {
+			return Config{}, &UnknownReconcilerError{Name: n}
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	if len(cfg.Enabled()) == 0 {
+		return Config{}, ErrNoneEnabled
+	}
+	return cfg, nil
 }

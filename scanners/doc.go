@@ -11,6 +11,9 @@
 // counters; Shutdown drains running ticks up to a deadline. Both
 // `ffsqlite scan` and `ffsqlite serve` use it.
 //
-// Adding a reconciler is one file: it calls register with a Definition
-// (name, default interval, env var, batch, constructor) from init.
+// The reconcilers are one table (table.go): a row per reconciler with its
+// name (which is also its flag), default interval, environment variable,
+// batch and backend call. Adding a reconciler is one row plus its backend
+// function. Resolve turns flags, environment and defaults into the Config
+// both commands run.
 package scanners

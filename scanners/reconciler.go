@@ -2,9 +2,7 @@ package scanners
 
 import (
 	"context"
-	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/ffsqlite/ffsqlite/backend"
@@ -55,9 +53,15 @@ func (s *sweep) Tick(ctx context.Context, nowMS int64) (Report, error) {
 	return Report{Reconciler: s.name, Processed: r.Processed, Errors: r.Errors}, err
 }
 
-// Definition describes one kind of reconciler: its name (the `scan` flag
-// and `--only` value), its default cadence and the environment variable
-// that overrides it, its batch size and how to build it on a backend.
+// BackendSweep is a backend reconciler entry point as a method
+// expression, (*backend.Backend).ExpireLeases for instance: one batch of
+// at most limit rows due at nowMS.
+type BackendSweep func(b *backend.Backend, ctx context.Context, nowMS int64, limit int) (backend.SweepReport, error)
+
+// Definition describes one kind of reconciler, a row of the table
+// (table.go): its name (the `scan` and `serve` flag and the --only value),
+// its default cadence and the environment variable that overrides it, its
+// batch size and the backend call that does one batch.
 type Definition struct {
 	// Name is the reconciler's name, e.g. "budget-reset".
 	Name string
@@ -71,44 +75,24 @@ type Definition struct {
 	EnvUnit time.Duration
 	// Batch is how many rows one tick processes at most.
 	Batch int
-	// New builds the reconciler on b.
-	New func(b *backend.Backend, batch int) Reconciler
-
-	order int
+	// Sweep is the backend call that processes one batch.
+	Sweep BackendSweep
 }
 
-var registry = struct {
-	sync.Mutex
-	defs []Definition
-}{}
-
-// register adds a definition; each reconciler file calls it from init.
-// order fixes the run and display order.
-func register(order int, d Definition) {
-	registry.Lock()
-	defer registry.Unlock()
-	for _, o := range registry.defs {
-		if o.Name == d.Name {
-			panic(fmt.Sprintf("scanners: reconciler %q registered twice", d.Name))
-		}
-	}
-	d.order = order
-	registry.defs = append(registry.defs, d)
-	slices.SortStableFunc(registry.defs, func(a, b Definition) int { return a.order - b.order })
+// Build returns the reconciler on b: Sweep with Batch rows per tick.
+func (d Definition) Build(b *backend.Backend) Reconciler {
+	return NewSweep(d.Name, d.Batch, func(ctx context.Context, nowMS int64, limit int) (backend.SweepReport, error) {
+		return d.Sweep(b, ctx, nowMS, limit)
+	})
 }
 
 // Definitions returns every known reconciler in run order.
-func Definitions() []Definition {
-	registry.Lock()
-	defer registry.Unlock()
-	return slices.Clone(registry.defs)
-}
+func Definitions() []Definition { return slices.Clone(table) }
 
 // Names returns every known reconciler's name in run order.
 func Names() []string {
-	defs := Definitions()
-	names := make([]string, len(defs))
-	for i, d := range defs {
+	names := make([]string, len(table))
+	for i, d := range table {
 		names[i] = d.Name
 	}
 	return names
@@ -116,7 +100,7 @@ func Names() []string {
 
 // Lookup returns the definition named name.
 func Lookup(name string) (Definition, bool) {
-	for _, d := range Definitions() {
+	for _, d := range table {
 		if d.Name == name {
 			return d, true
 		}

@@ -65,20 +65,20 @@ func TestDefinitions(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, d := range scanners.Definitions() {
-		if d.Batch <= 0 || d.New == nil || d.Summary == "" {
+		if d.Batch <= 0 || d.Sweep == nil || d.Summary == "" {
 			t.Errorf("definition %+v incomplete", d)
 		}
 	}
 }
 
-func TestConfigFromEnv(t *testing.T) {
+func TestResolveFromEnv(t *testing.T) {
 	env := map[string]string{
 		"FF_BUDGET_RESET_INTERVAL_S":       "0",
 		"FF_LEASE_EXPIRY_INTERVAL_MS":      "250",
 		"FF_EXECUTION_DEADLINE_INTERVAL_S": "",
 	}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	c, err := scanners.FromEnv(lookup)
+	c, err := scanners.Resolve(nil, nil, lookup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,11 +96,44 @@ func TestConfigFromEnv(t *testing.T) {
 		"9999999999999":        "invalid value for FF_BUDGET_RESET_INTERVAL_S: out of range, got '9999999999999'",
 	} {
 		env["FF_BUDGET_RESET_INTERVAL_S"] = v
-		_, err := scanners.FromEnv(lookup)
+		_, err := scanners.Resolve(nil, nil, lookup)
 		var ee *scanners.EnvError
 		if !errors.As(err, &ee) || ee.Var != "FF_BUDGET_RESET_INTERVAL_S" || err.Error() != want {
 			t.Errorf("%q: err = %v, want %s", v, err, want)
 		}
+	}
+}
+
+// A flag beats the environment, which beats the default; --only disables
+// the rest; a bad name or an empty result is an error.
+func TestResolvePrecedence(t *testing.T) {
+	env := map[string]string{"FF_LEASE_EXPIRY_INTERVAL_MS": "250", "FF_ATTEMPT_TIMEOUT_INTERVAL_S": "7"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	c, err := scanners.Resolve(map[string]time.Duration{scanners.LeaseExpiry: time.Second, scanners.WorkerTTL: 0}, nil, lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]time.Duration{
+		scanners.LeaseExpiry: time.Second, scanners.AttemptTimeout: 7 * time.Second,
+		scanners.WorkerTTL: 0, scanners.BudgetReset: 15 * time.Second,
+	} {
+		if got := c.Interval(name); got != want {
+			t.Errorf("%s = %s, want %s", name, got, want)
+		}
+	}
+	c, err = scanners.Resolve(nil, []string{scanners.AttemptTimeout, scanners.LeaseExpiry}, lookup)
+	if err != nil || !slices.Equal(c.Enabled(), []string{scanners.LeaseExpiry, scanners.AttemptTimeout}) {
+		t.Fatalf("only: %v, %v", c.Enabled(), err)
+	}
+	var ue *scanners.UnknownReconcilerError
+	if _, err := scanners.Resolve(nil, []string{"nope"}, lookup); !errors.As(err, &ue) || ue.Name != "nope" {
+		t.Errorf("unknown --only name: %v", err)
+	}
+	if _, err := scanners.Resolve(map[string]time.Duration{scanners.LeaseExpiry: 0}, []string{scanners.LeaseExpiry}, lookup); !errors.Is(err, scanners.ErrNoneEnabled) {
+		t.Errorf("nothing enabled: %v", err)
+	}
+	if _, err := scanners.Resolve(map[string]time.Duration{scanners.LeaseExpiry: time.Microsecond}, nil, lookup); err == nil {
+		t.Error("an interval below MinInterval was accepted")
 	}
 }
 
@@ -186,7 +219,7 @@ func TestBudgetResetScheduled(t *testing.T) {
 	b.ReportUsage(ctx, "tick", backend.ReportUsageArgs{Dimensions: map[string]uint64{"t": 3}})
 	clock.Advance(50 * time.Millisecond)
 	def, _ := scanners.Lookup(scanners.BudgetReset)
-	n := notifying{def.New(b, def.Batch), make(chan scanners.Report, 1)}
+	n := notifying{def.Build(b), make(chan scanners.Report, 1)}
 	s := scanners.New(scanners.Options{Now: b.Now, Logger: slog.New(slog.DiscardHandler)},
 		scanners.Scheduled{Reconciler: n, Interval: time.Millisecond})
 	if err := s.Start(ctx); err != nil {
@@ -283,9 +316,9 @@ func TestWorkerTTLRacesRegister(t *testing.T) {
 			registered++
 		}
 	}
-	res, _ := b.ListWorkers(ctx, backend.ListWorkersArgs{Namespace: "ns"})
-	if len(res.Workers) != n {
-		t.Fatalf("%d workers registered, want %d", len(res.Workers), n)
+	var workers int
+	if err := b.ReaderDB().QueryRow(`SELECT count(*) FROM ff_worker_registry WHERE namespace = 'ns'`).Scan(&workers); err != nil || workers != n {
+		t.Fatalf("%d workers registered (%v), want %d", workers, err, n)
 	}
 	if registered > swept {
 		t.Fatalf("%d Registered outcomes but only %d swept", registered, swept)

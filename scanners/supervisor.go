@@ -136,7 +136,7 @@ func ForBackend(b *backend.Backend, cfg Config, opts Options) (*Supervisor, erro
 	var sc []Scheduled
 	for _, d := range Definitions() {
 		if iv := cfg.Interval(d.Name); iv > 0 {
-			sc = append(sc, Scheduled{Reconciler: d.New(b, d.Batch), Interval: iv})
+			sc = append(sc, Scheduled{Reconciler: d.Build(b), Interval: iv})
 		}
 	}
 	return New(opts, sc...), nil

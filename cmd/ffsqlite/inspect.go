@@ -1,11 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"strconv"
 	"strings"
 	"time"
 
@@ -68,14 +65,11 @@ func inspLimitFlag() cli.Flag {
 	return &cli.IntFlag{Name: "limit", Usage: "at most `N` rows (0 = all)", Value: inspect.DefaultLimit}
 }
 
-// inspectView is what an inspect leaf prints with.
+// inspectView is what an inspect leaf reads from and prints with.
 type inspectView struct {
-	c    *cli.Context
-	w    io.Writer
-	json bool
-	p    render.Painter
-	now  int64
-	b    *backend.Backend
+	b     *backend.Backend
+	now   int64
+	print inspect.Printer
 }
 
 // withInspect opens --db read-only (guard and banner as everywhere), then
@@ -103,10 +97,12 @@ func withInspect(c *cli.Context, wantArgs int, fn func(v *inspectView) error) er
 		return err
 	}
 	defer b.Close(c.Context)
-	v := &inspectView{c: c, w: c.App.Writer, json: c.Bool("json"), p: render.Painter{Enabled: colorOn}, now: b.Now(), b: b}
+	now := b.Now()
 	if c.IsSet("now-ms") {
-		v.now = c.Int64("now-ms")
+		now = c.Int64("now-ms")
 	}
+	v := &inspectView{b: b, now: now, print: inspect.Printer{W: c.App.Writer, JSON: c.Bool("json"),
+		Painter: render.Painter{Enabled: colorOn}, NowMS: now, Zone: inspectZone()}}
 	return inspectErr(c, fn(v))
 }
 
@@ -124,8 +120,6 @@ func inspectErr(c *cli.Context, err error) error {
 	return err
 }
 
-func (v *inspectView) out(x any) error { return render.JSON(v.w, x) }
-
 func inspectOverviewAction(c *cli.Context) error {
 	if c.Args().Present() {
 		return usageErr("ffsqlite inspect --help", "unknown inspect subcommand %q", c.Args().First())
@@ -135,10 +129,7 @@ func inspectOverviewAction(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		if v.json {
-			return v.out(rep)
-		}
-		return v.overview(rep)
+		return v.print.Overview(rep)
 	})
 }
 
@@ -161,10 +152,7 @@ func inspectExecutionsAction(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		if v.json {
-			return v.out(list)
-		}
-		return v.executions(list)
+		return v.print.Executions(list)
 	})
 }
 
@@ -191,10 +179,7 @@ func inspectExecutionAction(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		if v.json {
-			return v.out(d)
-		}
-		return v.execution(d)
+		return v.print.Execution(d)
 	})
 }
 
@@ -208,10 +193,7 @@ func inspectFlowsAction(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		if v.json {
-			return v.out(list)
-		}
-		return v.flows(list)
+		return v.print.Flows(list)
 	})
 }
 
@@ -226,10 +208,7 @@ func inspectFlowAction(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		if v.json {
-			return v.out(d)
-		}
-		return v.flow(d)
+		return v.print.Flow(d)
 	})
 }
 
@@ -239,10 +218,7 @@ func inspectBudgetsAction(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		if v.json {
-			return v.out(list)
-		}
-		return v.budgets(list)
+		return v.print.Budgets(list)
 	})
 }
 
@@ -252,10 +228,7 @@ func inspectBudgetAction(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		if v.json {
-			return v.out(d)
-		}
-		return v.budget(d)
+		return v.print.Budget(d)
 	})
 }
 
@@ -265,10 +238,7 @@ func inspectQuotasAction(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		if v.json {
-			return v.out(list)
-		}
-		return v.quotas(list)
+		return v.print.Quotas(list)
 	})
 }
 
@@ -278,10 +248,7 @@ func inspectWorkersAction(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		if v.json {
-			return v.out(list)
-		}
-		return v.workers(list)
+		return v.print.Workers(list)
 	})
 }
 
@@ -310,14 +277,11 @@ func inspectEventsAction(c *cli.Context) error {
 			return err
 		}
 		if !c.Bool("follow") {
-			if v.json {
-				return v.out(page)
-			}
-			return v.events(page)
+			return v.print.Events(page)
 		}
 		emit := func(evs []inspect.Event) error {
 			for _, e := range evs {
-				if err := v.eventLine(e); err != nil {
+				if err := v.print.EventLine(e); err != nil {
 					return err
 				}
 			}
@@ -347,36 +311,13 @@ func inspSplitList(in []string) []string {
 	return out
 }
 
-// eventLine prints one followed event: a JSON line with --json, else a
-// text line.
-func (v *inspectView) eventLine(e inspect.Event) error {
-	if v.json {
-		b, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(v.w, "%s\n", b)
-		return err
-	}
-	_, err := fmt.Fprintf(v.w, "%s  %-10s #%-6d %-22s %s\n", v.ts(e.AtMS), e.Outbox, e.EventID, v.p.State(e.Type), e.ExecutionID)
-	return err
-}
-
 func inspectSchemaAction(c *cli.Context) error {
 	return withInspect(c, 0, func(v *inspectView) error {
 		f, err := inspect.Schema(c.Context, v.b.ReaderDB())
 		if err != nil {
 			return err
 		}
-		if v.json {
-			out, err := f.JSON()
-			if err != nil {
-				return err
-			}
-			_, err = v.w.Write(out)
-			return err
-		}
-		return v.schema(f)
+		return v.print.Schema(f)
 	})
 }
 
@@ -390,14 +331,8 @@ func inspectDriftAction(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		if v.json {
-			if err := v.out(d); err != nil {
-				return err
-			}
-		} else if d.Drift {
-			fprintf(v.w, "%s", d.Report)
-		} else {
-			fprintf(v.w, "no drift: %s matches the embedded migrations (%d tables)\n", v.b.Path(), d.ActualTables)
+		if err := v.print.Drift(d, v.b.Path()); err != nil {
+			return err
 		}
 		if len(d.Differences) > 0 {
 			return withCode(exitDrift, fmt.Errorf("schema drift: %d difference(s) between %s and the embedded migrations",
@@ -410,27 +345,3 @@ func inspectDriftAction(c *cli.Context) error {
 		return nil
 	})
 }
-
-// ts shows a timestamp as local time plus age; 0 or nil shows "-".
-func (v *inspectView) ts(ms int64) string {
-	if ms == 0 {
-		return "-"
-	}
-	return time.UnixMilli(ms).In(inspectZone()).Format("2006-01-02 15:04:05") + " (" + render.Age(ms, v.now) + ")"
-}
-
-func (v *inspectView) tsp(ms *int64) string {
-	if ms == nil {
-		return "-"
-	}
-	return v.ts(*ms)
-}
-
-func inspDash(p *string) string {
-	if p == nil || *p == "" {
-		return "-"
-	}
-	return *p
-}
-
-func inspItoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -6,11 +6,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,27 +18,13 @@ import (
 
 	"github.com/ffsqlite/ffsqlite/backend"
 	"github.com/ffsqlite/ffsqlite/inspect"
-	"github.com/ffsqlite/ffsqlite/inspect/inspecttest"
+	"github.com/ffsqlite/ffsqlite/internal/inspecttest"
 	"github.com/ffsqlite/ffsqlite/internal/testdb"
 	"github.com/ffsqlite/ffsqlite/migrate"
 )
 
-// The golden files share the package's -update flag (scan_test.go defines
-// it; this defines it only when no other file does).
 func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files under testdata/")
-	}
-	inspectZone = func() *time.Location { return time.UTC } // golden files show UTC
-}
-
-func inspUpdating() bool {
-	f := flag.Lookup("update")
-	if f == nil {
-		return false
-	}
-	g, ok := f.Value.(flag.Getter)
-	return ok && g.Get() == true
+	inspectZone = func() *time.Location { return time.UTC } // the golden files show UTC
 }
 
 var inspNow = strconv.FormatInt(inspecttest.SeedNowMS, 10)
@@ -68,18 +52,9 @@ func inspCLI(t *testing.T, path string, args ...string) (string, string, int) {
 	return runCLI(t, full...)
 }
 
-var (
-	inspSizeText = regexp.MustCompile(`\d+ bytes \([0-9.]+ [KMG]?i?B\)`)
-	inspSizeJSON = regexp.MustCompile(`"size_bytes": \d+`)
-)
-
-// inspNormalize removes what differs between machines and runs: the temp
-// path, the linked SQLite version and the file size.
+// inspNormalize removes what differs between machines and runs.
 func inspNormalize(s, path string) string {
-	s = strings.ReplaceAll(s, path, "$DB")
-	s = strings.ReplaceAll(s, backendSQLiteVersion(), "$SQLITE_VERSION")
-	s = inspSizeText.ReplaceAllString(s, "$$SIZE")
-	return inspSizeJSON.ReplaceAllString(s, `"size_bytes": "$$SIZE"`)
+	return inspecttest.Normalize(s, path, backendSQLiteVersion())
 }
 
 var inspVersion struct {
@@ -98,30 +73,24 @@ func backendSQLiteVersion() string {
 	return inspVersion.v
 }
 
+// inspGolden compares the CLI's output with inspect's golden file of the
+// same report: the files belong to the inspect package, which renders
+// them (go test ./inspect -run TestGolden -update rewrites them); here
+// they prove that each command wires its flags to the right report.
 func inspGolden(t *testing.T, name, got string) {
 	t.Helper()
-	file := filepath.Join("testdata", "inspect", name+".golden")
-	if inspUpdating() {
-		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
+	want, err := os.ReadFile(filepath.Join("..", "..", "inspect", "testdata", "golden", name+".golden"))
 	if err != nil {
-		t.Fatalf("%v (run go test ./cmd/ffsqlite -run TestInspectGolden -update)", err)
+		t.Fatal(err)
 	}
 	if string(want) != got {
-		os.WriteFile(file+".FAIL", []byte(got), 0o644)
-		t.Errorf("%s differs from the golden file (got written to %s.FAIL; -update rewrites):\n%s", name, file, got)
+		t.Errorf("inspect %s prints something else than inspect's golden file:\n%s", name, got)
 	}
 }
 
-// inspCases are the golden cases: name and inspect arguments. Each runs
-// as a table and with --json.
+// inspCases are the CLI forms of inspect's golden cases
+// (inspect/render_test.go): name and arguments. Each runs as text and with
+// --json.
 var inspCases = []struct {
 	name string
 	args []string
@@ -150,7 +119,7 @@ var inspCases = []struct {
 	{"drift", []string{"drift"}},
 }
 
-func TestInspectGolden(t *testing.T) {
+func TestInspectPrintsTheGoldenReports(t *testing.T) {
 	path := inspSeeded(t)
 	for _, c := range inspCases {
 		for _, asJSON := range []bool{false, true} {

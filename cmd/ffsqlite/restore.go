@@ -39,7 +39,7 @@ func restoreCommand() *cli.Command {
 			}
 			w := c.App.Writer
 			fprintf(w, "restored %s from %s\n", res.Path, res.From)
-			fprintf(w, "  size:            %d bytes (%s)\n", res.SizeBytes, inspHumanBytes(res.SizeBytes))
+			fprintf(w, "  size:            %d bytes (%s)\n", res.SizeBytes, render.Bytes(res.SizeBytes))
 			fprintf(w, "  schema version:  %d\n", res.SchemaVersion)
 			printCounts(c, res.Counts)
 			return nil

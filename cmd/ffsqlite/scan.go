@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -106,47 +105,31 @@ func unitName(u time.Duration) string {
 	return "seconds"
 }
 
-// scanConfig resolves every reconciler's interval (flag > env > default)
-// and applies --only.
+// scanConfig resolves the reconcilers' intervals (scanners.Resolve: flag
+// > env > default, then --only) and turns its errors into usage errors.
 func scanConfig(c *cli.Context, lookup scanners.LookupEnv) (scanners.Config, error) {
-	cfg := scanners.Config{}
-	for _, d := range scanners.Definitions() {
-		iv := d.Default
-		if c.IsSet(d.Name) {
-			iv = c.Duration(d.Name)
-		} else {
-			v, set, err := d.IntervalFromEnv(lookup)
-			var ee *scanners.EnvError
-			if errors.As(err, &ee) {
-				return cfg, usageErr("unset "+ee.Var+", or set it to an unsigned integer ("+unitName(d.EnvUnit)+"; 0 disables)", "%v", err)
-			}
-			if set {
-				iv = v
-			}
+	flags := map[string]time.Duration{}
+	for _, name := range scanners.Names() {
+		if c.IsSet(name) {
+			flags[name] = c.Duration(name)
 		}
-		cfg.Set(d.Name, iv)
 	}
-	if only := c.StringSlice("only"); len(only) > 0 {
+	cfg, err := scanners.Resolve(flags, c.StringSlice("only"), lookup)
+	var (
+		ee *scanners.EnvError
+		ue *scanners.UnknownReconcilerError
+	)
+	switch {
+	case err == nil:
+		return cfg, nil
+	case errors.As(err, &ee):
+		return cfg, usageErr("unset "+ee.Var+", or set it to an unsigned integer ("+unitName(ee.Unit)+"; 0 disables)", "%v", err)
+	case errors.As(err, &ue):
 		names := scanners.Names()
-		for _, n := range only {
-			if !slices.Contains(names, n) {
-				return cfg, usageErr("--only "+strings.Join(names, "|"),
-					"unknown reconciler %q for --only; valid names: %s", n, strings.Join(names, ", "))
-			}
-		}
-		for _, n := range names {
-			if !slices.Contains(only, n) {
-				cfg.Set(n, 0)
-			}
-		}
+		return cfg, usageErr("--only "+strings.Join(names, "|"),
+			"unknown reconciler %q for --only; valid names: %s", ue.Name, strings.Join(names, ", "))
 	}
-	if err := cfg.Validate(); err != nil {
-		return cfg, usageErr("ffsqlite scan --help", "%v", err)
-	}
-	if len(cfg.Enabled()) == 0 {
-		return cfg, usageErr("ffsqlite scan --help", "every reconciler is disabled: nothing to run")
-	}
-	return cfg, nil
+	return cfg, usageErr("ffsqlite scan --help", "%v", err)
 }
 
 // scanReady refuses a database whose schema is not ffsqlite's latest:

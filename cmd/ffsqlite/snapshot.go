@@ -38,7 +38,7 @@ func snapshotCommand() *cli.Command {
 			}
 			w := c.App.Writer
 			fprintf(w, "snapshot %s\n", res.Path)
-			fprintf(w, "  size:            %d bytes (%s)\n", res.SizeBytes, inspHumanBytes(res.SizeBytes))
+			fprintf(w, "  size:            %d bytes (%s)\n", res.SizeBytes, render.Bytes(res.SizeBytes))
 			fprintf(w, "  schema version:  %d\n", res.SchemaVersion)
 			printCounts(c, res.Counts)
 			fprintf(w, "  took:            %.0f ms\n", res.DurationMS)

@@ -14,7 +14,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/ffsqlite/ffsqlite/inspect/inspecttest"
+	"github.com/ffsqlite/ffsqlite/internal/inspecttest"
 )
 
 func main() {

@@ -1,0 +1,48 @@
+// Package backend is ffsqlite's FlowFabric engine on SQLite: Open, the
+// guarded per-path database handle, and the engine's operations on it.
+//
+// # What the exported API is for
+//
+// The exported names are the engine as ffsqlite's own layers use it: the
+// REST routes and the HTTP worker loop (package server) call the
+// execution, budget and worker operations; the reconcilers (package
+// scanners) call the sweep entry points (ExpireLeases, PromoteDelayed, …);
+// dbinit and the commands open, migrate through WriterDB and seed the
+// waitpoint key; inspect reads through ReaderDB. Go tests of this module,
+// and Go programs that run the dev engine in process instead of over HTTP
+// (the README's "Go API" figures), call the same operations, with the
+// codecs their arguments use (ExecutionID, Handle, Bytes). It is not an
+// SDK kept for hypothetical callers: a name no layer uses is removed (as
+// the worker heartbeat, mark-dead and list calls were). Subscribe, the
+// in-process outbox feed, is kept for the dashboard's live updates and the
+// long-poll tails of the coming stream and flow work; nothing in the
+// product calls it yet.
+//
+// # Layout
+//
+// One file per concern; shared helpers are named for what they are:
+//
+//   - the handle: open.go (Open, Close, the pools), options.go,
+//     location.go, memory.go, registry.go (one backend per path),
+//     guard.go (FF_DEV_MODE);
+//   - the writer: write.go holds b.write and the wtx helpers, the one
+//     write entry point of engine code; it runs each function in a
+//     transaction of backend/internal/writer (held writer connection,
+//     group commit, busy retry, after-commit hooks, background
+//     checkpoints), while backend keeps the guard, the registry, the pools
+//     and the switch to WAL;
+//   - values and codecs: ids.go, handle.go, bytes.go, state.go, policy.go;
+//     the formats inspect also reads are in internal/codec;
+//   - rules and errors: validate.go (every input rule, once), errors.go
+//     (error kinds, not-found errors);
+//   - shared transition helpers: terminal.go (wtx.terminate, the one
+//     terminal transition, and attempt end), head.go (the execution head
+//     read), fence.go (lease fencing), partitions.go (partition
+//     enumeration), events.go (outbox rows, Subscribe);
+//   - operations: create.go, claim.go, lease.go, complete.go, fail.go,
+//     operator.go (cancel, priority, replay, revoke), reads.go;
+//   - reconcilers: sweep.go (the batch machinery), reconcile.go
+//     (SweepReport), expiry.go, timeouts.go, promote.go, and the budget
+//     and worker sweeps beside their aggregates;
+//   - aggregates: budget.go, budget_usage.go, worker.go, hmac.go.
+package backend
