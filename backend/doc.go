@@ -39,7 +39,9 @@
 //     terminal transition, and attempt end), head.go (the execution head
 //     read), fence.go (lease fencing), partitions.go (partition
 //     enumeration), events.go (outbox rows, Subscribe);
-//   - operations: create.go, claim.go, lease.go, complete.go, fail.go,
+//   - operations: create.go, claim.go (Claim, ClaimMany, PeekClaimable
+//     and the claim's rule), readyindex.go (the claim's ready index in the
+//     writer connection's TEMP schema), lease.go, complete.go, fail.go,
 //     operator.go (cancel, priority, replay, revoke), reads.go;
 //   - reconcilers: sweep.go (the batch machinery), reconcile.go
 //     (SweepReport), expiry.go, timeouts.go, promote.go, and the budget
