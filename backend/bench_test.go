@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -441,14 +443,22 @@ func engBenchSchemaPick(b *testing.B, e *backend.Backend) time.Duration {
 }
 
 // BenchmarkWriterCache compares writer page cache sizes on databases of
-// 100,000 waiting executions: one engine per size, each op one job
+// 100,000 waiting executions (FF_BENCH_CACHE_BACKLOG sets another count):
+// one engine per size, each op one job
 // (create, claim, complete) on each engine in turn (the order rotating),
 // so load swings hit every size alike; it reports each size's cost per
 // job and its ratio to SQLite's default 2 MB.
 //
 //	go test -run '^$' -bench WriterCache -benchtime 3000x -count 3 ./backend/
 func BenchmarkWriterCache(b *testing.B) {
-	const backlog = 100_000
+	backlog := 100_000
+	if v := os.Getenv("FF_BENCH_CACHE_BACKLOG"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("FF_BENCH_CACHE_BACKLOG=%q: want a positive count", v)
+		}
+		backlog = n
+	}
 	type side struct {
 		mib  int
 		e    *backend.Backend

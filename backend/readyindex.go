@@ -23,7 +23,7 @@ import (
 // capabilities are checked only for candidates in claim order.
 //
 // What keeps it right:
-//   - TEMP triggers on main.ff_exec_core (insert, every update, delete)
+//   - TEMP triggers on main.ff_exec_core (insert, update, delete)
 //     keep it in step with every write on the writer connection, keyed on
 //     the row's own columns (lifecycle_phase, eligibility_state,
 //     raw_fields.delay_until, lane_id, priority, created_at_ms, rowid), not
@@ -111,20 +111,30 @@ var (
 	qReadyFresh = hotStmt(`SELECT s.data_version IS d.data_version, s.schema_version IS m.schema_version
 FROM ffsqlite_ready_state s, pragma_data_version d, pragma_schema_version m`)
 
-	// The triggers, dropped and made again when the schema changed.
+	// The triggers, dropped and made again when the schema changed. An
+	// update enters a row that readyCond selects (REPLACE: its old entry,
+	// if any, has the same rowid) and takes out the old entry of a row
+	// that was runnable and no longer is, or moved rowid; the two never
+	// both act on one rowid, so their order does not matter. An update of
+	// a row runnable neither before nor after (complete, fail, revoke, …)
+	// runs no trigger at all.
 	readyTriggers = []string{
 		`DROP TRIGGER IF EXISTS temp.ffsqlite_ready_ins`,
 		`DROP TRIGGER IF EXISTS temp.ffsqlite_ready_upd`,
+		`DROP TRIGGER IF EXISTS temp.ffsqlite_ready_out`,
 		`DROP TRIGGER IF EXISTS temp.ffsqlite_ready_del`,
 		`CREATE TEMP TRIGGER ffsqlite_ready_ins AFTER INSERT ON main.ff_exec_core WHEN ` + readyCond("NEW") + `
 BEGIN
   INSERT OR REPLACE INTO ffsqlite_ready ` + readyCols + ` VALUES (` + readyValues("NEW") + `);
 END`,
-		// Every update, whatever columns it sets: the row's columns decide.
-		`CREATE TEMP TRIGGER ffsqlite_ready_upd AFTER UPDATE ON main.ff_exec_core
+		`CREATE TEMP TRIGGER ffsqlite_ready_upd AFTER UPDATE ON main.ff_exec_core WHEN ` + readyCond("NEW") + `
+BEGIN
+  INSERT OR REPLACE INTO ffsqlite_ready ` + readyCols + ` VALUES (` + readyValues("NEW") + `);
+END`,
+		`CREATE TEMP TRIGGER ffsqlite_ready_out AFTER UPDATE ON main.ff_exec_core
+WHEN OLD.lifecycle_phase = 'runnable' AND (OLD.rowid <> NEW.rowid OR NOT (` + readyCond("NEW") + `))
 BEGIN
   DELETE FROM ffsqlite_ready WHERE exec_rowid = OLD.rowid;
-  INSERT OR REPLACE INTO ffsqlite_ready ` + readyCols + ` SELECT ` + readyValues("NEW") + ` WHERE ` + readyCond("NEW") + `;
 END`,
 		`CREATE TEMP TRIGGER ffsqlite_ready_del AFTER DELETE ON main.ff_exec_core
 BEGIN
