@@ -65,13 +65,13 @@ var (
 	// then oldest, then first inserted. It reads and sorts every runnable
 	// row of the lane, so claims go through the ready index instead; this
 	// is the reference the index is tested against.
-	qClaimPickSchema = `WITH RECURSIVE ` + partsCTE + `
+	qClaimPickSchema = hotStmt(`WITH RECURSIVE ` + partsCTE + `
 SELECT e.partition_key, e.execution_id, e.attempt_state
 FROM parts CROSS JOIN ff_exec_core e
   ON e.partition_key = parts.p AND e.lane_id = ?1 AND e.lifecycle_phase = 'runnable'
 WHERE ` + claimableRow + `
 ORDER BY e.priority DESC, e.created_at_ms ASC, e.rowid ASC
-LIMIT 1`
+LIMIT 1`)
 
 	// qClaimableExists answers whether any execution is claimable, without
 	// ordering: it stops at the first claimable row (PeekClaimable).
@@ -199,11 +199,14 @@ func (b *Backend) claim(ctx context.Context, args ClaimArgs, n int) ([]*Lease, e
 	var leases []*Lease
 	err = b.write(ctx, op, func(w *wtx) error {
 		leases = make([]*Lease, 0, n)
-		if err := w.refreshReady(); err != nil {
+		pick := w.pickReady
+		if w.b.in.readyOff {
+			pick = w.pickSchema
+		} else if err := w.refreshReady(); err != nil {
 			return err
 		}
 		for len(leases) < n {
-			part, key, attemptState, found, err := w.pickReady(args.LaneID, w.now, p.capsJSON)
+			part, key, attemptState, found, err := pick(args.LaneID, w.now, p.capsJSON)
 			if err != nil {
 				return err
 			}

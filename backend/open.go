@@ -54,8 +54,10 @@ type inner struct {
 	// mode, checkpoints beside them; nil when read-only.
 	wr *writer.Writer
 	// readyRebuilds counts rebuilds of the claim's ready index
-	// (readyindex.go).
+	// (readyindex.go); readyOff, set only by tests before the first claim,
+	// makes claims use the schema-only query instead (their baseline).
 	readyRebuilds atomic.Int64
+	readyOff      bool
 }
 
 // SchemaAheadError is returned by Open when the database's goose version is

@@ -216,3 +216,16 @@ func (w *wtx) pickReady(lane string, now int64, capsJSON string) (part int64, ke
 	}
 	return part, key, attemptState, true, nil
 }
+
+// pickSchema is pickReady through the schema-only query (qClaimPickSchema):
+// the claims of a backend whose index tests turned off, their baseline.
+func (w *wtx) pickSchema(lane string, now int64, capsJSON string) (part int64, key []byte, attemptState string, found bool, err error) {
+	err = w.queryRow(qClaimPickSchema, lane, now, capsJSON).Scan(&part, &key, &attemptState)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil, "", false, nil
+	}
+	if err != nil {
+		return 0, nil, "", false, err
+	}
+	return part, key, attemptState, true, nil
+}

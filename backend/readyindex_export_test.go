@@ -107,3 +107,7 @@ func (b *Backend) ReadyRefreshThenFailForTest(ctx context.Context) error {
 
 // ReadyPickSQLForTest is the ready index's pick.
 func ReadyPickSQLForTest() string { return qReadyPick }
+
+// ReadyIndexOffForTest makes b's claims use the schema-only query (no
+// ready index, no triggers); call it before the first claim.
+func (b *Backend) ReadyIndexOffForTest() { b.in.readyOff = true }
