@@ -42,6 +42,14 @@ type Lease struct {
 	WorkerID         string      `json:"worker_id"`
 	WorkerInstanceID string      `json:"worker_instance_id"`
 	Handle           Handle      `json:"handle"`
+	// Resumed is true when the claim resumed an attempt paused by a
+	// suspend or a worker delay (same attempt_index and attempt_id, epoch
+	// + 1, handle kind Resumed) rather than starting a new one.
+	Resumed bool `json:"resumed"`
+	// Signals are, for a resumed claim, the signals that satisfied the
+	// attempt's suspension (empty after a delay or an operator resume);
+	// absent otherwise.
+	Signals []ResumeSignal `json:"signals,omitzero"`
 }
 
 // claimableRow is the claim's rule for one execution e: in lane ?1,
@@ -99,7 +107,9 @@ RETURNING payload, ` + evTagsReturning)
 )
 
 // attemptTypeFor maps the execution's pending attempt state to the type of
-// the attempt a claim creates.
+// the attempt a claim creates. attempt_interrupted is a reclaim only when
+// the current attempt ended (lease expiry); an attempt paused by suspend
+// or delay is resumed instead (resume.go).
 func attemptTypeFor(attemptState string) string {
 	switch attemptState {
 	case "pending_retry_attempt":
@@ -124,7 +134,10 @@ const MaxClaimBatch = 100
 // initial / retry / reclaim / replay from the pending attempt state),
 // takes the next lease epoch, sets the lease expiry and, once,
 // started_at_ms, and writes lease event "acquired" ("reclaimed" for a
-// reclaim), all in one short transaction.
+// reclaim), all in one short transaction. An execution whose current
+// attempt was paused by a suspend or a worker delay resumes that attempt
+// instead: same index and attempt id, epoch + 1, a new lease, handle kind
+// Resumed, Lease.Resumed and the satisfying signals.
 func (b *Backend) Claim(ctx context.Context, args ClaimArgs) (*Lease, error) {
 	leases, err := b.claim(ctx, args, 1)
 	if err != nil || len(leases) == 0 {
@@ -228,8 +241,10 @@ func (b *Backend) claim(ctx context.Context, args ClaimArgs, n int) ([]*Lease, e
 }
 
 // grantLease leases the runnable execution (part, key), whose attempt
-// state is attemptState, to the worker of args: the attempt row, the
-// execution's active state and the lease event.
+// state is attemptState, to the worker of args: the attempt row (or, for
+// an attempt paused by a suspend or a worker delay, that attempt resumed:
+// same index and attempt id, epoch + 1), the execution's active state and
+// the lease event.
 func (w *wtx) grantLease(part int64, key []byte, attemptState string, args ClaimArgs, ttl int64) (*Lease, error) {
 	now := w.now
 	attemptID, leaseID := uuid.NewString(), uuid.NewString()
@@ -240,9 +255,22 @@ func (w *wtx) grantLease(part int64, key []byte, attemptState string, args Claim
 	atype := attemptTypeFor(attemptState)
 	expires := now + ttl
 	var idx, epoch int64
-	if err := w.queryRow(qClaimAttempt, part, key, args.WorkerID, args.WorkerInstanceID, expires, now,
-		attemptID, leaseID, atype, args.LaneID).Scan(&idx, &epoch); err != nil {
-		return nil, err
+	aid := attemptID
+	resumed := false
+	if attemptState == "attempt_interrupted" {
+		r, ok, err := w.resumeAttempt(part, key, expires, args, leaseID)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			resumed, idx, epoch, aid, atype = true, r.idx, r.epoch, r.attemptID, r.atype
+		}
+	}
+	if !resumed {
+		if err := w.queryRow(qClaimAttempt, part, key, args.WorkerID, args.WorkerInstanceID, expires, now,
+			attemptID, leaseID, atype, args.LaneID).Scan(&idx, &epoch); err != nil {
+			return nil, err
+		}
 	}
 	var payload []byte
 	var tags evTags
@@ -251,20 +279,28 @@ func (w *wtx) grantLease(part int64, key []byte, attemptState string, args Claim
 	}
 	event := "acquired"
 	kind := HandleFresh
-	if atype == "reclaim" {
+	switch {
+	case resumed:
+		kind = HandleResumed
+	case atype == "reclaim":
 		event, kind = "reclaimed", HandleReclaimed
 	}
 	if err := w.leaseEventTagged(id, &tags, leaseID, event); err != nil {
 		return nil, err
 	}
 	lease := &Lease{
-		ExecutionID: id, AttemptIndex: uint32(idx), AttemptID: attemptID, AttemptType: atype,
+		ExecutionID: id, AttemptIndex: uint32(idx), AttemptID: aid, AttemptType: atype,
 		LeaseID: leaseID, LeaseEpoch: uint64(epoch), LeaseTTLMS: ttl, ExpiresAtMS: expires,
 		InputPayload: payload, LaneID: args.LaneID, WorkerID: args.WorkerID,
-		WorkerInstanceID: args.WorkerInstanceID,
+		WorkerInstanceID: args.WorkerInstanceID, Resumed: resumed,
+	}
+	if resumed {
+		if lease.Signals, err = w.resumeSignals(part, key, idx); err != nil {
+			return nil, err
+		}
 	}
 	lease.Handle = EncodeHandle(kind, HandlePayload{
-		ExecutionID: id, AttemptIndex: uint32(idx), AttemptID: attemptID, LeaseID: leaseID,
+		ExecutionID: id, AttemptIndex: uint32(idx), AttemptID: aid, LeaseID: leaseID,
 		LeaseEpoch: uint64(epoch), LeaseTTLMS: uint64(ttl), LaneID: args.LaneID,
 		WorkerInstanceID: args.WorkerInstanceID,
 	})

@@ -39,12 +39,18 @@
 //     terminal transition, and attempt end), head.go (the execution head
 //     read), fence.go (lease fencing), partitions.go (partition
 //     enumeration), events.go (outbox rows, Subscribe);
-//   - operations: create.go, claim.go (Claim, ClaimMany, PeekClaimable
-//     and the claim's rule), readyindex.go (the claim's ready index in the
-//     writer connection's TEMP schema), lease.go, complete.go, fail.go,
-//     operator.go (cancel, priority, replay, revoke), reads.go;
+//   - operations: create.go, claim.go (Claim, ClaimMany, PeekClaimable,
+//     the claim's rule; fresh, retry, reclaim and resumed claims),
+//     readyindex.go (the claim's ready index in the writer connection's
+//     TEMP schema), lease.go, complete.go, fail.go, operator.go (cancel,
+//     priority, replay, revoke), reads.go;
+//   - durable waits (the pure rules are in package suspension): suspend.go,
+//     waitpoint.go (pending waitpoints, close, list), signal.go (delivery,
+//     observe), resume.go (resume and the resumed attempt), delay.go,
+//     holder_cancel.go (a worker's cancel);
 //   - reconcilers: sweep.go (the batch machinery), reconcile.go
-//     (SweepReport), expiry.go, timeouts.go, promote.go, and the budget
-//     and worker sweeps beside their aggregates;
+//     (SweepReport), expiry.go, timeouts.go, promote.go,
+//     suspension_timeout.go (suspension timeouts, pending-waitpoint
+//     expiry), and the budget and worker sweeps beside their aggregates;
 //   - aggregates: budget.go, budget_usage.go, worker.go, hmac.go.
 package backend

@@ -21,6 +21,9 @@ const (
 	OutboxLease
 	// OutboxOperator is ff_operator_event: priority_changed / replayed.
 	OutboxOperator
+	// OutboxSignal is ff_signal_event: one "delivered" row per accepted
+	// signal; Details is {"signal_id","waitpoint_id","source_identity"}.
+	OutboxSignal
 	outboxCount
 )
 
@@ -33,6 +36,8 @@ func (o Outbox) String() string {
 		return "ff_lease_event"
 	case OutboxOperator:
 		return "ff_operator_event"
+	case OutboxSignal:
+		return "ff_signal_event"
 	}
 	return fmt.Sprintf("outbox(%d)", int(o))
 }
@@ -349,6 +354,11 @@ FROM ff_completion_event WHERE event_id > ? ORDER BY event_id LIMIT ?`
 	case OutboxLease:
 		q = `SELECT event_id, partition_key, execution_id, event_type, lease_id, NULL, namespace, instance_tag, occurred_at_ms
 FROM ff_lease_event WHERE event_id > ? ORDER BY event_id LIMIT ?`
+	case OutboxSignal:
+		q = `SELECT event_id, partition_key, execution_id, 'delivered', NULL,
+  json_object('signal_id', signal_id, 'waitpoint_id', waitpoint_id, 'source_identity', source_identity),
+  namespace, instance_tag, delivered_at_ms
+FROM ff_signal_event WHERE event_id > ? ORDER BY event_id LIMIT ?`
 	default:
 		q = `SELECT event_id, partition_key, execution_id, event_type, NULL, details, namespace, instance_tag, occurred_at_ms
 FROM ff_operator_event WHERE event_id > ? ORDER BY event_id LIMIT ?`

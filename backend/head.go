@@ -17,12 +17,14 @@ type execHead struct {
 	deadline                                  sql.NullInt64
 	priority                                  int64
 	// Current attempt (valid only when hasAttempt).
-	hasAttempt   bool
-	epoch        int64
-	expires      sql.NullInt64
-	outcome      sql.NullString
-	leaseID      string
-	workerInst   string
+	hasAttempt bool
+	epoch      int64
+	expires    sql.NullInt64
+	outcome    sql.NullString
+	leaseID    string
+	workerInst string
+	// attemptStart is when the attempt last started running: its start,
+	// or its latest resume after a suspend or delay.
 	attemptStart sql.NullInt64
 }
 
@@ -34,7 +36,7 @@ var qHead = hotStmt(`SELECT e.lifecycle_phase, e.ownership_state, e.eligibility_
   e.attempt_index, e.policy, COALESCE(json_extract(e.raw_fields, '$.replay_count'), 0),
   COALESCE(json_extract(e.raw_fields, '$.retry_count'), 0), e.lease_reclaim_count, e.deadline_at_ms, e.priority,
   a.lease_epoch, a.lease_expires_at_ms, a.outcome, COALESCE(json_extract(a.raw_fields, '$.lease_id'), ''),
-  COALESCE(a.worker_instance_id, ''), a.started_at_ms
+  COALESCE(a.worker_instance_id, ''), COALESCE(json_extract(a.raw_fields, '$.resumed_at_ms'), a.started_at_ms)
 FROM ff_exec_core e
 LEFT JOIN ff_attempt a
   ON a.partition_key = e.partition_key AND a.execution_id = e.execution_id AND a.attempt_index = e.attempt_index

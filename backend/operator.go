@@ -45,7 +45,9 @@ func (r CancelExecutionResult) MarshalJSON() ([]byte, error) {
 // cancelled with cancellation_reason and cancelled_by (the source) set and
 // completion event "cancelled". A held lease is revoked: the attempt ends
 // with outcome cancelled, its epoch is bumped and lease event "revoked" is
-// written. Re-cancelling a cancelled execution returns Cancelled again and
+// written. A suspended or delayed execution's paused attempt ends with
+// outcome cancelled and its open suspension and waitpoints close
+// (cancelled). Re-cancelling a cancelled execution returns Cancelled again and
 // changes nothing; cancelling another terminal state is a KindState error
 // (code "terminal").
 func (b *Backend) CancelExecution(ctx context.Context, args CancelExecutionArgs) (CancelExecutionResult, error) {

@@ -38,6 +38,10 @@ const (
 	// did no better at 1,000,000 and was slower at 100,000. The cache grows
 	// only as pages are read, so a small database never fills it.
 	DefaultWriterCacheMiB = 16
+	// DefaultWaitpointHMACGrace is how long a rotated-out waitpoint key
+	// keeps verifying tokens (upstream's FF_WAITPOINT_HMAC_GRACE_MS
+	// default, 24 h).
+	DefaultWaitpointHMACGrace = 24 * time.Hour
 )
 
 // PoolSizeEnv is the environment variable that sizes the read pool.
@@ -70,6 +74,10 @@ type Options struct {
 	// WriterCacheMiB is the page cache of the engine's writer connections
 	// (the cache_size pragma), in MiB. Defaults to DefaultWriterCacheMiB.
 	WriterCacheMiB int
+	// WaitpointHMACGrace is how long a waitpoint key rotated out keeps
+	// verifying the tokens it signed (hmac.go). Defaults to
+	// DefaultWaitpointHMACGrace; a negative value means no grace.
+	WaitpointHMACGrace time.Duration
 	// DisableWAL keeps the file's journal mode instead of switching it to
 	// WAL.
 	DisableWAL bool
@@ -108,6 +116,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.WriterCacheMiB == 0 {
 		o.WriterCacheMiB = DefaultWriterCacheMiB
+	}
+	if o.WaitpointHMACGrace == 0 {
+		o.WaitpointHMACGrace = DefaultWaitpointHMACGrace
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

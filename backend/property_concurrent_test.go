@@ -54,10 +54,11 @@ func propSize() propConfig {
 // goroutines at once, through the group-commit writer, on a file database
 // with an injected clock that the operations themselves advance (no
 // sleeps). Every operation is a row of propOps: worker calls (claim,
-// renew, complete, fail), operator calls (create, cancel, replay, revoke,
-// priority), the reconcilers (promote, lease expiry, attempt timeout,
-// deadline, budget reset, worker TTL) and the budget and worker calls they
-// act on (budget reports, worker registrations).
+// renew, complete, fail, suspend, delay), signals, operator calls (create,
+// cancel, replay, revoke, resume, priority), the reconcilers (promote,
+// lease expiry, attempt timeout, deadline, suspension timeout, budget
+// reset, worker TTL) and the budget and worker calls they act on (budget
+// reports, worker registrations).
 // Each goroutine records what the engine acknowledged in a model.
 //
 // After the run the state vector of every execution must be legal
@@ -115,9 +116,9 @@ func TestConcurrentProperty(t *testing.T) {
 // the call. run makes one random call through g and records in the model
 // what the engine acknowledged. It returns the engine's error: a refusal
 // that concurrency makes legitimate (propAllowed) is counted, anything
-// else fails the test. New engine features (suspend / signal / resume,
-// flows, streams) add rows here and checks to propCheckModel and
-// engCheckStorage.
+// else fails the test. New engine features (flows, streams) add rows
+// here and checks to propCheckModel and engCheckStorage, as durable waits
+// did (property_waits_test.go).
 type propOp struct {
 	name   string
 	weight int
@@ -143,6 +144,14 @@ var propOps = []propOp{
 	{"budget_reset", 1, propSweep("budget_reset", (*backend.Backend).ResetDueBudgets)},
 	{"worker_register", 1, propRegister},
 	{"worker_ttl", 1, propSweep("worker_ttl", (*backend.Backend).SweepExpiredWorkers)},
+	// Durable waits (property_waits_test.go).
+	{"suspend", 4, propSuspend},
+	{"signal", 5, propSignal},
+	{"resume", 2, propResume},
+	{"delay", 2, propDelay},
+	{"expire_suspensions", 2, propSweep("expire_suspensions", (*backend.Backend).ExpireSuspensions)},
+	{"create_waitpoint", 2, propCreateWaitpoint},
+	{"expire_waitpoints", 1, propSweep("expire_waitpoints", (*backend.Backend).ExpirePendingWaitpoints)},
 }
 
 // errPropNoop is what an operation returns when it had nothing to act on
@@ -202,6 +211,7 @@ type propWorld struct {
 	ok      map[string]int                 // calls that took effect, per operation
 	noop    map[string]int                 // calls without effect (errPropNoop)
 	refused map[string]int                 // allowed refusals per operation
+	waits   []propWait                     // acknowledged suspends' waitpoints
 }
 
 // propExec is the model of one execution: what the engine acknowledged.
@@ -217,6 +227,12 @@ type propExec struct {
 	priorities    int                    // acknowledged priority changes
 	revokes       int                    // acknowledged revokes that revoked
 	terminalFails int                    // acknowledged fails that ended the execution
+	suspends      int                    // acknowledged suspends (Suspended outcomes)
+	resumedClaims int                    // acknowledged claims that resumed a paused attempt
+	signals       int                    // acknowledged accepted signals
+	opResumes     int                    // acknowledged operator resumes
+	delays        int                    // acknowledged worker delays
+	pendings      int                    // acknowledged pending waitpoints
 }
 
 type propFailure struct {
@@ -240,6 +256,9 @@ func propRun(t *testing.T, seed int64, cfg propConfig) map[string]int {
 	b := testdb.OpenPath(t, path, testdb.WithClock(clock.Now))
 	w := &propWorld{b: b, clock: clock, execs: map[backend.ExecutionID]*propExec{}, usage: map[string]uint64{}, sweeps: map[string]backend.SweepReport{}, ok: map[string]int{}, noop: map[string]int{}, refused: map[string]int{}}
 	budCreate(t, b, propBudgetFixed, 0, []string{"tokens"}, []uint64{0}, []uint64{0})
+	if _, err := b.SeedWaitpointSecret(engCtx, "k1", waitSecret); err != nil {
+		t.Fatal(err)
+	}
 	budCreate(t, b, propBudgetReset, 400, []string{"tokens"}, []uint64{0}, []uint64{0})
 
 	total := 0
@@ -294,6 +313,7 @@ func propRun(t *testing.T, seed int64, cfg propConfig) map[string]int {
 	t.Logf("took effect: %v; no effect: %v; refused: %v; reconcilers: %v; group commit: %+v",
 		w.ok, w.noop, w.refused, w.sweeps, b.GroupCommitStats())
 	engCheckInvariants(t, b)
+	waitCheckInvariants(t, b)
 	engCheckStorage(t, b.ReaderDB())
 
 	// Every acknowledged write is in the file.
@@ -306,6 +326,7 @@ func propRun(t *testing.T, seed int64, cfg propConfig) map[string]int {
 	}
 	defer re.Close(engCtx)
 	engCheckInvariants(t, re)
+	waitCheckInvariants(t, re)
 	engCheckStorage(t, re.ReaderDB())
 	propCheckModel(t, w, re)
 	return w.ok
@@ -391,7 +412,12 @@ func propClaim(g *propG) error {
 	if l == nil {
 		return errPropNoop
 	}
-	g.record(l.ExecutionID, func(e *propExec) { e.claims = append(e.claims, l) })
+	g.record(l.ExecutionID, func(e *propExec) {
+		e.claims = append(e.claims, l)
+		if l.Resumed {
+			e.resumedClaims++
+		}
+	})
 	g.w.mu.Lock()
 	g.w.leases = append(g.w.leases, l)
 	g.w.mu.Unlock()
@@ -604,16 +630,26 @@ func propCheckModel(t *testing.T, w *propWorld, re *backend.Backend) {
 		if !m.created {
 			t.Errorf("%s: calls on it were acknowledged, its create never was", where)
 		}
-		// Claims: one attempt each, as the lease said.
-		if len(x.attempts) != len(m.claims) {
-			t.Errorf("%s: %d attempts, %d claims acknowledged", where, len(x.attempts), len(m.claims))
+		// Claims: one attempt each, as the lease said, but a resumed claim
+		// continues its attempt (same id, the lease id of the last claim).
+		if len(x.attempts) != len(m.claims)-m.resumedClaims {
+			t.Errorf("%s: %d attempts, %d claims acknowledged (%d resumed)", where, len(x.attempts), len(m.claims), m.resumedClaims)
+		}
+		lastLease := map[uint32]string{}
+		for _, l := range m.claims {
+			if _, seen := lastLease[l.AttemptIndex]; seen != l.Resumed {
+				t.Errorf("%s: claim of attempt %d resumed=%v, though an earlier claim of it acknowledged: %v", where, l.AttemptIndex, l.Resumed, seen)
+			}
+			lastLease[l.AttemptIndex] = l.LeaseID
 		}
 		for _, l := range m.claims {
 			a := x.attempt(l.AttemptIndex)
-			if a == nil || a.attemptID != l.AttemptID || a.leaseID != l.LeaseID || a.typ != l.AttemptType || a.epoch < int64(l.LeaseEpoch) {
+			if a == nil || a.attemptID != l.AttemptID || a.typ != l.AttemptType || a.epoch < int64(l.LeaseEpoch) ||
+				(lastLease[l.AttemptIndex] == l.LeaseID && a.leaseID != l.LeaseID) {
 				t.Errorf("%s: attempt %d is %+v, the claim acknowledged %+v", where, l.AttemptIndex, a, l)
 			}
 		}
+		propCheckWaits(t, where, m, x)
 		// Completions: each attempt's success, each exactly once.
 		for idx, result := range m.completes {
 			if a := x.attempt(idx); a == nil || a.outcome != "success" {
@@ -656,9 +692,9 @@ func propCheckModel(t *testing.T, w *propWorld, re *backend.Backend) {
 		if n := x.count(x.completion, "cancelled"); n > m.cancels || (m.cancels > 0) != (n > 0) {
 			t.Errorf("%s: %d cancelled events, %d cancels acknowledged", where, n, m.cancels)
 		}
-		if n := x.count(x.lease, "revoked"); n != m.revokes+x.outcomes("cancelled") {
-			t.Errorf("%s: %d revoked events, %d revokes acknowledged and %d attempts cancelled",
-				where, n, m.revokes, x.outcomes("cancelled"))
+		if n, c := x.count(x.lease, "revoked"), x.outcomes("cancelled")-x.endedPaused("cancelled"); n != m.revokes+c {
+			t.Errorf("%s: %d revoked events, %d revokes acknowledged and %d leased attempts cancelled",
+				where, n, m.revokes, c)
 		}
 		// Without a replay nothing leaves a terminal state: the one
 		// acknowledged ending is the final state.

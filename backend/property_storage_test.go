@@ -28,8 +28,11 @@ type engStoredExec struct {
 	result       []byte
 	terminalAt   sql.NullInt64
 	attempts     []engStoredAttempt // by attempt_index
+	// openWaits counts its open suspension and pending or active
+	// waitpoints.
+	openWaits int
 	// Outbox rows in event_id order.
-	lease, completion, operator []engEvent
+	lease, completion, operator, signal []engEvent
 }
 
 type engStoredAttempt struct {
@@ -42,6 +45,12 @@ type engStoredAttempt struct {
 	leaseID      string
 	typ          string
 	failureClass string
+	// Durable waits: paused is raw_fields.paused (suspend / delay, "" when
+	// not paused), resumes its resume_count, endedPaused whether it ended
+	// while paused (no lease event).
+	paused      string
+	resumes     int
+	endedPaused bool
 }
 
 type engEvent struct{ typ, details string }
@@ -61,6 +70,17 @@ func (x *engStoredExec) outcomes(outcome string) int {
 	n := 0
 	for _, a := range x.attempts {
 		if a.outcome == outcome {
+			n++
+		}
+	}
+	return n
+}
+
+// endedPaused counts the attempts that ended with outcome while paused.
+func (x *engStoredExec) endedPaused(outcome string) int {
+	n := 0
+	for _, a := range x.attempts {
+		if a.outcome == outcome && a.endedPaused {
 			n++
 		}
 	}
@@ -133,7 +153,8 @@ FROM ff_exec_core`, func(rows *sql.Rows) error {
 	query(`SELECT partition_key, execution_id, attempt_index, lease_epoch, lease_expires_at_ms, terminal_at_ms,
   COALESCE(outcome, ''), COALESCE(json_extract(raw_fields, '$.attempt_id'), ''),
   COALESCE(json_extract(raw_fields, '$.lease_id'), ''), COALESCE(json_extract(raw_fields, '$.attempt_type'), ''),
-  COALESCE(json_extract(raw_fields, '$.failure_class'), '')
+  COALESCE(json_extract(raw_fields, '$.failure_class'), ''), COALESCE(json_extract(raw_fields, '$.paused'), ''),
+  COALESCE(json_extract(raw_fields, '$.resume_count'), 0), COALESCE(json_extract(raw_fields, '$.ended_paused'), 0)
 FROM ff_attempt ORDER BY partition_key, execution_id, attempt_index`, func(rows *sql.Rows) error {
 		var (
 			part int64
@@ -141,7 +162,7 @@ FROM ff_attempt ORDER BY partition_key, execution_id, attempt_index`, func(rows 
 			a    engStoredAttempt
 		)
 		if err := rows.Scan(&part, &raw, &a.index, &a.epoch, &a.expires, &a.terminalAt, &a.outcome, &a.attemptID,
-			&a.leaseID, &a.typ, &a.failureClass); err != nil {
+			&a.leaseID, &a.typ, &a.failureClass, &a.paused, &a.resumes, &a.endedPaused); err != nil {
 			return err
 		}
 		x := s.execs[wireID(part, raw)]
@@ -151,6 +172,21 @@ FROM ff_attempt ORDER BY partition_key, execution_id, attempt_index`, func(rows 
 		x.attempts = append(x.attempts, a)
 		return nil
 	})
+	query(`SELECT partition_key, execution_id FROM ff_suspension_current WHERE json_extract(member_map, '$.state') = 'open'
+UNION ALL SELECT partition_key, execution_id FROM ff_waitpoint_pending WHERE state IN ('pending', 'active')`,
+		func(rows *sql.Rows) error {
+			var (
+				part int64
+				raw  []byte
+			)
+			if err := rows.Scan(&part, &raw); err != nil {
+				return err
+			}
+			if x := s.execs[wireID(part, raw)]; x != nil {
+				x.openWaits++
+			}
+			return nil
+		})
 	events := func(q string, completion bool, list func(x *engStoredExec) *[]engEvent) {
 		query(q, func(rows *sql.Rows) error {
 			var (
@@ -187,6 +223,8 @@ FROM ff_attempt ORDER BY partition_key, execution_id, attempt_index`, func(rows 
 		func(x *engStoredExec) *[]engEvent { return &x.lease })
 	events(`SELECT partition_key, execution_id, event_type, details FROM ff_operator_event ORDER BY event_id`, false,
 		func(x *engStoredExec) *[]engEvent { return &x.operator })
+	events(`SELECT partition_key, execution_id, 'delivered', waitpoint_id FROM ff_signal_event ORDER BY event_id`, false,
+		func(x *engStoredExec) *[]engEvent { return &x.signal })
 	return s
 }
 
@@ -210,6 +248,17 @@ var engLegalStates = map[engStateCombo]int{
 	{"active", "leased", "not_applicable", "none", "running_attempt"}:                                        1,
 	{"active", "lease_revoked", "not_applicable", "none", "running_attempt"}:                                 1,
 	{"terminal", "unowned", "not_applicable", "none", "attempt_terminal"}:                                    1,
+	// Durable waits: a paused attempt (suspend, worker delay) and a resume
+	// (waiting, or delayed by the signal's resume_delay_ms).
+	{"runnable", "unowned", "not_eligible_until_time", "waiting_for_delay", "attempt_interrupted"}:        1,
+	{"runnable", "unowned", "not_eligible_until_time", "waiting_for_resume_delay", "attempt_interrupted"}: 1,
+	{"suspended", "unowned", "not_applicable", "waiting_for_signal", "attempt_interrupted"}:               1,
+	{"suspended", "unowned", "not_applicable", "waiting_for_approval", "attempt_interrupted"}:             1,
+	{"suspended", "unowned", "not_applicable", "waiting_for_callback", "attempt_interrupted"}:             1,
+	{"suspended", "unowned", "not_applicable", "waiting_for_tool_result", "attempt_interrupted"}:          1,
+	{"suspended", "unowned", "not_applicable", "paused_by_operator", "attempt_interrupted"}:               1,
+	{"suspended", "unowned", "not_applicable", "paused_by_policy", "attempt_interrupted"}:                 1,
+	{"suspended", "unowned", "not_applicable", "waiting_for_budget", "attempt_interrupted"}:               1,
 	// Ended before any attempt: canonical keeps the pending attempt_state
 	// (lua ff_cancel_execution), e.g. a replay cancelled before its claim.
 	{"terminal", "unowned", "not_applicable", "none", "pending_first_attempt"}:  0,
@@ -243,6 +292,9 @@ func engCheckStorage(t testing.TB, db *sql.DB) {
 		if terminal != x.terminalAt.Valid {
 			t.Errorf("%s: terminal_at_ms %v", where, x.terminalAt)
 		}
+		if terminal && x.openWaits > 0 {
+			t.Errorf("%s: terminal with %d open suspension or waitpoint rows", where, x.openWaits)
+		}
 		running := 0
 		for i, a := range x.attempts {
 			aw := fmt.Sprintf("%s attempt %d", where, a.index)
@@ -258,12 +310,19 @@ func engCheckStorage(t testing.TB, db *sql.DB) {
 			if a.attemptID == "" || a.leaseID == "" {
 				t.Errorf("%s: no attempt or lease id", aw)
 			}
-			if a.outcome == "" {
+			if a.outcome == "" && a.paused != "" {
+				// Paused by a suspend or a delay: not over, no lease, the
+				// current attempt of a waiting execution.
+				if a.expires.Valid || a.terminalAt.Valid || a.index != x.attemptIndex || x.sv.AttemptState != "attempt_interrupted" ||
+					(x.sv.LifecyclePhase != "suspended" && x.sv.LifecyclePhase != "runnable") {
+					t.Errorf("%s: paused (%s) with lease expiry %v, end %v, current attempt %d", aw, a.paused, a.expires, a.terminalAt, x.attemptIndex)
+				}
+			} else if a.outcome == "" {
 				running++
 				if !a.expires.Valid || a.terminalAt.Valid || a.index != x.attemptIndex {
 					t.Errorf("%s: running with lease expiry %v, end %v, current attempt %d", aw, a.expires, a.terminalAt, x.attemptIndex)
 				}
-			} else if a.expires.Valid || !a.terminalAt.Valid {
+			} else if a.paused != "" || a.expires.Valid || !a.terminalAt.Valid {
 				t.Errorf("%s: ended (%s) with lease expiry %v, end %v", aw, a.outcome, a.expires, a.terminalAt)
 			}
 		}
@@ -273,10 +332,22 @@ func engCheckStorage(t testing.TB, db *sql.DB) {
 		if n := len(x.attempts); n > 0 && x.attemptIndex != int64(n-1) {
 			t.Errorf("%s: attempt_index %d with %d attempts", where, x.attemptIndex, n)
 		}
-		// Lease events: one acquisition per attempt; an end per ended
-		// attempt, by outcome.
-		if got := x.count(x.lease, "acquired") + x.count(x.lease, "reclaimed"); got != len(x.attempts) {
-			t.Errorf("%s: %d acquired/reclaimed events for %d attempts", where, got, len(x.attempts))
+		// Lease events: one acquisition per attempt and per resume of it; an
+		// end per ended attempt, by outcome, and a release per pause.
+		resumes, pauses, endedPaused := 0, 0, map[string]int{}
+		for _, a := range x.attempts {
+			resumes += a.resumes
+			pauses += a.resumes
+			if a.paused != "" {
+				pauses++
+			}
+			if a.endedPaused {
+				pauses++
+				endedPaused[a.outcome]++
+			}
+		}
+		if got := x.count(x.lease, "acquired") + x.count(x.lease, "reclaimed"); got != len(x.attempts)+resumes {
+			t.Errorf("%s: %d acquired/reclaimed events for %d attempts and %d resumes", where, got, len(x.attempts), resumes)
 		}
 		reclaims := 0
 		for _, a := range x.attempts {
@@ -287,13 +358,14 @@ func engCheckStorage(t testing.TB, db *sql.DB) {
 		if got := x.count(x.lease, "reclaimed"); got != reclaims {
 			t.Errorf("%s: %d reclaimed events for %d reclaim attempts", where, got, reclaims)
 		}
-		if got, want := x.count(x.lease, "released"), x.outcomes("success")+x.outcomes("failed")+x.outcomes("expired"); got != want {
-			t.Errorf("%s: %d released events for %d attempts ended by complete, fail or deadline", where, got, want)
+		if got, want := x.count(x.lease, "released"), x.outcomes("success")+x.outcomes("failed")+x.outcomes("expired")-
+			endedPaused["failed"]-endedPaused["expired"]+pauses; got != want {
+			t.Errorf("%s: %d released events for %d attempts ended by complete, fail or deadline with a lease and %d pauses", where, got, want, pauses)
 		}
 		if got, want := x.count(x.lease, "expired"), x.outcomes("interrupted"); got != want {
 			t.Errorf("%s: %d expired lease events for %d interrupted attempts", where, got, want)
 		}
-		if got, want := x.count(x.lease, "revoked"), x.outcomes("cancelled"); got < want {
+		if got, want := x.count(x.lease, "revoked"), x.outcomes("cancelled")-endedPaused["cancelled"]; got < want {
 			t.Errorf("%s: %d revoked events for %d cancelled attempts", where, got, want)
 		}
 		// Completion events: one per entry into terminal; replays leave.

@@ -34,7 +34,12 @@ func (w *wtx) endAttempt(part int64, key []byte, idx int64, outcome string, bump
 // ?3; the attempt state becomes attempt_terminal when the execution has
 // any attempt. The deadline is cleared (the deadline index holds live
 // deadlines only); raw_fields is merge-patched with ?8 (terminal_outcome
-// and friends). It reads back the columns the outbox rows copy.
+// and friends). It reads back the columns the outbox rows copy, then the
+// wait state terminate must end: the current attempt index, whether that
+// attempt is paused by a suspend or delay (no outcome, no lease) and
+// whether a suspension or waitpoint is still open (primary-key and
+// ff_waitpoint_pending_exec_idx probes inside the one statement, so a
+// completion with nothing to close costs no extra statement).
 var qTerminal = hotStmt(`UPDATE ff_exec_core SET lifecycle_phase = 'terminal', ownership_state = 'unowned',
   eligibility_state = 'not_applicable', blocking_reason = 'none',
   attempt_state = CASE WHEN EXISTS (SELECT 1 FROM ff_attempt a
@@ -42,7 +47,13 @@ var qTerminal = hotStmt(`UPDATE ff_exec_core SET lifecycle_phase = 'terminal', o
   public_state = ?3, terminal_at_ms = ?4, deadline_at_ms = NULL, result = ?5,
   cancellation_reason = ?6, cancelled_by = ?7, raw_fields = json_patch(raw_fields, ?8)
 WHERE partition_key = ?1 AND execution_id = ?2 AND lifecycle_phase <> 'terminal'
-RETURNING ` + evTagsReturning)
+RETURNING ` + evTagsReturning + `, attempt_index,
+  EXISTS (SELECT 1 FROM ff_attempt a WHERE a.partition_key = ?1 AND a.execution_id = ?2
+    AND a.attempt_index = ff_exec_core.attempt_index AND a.outcome IS NULL AND a.lease_expires_at_ms IS NULL),
+  EXISTS (SELECT 1 FROM ff_waitpoint_pending wp WHERE wp.partition_key = ?1 AND wp.execution_id = ?2
+    AND wp.state IN ('pending', 'active'))
+  OR EXISTS (SELECT 1 FROM ff_suspension_current s WHERE s.partition_key = ?1 AND s.execution_id = ?2
+    AND json_extract(s.member_map, '$.state') = 'open')`)
 
 // Terminal outcomes: the terminal_outcome a terminal transition records
 // and the outcome of its completion event. The public state follows from
@@ -62,6 +73,13 @@ type terminal struct {
 	cancel *cancelInfo
 	// fields are extra raw_fields members (failure_class, failure_reason).
 	fields map[string]any
+	// pausedOutcome is the outcome of an attempt paused by a suspend or a
+	// delay, which holds no lease and which terminate ends; empty: the
+	// terminal outcome (the suspension timeout's expire ends it failed).
+	pausedOutcome string
+	// closeReason closes the suspension and the waitpoints still open;
+	// empty: cancelled, expired or execution_terminal by outcome.
+	closeReason string
 }
 
 // cancelInfo is a cancellation's reason and source.
@@ -76,12 +94,16 @@ type cancelInfo struct{ reason, by string }
 //
 // Every terminal transition must go through terminate: Complete, a Fail
 // without a retry, CancelExecution, the deadline and attempt-timeout
-// reconcilers and the lease-expiry reclaim cap all do. It is the one place
-// where the consequences of an execution ending belong (closing its
-// streams, resolving the flow dependencies that wait on it, releasing its
-// quota), so that no terminal path can miss them. The caller has already
-// ended the running attempt, if any (endAttempt, fencedEnd) and written
-// its lease event.
+// reconcilers, the lease-expiry reclaim cap, the suspension timeout and a
+// worker's cancel all do. It is the one place where the consequences of
+// an execution ending belong (closing its streams, resolving the flow
+// dependencies that wait on it, releasing its quota), so that no terminal
+// path can miss them. The caller has already ended the running attempt,
+// if any (endAttempt, fencedEnd) and written its lease event. What a
+// durable wait left open terminate ends itself: an attempt paused by a
+// suspend or delay (no lease, so no lease event) ends with t.pausedOutcome
+// and ended_paused, and the open suspension and every pending or active
+// waitpoint close with t.closeReason (kept, not deleted).
 //
 // It returns the execution's outbox columns as the update read them, for
 // a lease event written after it (nil if the execution was already
@@ -97,15 +119,60 @@ func (w *wtx) terminate(id ExecutionID, outcome string, t terminal) (*evTags, er
 		reason, by = t.cancel.reason, t.cancel.by
 	}
 	state := DerivePublicState("terminal", "", outcome)
-	var tags evTags
-	err := w.queryRow(qTerminal, part, key, state, w.now, res, reason, by, terminalPatch(outcome, t.fields)).Scan(tags.dest()...)
+	var (
+		tags            evTags
+		idx             int64
+		paused, waiting bool
+	)
+	err := w.queryRow(qTerminal, part, key, state, w.now, res, reason, by, terminalPatch(outcome, t.fields)).
+		Scan(append(tags.dest(), &idx, &paused, &waiting)...)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, w.completionEvent(id, outcome)
 	case err != nil:
 		return nil, err
 	}
+	if paused {
+		if err := w.endPaused(part, key, idx, outcome, t); err != nil {
+			return nil, err
+		}
+	}
+	if waiting {
+		if err := w.closeWaits(id, t.waitCloseReason(outcome)); err != nil {
+			return nil, err
+		}
+	}
 	return &tags, w.completionEventTagged(id, &tags, outcome)
+}
+
+// endPaused ends attempt idx, paused by a suspend or a delay, as its
+// execution ends with outcome: ended_paused marks that it ended without
+// a lease; its failure_reason is t.fields' or the cancellation's.
+func (w *wtx) endPaused(part int64, key []byte, idx int64, outcome string, t terminal) error {
+	if t.pausedOutcome != "" {
+		outcome = t.pausedOutcome
+	}
+	patch := map[string]any{"paused": nil, "paused_at_ms": nil, "ended_paused": true}
+	if r, ok := t.fields["failure_reason"]; ok {
+		patch["failure_reason"] = r
+	} else if t.cancel != nil {
+		patch["failure_reason"] = "cancelled: " + t.cancel.reason
+	}
+	return w.endAttempt(part, key, idx, outcome, 1, jsonString(patch))
+}
+
+// waitCloseReason is the close reason of what a terminal transition with
+// outcome leaves open.
+func (t terminal) waitCloseReason(outcome string) string {
+	switch {
+	case t.closeReason != "":
+		return t.closeReason
+	case outcome == outcomeCancelled:
+		return CloseCancelled
+	case outcome == outcomeExpired:
+		return CloseExpired
+	}
+	return CloseTerminal
 }
 
 // terminalPatch is the raw_fields merge patch of a terminal transition.

@@ -17,7 +17,8 @@ JOIN ff_exec_core e
   ON e.partition_key = a.partition_key AND e.execution_id = a.execution_id AND e.attempt_index = a.attempt_index
 WHERE a.outcome IS NULL AND e.lifecycle_phase = 'active'
   AND json_extract(e.policy, '$.timeout_policy.attempt_timeout_ms') > 0
-  AND a.started_at_ms + json_extract(e.policy, '$.timeout_policy.attempt_timeout_ms') <= ?1
+  AND COALESCE(json_extract(a.raw_fields, '$.resumed_at_ms'), a.started_at_ms)
+      + json_extract(e.policy, '$.timeout_policy.attempt_timeout_ms') <= ?1
 LIMIT ?2`
 
 	// Executions with a deadline, one seek per partition on
@@ -33,7 +34,9 @@ LIMIT ?2`
 )
 
 // TimeoutAttempts fails up to limit running attempts that ran at least
-// the policy's timeout_policy.attempt_timeout_ms, with failure class
+// the policy's timeout_policy.attempt_timeout_ms since they started (or,
+// for an attempt resumed after a suspend or delay, since it resumed:
+// waiting does not count as running), with failure class
 // timeout. The retry policy applies as for Fail (retry_count <
 // max_retries → delayed retry, else terminal failed).
 func (b *Backend) TimeoutAttempts(ctx context.Context, nowMS int64, limit int) (SweepReport, error) {
@@ -62,7 +65,8 @@ func (b *Backend) TimeoutAttempts(ctx context.Context, nowMS int64, limit int) (
 
 // ExpireDeadlines moves up to limit non-terminal executions whose
 // deadline_at_ms <= nowMS to terminal / expired: a held lease is released
-// (attempt outcome expired, epoch bumped, lease event "released") and
+// (attempt outcome expired, epoch bumped, lease event "released"), a
+// paused attempt ends expired and an open suspension closes, and
 // completion event "expired" is written.
 func (b *Backend) ExpireDeadlines(ctx context.Context, nowMS int64, limit int) (SweepReport, error) {
 	const op = "expire_deadlines"

@@ -51,6 +51,9 @@ type ExecutionDetail struct {
 	Attempts   []Attempt   `json:"attempts"`
 	Suspension *Suspension `json:"suspension"`
 	Waitpoints []Waitpoint `json:"waitpoints"`
+	// Signals are the signals delivered to the execution's waitpoints,
+	// in the order they were accepted (waits.go).
+	Signals []Signal `json:"signals"`
 	// Events are the execution's most recent outbox events (at most
 	// RecentEvents), newest first.
 	Events []Event `json:"events"`
@@ -91,28 +94,6 @@ type Attempt struct {
 	FailureReason    *string         `json:"failure_reason"`
 	Usage            json.RawMessage `json:"usage"`
 	Policy           json.RawMessage `json:"policy"`
-}
-
-// Suspension is the ff_suspension_current row of a suspended execution.
-type Suspension struct {
-	SuspensionID    string          `json:"suspension_id"`
-	SuspendedAtMS   int64           `json:"suspended_at_ms"`
-	TimeoutAtMS     *int64          `json:"timeout_at_ms"`
-	TimeoutBehavior *string         `json:"timeout_behavior"`
-	ReasonCode      *string         `json:"reason_code"`
-	Condition       json.RawMessage `json:"condition"`
-	SatisfiedSet    json.RawMessage `json:"satisfied_set"`
-}
-
-// Waitpoint is one ff_waitpoint_pending row (the token is never shown).
-type Waitpoint struct {
-	WaitpointID         string          `json:"waitpoint_id"`
-	WaitpointKey        *string         `json:"waitpoint_key"`
-	State               *string         `json:"state"`
-	RequiredSignalNames json.RawMessage `json:"required_signal_names"`
-	CreatedAtMS         int64           `json:"created_at_ms"`
-	ExpiresAtMS         *int64          `json:"expires_at_ms"`
-	ActivatedAtMS       *int64          `json:"activated_at_ms"`
 }
 
 // RecentEvents caps ExecutionDetail.Events.
@@ -174,10 +155,10 @@ func Execution(ctx context.Context, db *sql.DB, id string, now int64) (*Executio
 			a.Lease = "revoked"
 		}
 	}
-	if d.Suspension, err = suspension(ctx, tx, cat, d.PartitionKey, uid); err != nil {
+	if d.Suspension, err = readSuspension(ctx, tx, cat, d.PartitionKey, uid); err != nil {
 		return nil, err
 	}
-	if d.Waitpoints, err = waitpoints(ctx, tx, cat, d.PartitionKey, uid); err != nil {
+	if d.Waitpoints, d.Signals, err = waitpoints(ctx, tx, cat, d.PartitionKey, uid); err != nil {
 		return nil, err
 	}
 	if d.Events, err = executionEvents(ctx, tx, cat, d.PartitionKey, uid, d.ID); err != nil {
@@ -190,7 +171,7 @@ func scanExecution(row *sql.Row) (*ExecutionDetail, error) {
 	if row == nil {
 		return nil, sql.ErrNoRows
 	}
-	d := &ExecutionDetail{Capabilities: []string{}, Attempts: []Attempt{}, Waitpoints: []Waitpoint{}, Events: []Event{}}
+	d := &ExecutionDetail{Capabilities: []string{}, Attempts: []Attempt{}, Waitpoints: []Waitpoint{}, Signals: []Signal{}, Events: []Event{}}
 	var id, flow []byte
 	var blocking, cancelReason, cancelledBy, policy sql.NullString
 	var started, terminal, deadline, resultSize, reclaim sql.NullInt64
@@ -292,58 +273,6 @@ func leaseState(exp *int64, now int64) string {
 		return "expired"
 	}
 	return "held"
-}
-
-func suspension(ctx context.Context, db queryer, cat *catalog, part int64, uid []byte) (*Suspension, error) {
-	if !cat.has("ff_suspension_current") {
-		return nil, nil
-	}
-	var s Suspension
-	var sid []byte
-	var timeout sql.NullInt64
-	var behavior, reason, cond, sat sql.NullString
-	err := db.QueryRowContext(ctx, fmt.Sprintf(`SELECT suspension_id, suspended_at_ms, timeout_at_ms, %s, reason_code, condition, satisfied_set
-		FROM ff_suspension_current WHERE partition_key = ? AND execution_id = ?`, cat.col("ff_suspension_current", "timeout_behavior")), part, uid).
-		Scan(&sid, &s.SuspendedAtMS, &timeout, &behavior, &reason, &cond, &sat)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read suspension: %w", err)
-	}
-	s.SuspensionID = UUIDString(sid)
-	s.TimeoutAtMS, s.TimeoutBehavior, s.ReasonCode = nullInt(timeout), nullStr(behavior), nullStr(reason)
-	s.Condition, s.SatisfiedSet = rawJSON(cond), rawJSON(sat)
-	return &s, nil
-}
-
-func waitpoints(ctx context.Context, db queryer, cat *catalog, part int64, uid []byte) ([]Waitpoint, error) {
-	out := []Waitpoint{}
-	if !cat.has("ff_waitpoint_pending") {
-		return out, nil
-	}
-	t := "ff_waitpoint_pending"
-	rows, err := db.QueryContext(ctx, fmt.Sprintf(`SELECT waitpoint_id, %s, %s, %s, created_at_ms, expires_at_ms, %s
-		FROM ff_waitpoint_pending WHERE partition_key = ? AND execution_id = ? ORDER BY created_at_ms, waitpoint_id`,
-		cat.col(t, "waitpoint_key"), cat.col(t, "state"), cat.col(t, "required_signal_names"), cat.col(t, "activated_at_ms")), part, uid)
-	if err != nil {
-		return nil, fmt.Errorf("read waitpoints: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var w Waitpoint
-		var wid []byte
-		var key, state, names sql.NullString
-		var exp, act sql.NullInt64
-		if err := rows.Scan(&wid, &key, &state, &names, &w.CreatedAtMS, &exp, &act); err != nil {
-			return nil, err
-		}
-		w.WaitpointID = UUIDString(wid)
-		w.WaitpointKey, w.State, w.RequiredSignalNames = nullStr(key), nullStr(state), rawJSON(names)
-		w.ExpiresAtMS, w.ActivatedAtMS = nullInt(exp), nullInt(act)
-		out = append(out, w)
-	}
-	return out, rows.Err()
 }
 
 // executionEvents merges the execution's newest events from every outbox.

@@ -336,26 +336,8 @@ func (p Printer) executionText(d *ExecutionDetail) error {
 			return err
 		}
 	}
-	if s := d.Suspension; s != nil {
-		p.section("suspension")
-		p.kv(
-			"suspension", s.SuspensionID,
-			"since", p.ts(s.SuspendedAtMS),
-			"timeout", p.tsp(s.TimeoutAtMS)+" then "+dash(s.TimeoutBehavior),
-			"reason", dash(s.ReasonCode),
-			"condition", compact(s.Condition),
-			"satisfied", compact(s.SatisfiedSet),
-		)
-	}
-	if len(d.Waitpoints) > 0 {
-		p.section("waitpoints")
-		var rows [][]string
-		for _, w := range d.Waitpoints {
-			rows = append(rows, []string{w.WaitpointID, dash(w.WaitpointKey), dash(w.State), compact(w.RequiredSignalNames), p.tsp(w.ExpiresAtMS)})
-		}
-		if err := render.Table(p.W, []string{"waitpoint", "key", "state", "signals", "expires"}, rows); err != nil {
-			return err
-		}
+	if err := p.waitsText(d); err != nil {
+		return err
 	}
 	p.section("recent events")
 	if len(d.Events) == 0 {

@@ -35,6 +35,10 @@ var goldenCases = []struct {
 	{"executions_flow", executions(inspect.ExecutionFilter{Flow: inspecttest.SeedFlowDiamond})},
 	{"execution_retried", execution(inspecttest.SeedExec(5))},
 	{"execution_suspended", execution(inspecttest.SeedExec(6))},
+	{"execution_resumed", execution(inspecttest.SeedExec(10))},
+	{"waitpoints", func(ctx context.Context, b *backend.Backend, p inspect.Printer) error {
+		return show(inspect.Waitpoints(ctx, b.ReaderDB(), inspect.DefaultLimit))(p.Waitpoints)
+	}},
 	{"execution_waiting", execution(inspecttest.SeedExec(1))},
 	{"execution_partition3", execution(inspecttest.SeedUUID(18))},
 	{"flows", func(ctx context.Context, b *backend.Backend, p inspect.Printer) error {

@@ -15,6 +15,10 @@ const (
 	LeaseExpiry       = "lease-expiry"
 	AttemptTimeout    = "attempt-timeout"
 	ExecutionDeadline = "execution-deadline"
+	SuspensionTimeout = "suspension-timeout"
+	// PendingWaitpointExpiry closes pending waitpoints that no suspend
+	// bound before their expiry.
+	PendingWaitpointExpiry = "pending-waitpoint-expiry"
 )
 
 // table is every reconciler, one row each, in run and display order:
@@ -57,4 +61,17 @@ var table = []Definition{
 	{Name: ExecutionDeadline, Summary: "expire executions whose deadline has passed",
 		Default: 5 * time.Second, Env: "FF_EXECUTION_DEADLINE_INTERVAL_S", EnvUnit: time.Second,
 		Batch: 100, Sweep: (*backend.Backend).ExpireDeadlines},
+	// engine-canonical.md §2.2: open suspensions past timeout_at_ms get
+	// their timeout behaviour: fail / cancel / expire end the execution,
+	// auto_resume_with_timeout_signal resumes it, escalate hands it to an
+	// operator.
+	{Name: SuspensionTimeout, Summary: "apply the timeout behaviour of suspensions whose timeout has passed",
+		Default: 2 * time.Second, Env: "FF_SUSPENSION_TIMEOUT_INTERVAL_S", EnvUnit: time.Second,
+		Batch: 100, Sweep: (*backend.Backend).ExpireSuspensions},
+	// Pending waitpoints (created ahead of a suspend) past their expiry
+	// close with reason never_committed; their buffered signals stay
+	// recorded.
+	{Name: PendingWaitpointExpiry, Summary: "close pending waitpoints that expired before a suspend bound them",
+		Default: 5 * time.Second, Env: "FF_PENDING_WP_EXPIRY_INTERVAL_S", EnvUnit: time.Second,
+		Batch: 100, Sweep: (*backend.Backend).ExpirePendingWaitpoints},
 }

@@ -84,6 +84,12 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, route strin
 	if !ok {
 		return false
 	}
+	return decodeBody(w, r, data, v, required...)
+}
+
+// decodeBody is decodeJSON for a body already read (readBody): 415, 400
+// and 422 as decodeJSON.
+func decodeBody(w http.ResponseWriter, r *http.Request, data []byte, v any, required ...string) bool {
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if ct == "" || err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {

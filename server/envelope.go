@@ -98,6 +98,10 @@ func engineStatus(err error) (int, envelope) {
 		case "rate_limit_exceeded", "concurrency_limit_exceeded":
 			return http.StatusTooManyRequests, envelope{Error: coded(e.Code, detail), Kind: e.Code, Retryable: boolPtr(true)}
 		}
+		if debugContention[e.Code] {
+			// Upstream's Contention(<Debug>) rendering, "contention: <Debug>".
+			return http.StatusConflict, envelope{Error: "contention: " + detail, Kind: "contention", Retryable: boolPtr(true)}
+		}
 		return http.StatusConflict, envelope{Error: coded(or(e.Code, "contention"), detail), Kind: "contention", Retryable: boolPtr(true)}
 	case backend.KindState:
 		if e.Code == "execution_not_eligible" {
@@ -105,13 +109,30 @@ func engineStatus(err error) (int, envelope) {
 			// non-waiting execution) as Contention: 409 contention, retryable.
 			return http.StatusConflict, envelope{Error: coded(e.Code, detail), Kind: "contention", Retryable: boolPtr(true)}
 		}
-		code := or(e.Code, "state_conflict")
-		return http.StatusConflict, envelope{Error: coded(code, detail), Kind: code, Retryable: boolPtr(false)}
+		if !stateKindsOnWire[e.Code] {
+			// engine-canonical.md C10: every other State kind answers
+			// "state_conflict: <Debug>" (the engine's Msg is the Debug name).
+			return http.StatusConflict, envelope{Error: coded("state_conflict", detail), Kind: "state_conflict", Retryable: boolPtr(false)}
+		}
+		return http.StatusConflict, envelope{Error: coded(e.Code, detail), Kind: e.Code, Retryable: boolPtr(false)}
 	case backend.KindUnavailable:
 		return http.StatusServiceUnavailable, envelope{Error: "backend op unavailable: " + or(e.Op, e.Code), Kind: "unavailable", Retryable: boolPtr(false)}
 	}
 	return http.StatusInternalServerError, envelope{Error: "engine: " + err.Error(), Kind: "transport", Retryable: boolPtr(true)}
 }
+
+// stateKindsOnWire are the State codes ff-server names in `kind`
+// (engine-canonical.md C10); any other State error is state_conflict.
+var stateKindsOnWire = map[string]bool{
+	"execution_not_terminal": true, "max_replays_exhausted": true, "replay_not_allowed": true,
+	"not_runnable": true, "terminal": true, "flow_already_terminal": true, "budget_exceeded": true,
+	"budget_soft_exceeded": true, "already_satisfied": true,
+}
+
+// debugContention are the contention codes whose message is upstream's
+// Debug name, rendered "contention: <Debug>" as ff-server does (the lease
+// codes keep ffsqlite's documented "<code>: …" form).
+var debugContention = map[string]bool{"waitpoint_not_found": true}
 
 // coded renders "<code>: <detail>" without repeating a code the engine's
 // message already starts with.

@@ -9,39 +9,48 @@ func (s *Server) routes() {
 	m := s.mux
 	m.HandleFunc("GET /healthz", s.healthz)
 
-	m.HandleFunc("GET /v1/executions", s.listExecutions)                   // 1
-	m.HandleFunc("POST /v1/executions", s.createExecution)                 // 2
-	m.HandleFunc("GET /v1/executions/{id}", s.getExecution)                // 3
-	m.HandleFunc("GET /v1/executions/{id}/state", s.getState)              // 4
-	m.HandleFunc("GET /v1/executions/{id}/result", s.getResult)            // 7
-	m.HandleFunc("POST /v1/executions/{id}/cancel", s.cancelExecution)     // 8
-	m.HandleFunc("PUT /v1/executions/{id}/priority", s.changePriority)     // 10
-	m.HandleFunc("POST /v1/executions/{id}/replay", s.replayExecution)     // 11
-	m.HandleFunc("POST /v1/executions/{id}/revoke-lease", s.revokeLease)   // 12
-	m.HandleFunc("POST /v1/budgets", s.createBudget)                       // 22
-	m.HandleFunc("GET /v1/budgets/{id}", s.getBudget)                      // 23
-	m.HandleFunc("POST /v1/budgets/{id}/usage", s.reportUsage)             // 24
-	m.HandleFunc("POST /v1/budgets/{id}/reset", s.resetBudget)             // 25
-	m.HandleFunc("POST /v1/quotas", s.createQuota)                         // 26
-	m.HandleFunc("POST /v1/admin/rotate-waitpoint-secret", s.rotateSecret) // 27
+	m.HandleFunc("GET /v1/executions", s.listExecutions)                                      // 1
+	m.HandleFunc("POST /v1/executions", s.createExecution)                                    // 2
+	m.HandleFunc("GET /v1/executions/{id}", s.getExecution)                                   // 3
+	m.HandleFunc("GET /v1/executions/{id}/state", s.getState)                                 // 4
+	m.HandleFunc("GET /v1/executions/{id}/pending-waitpoints", s.pendingWaitpoints)           // 5
+	m.HandleFunc("GET /v1/executions/{id}/waitpoints/{waitpoint_id}/token", s.waitpointToken) // 6
+	m.HandleFunc("GET /v1/executions/{id}/result", s.getResult)                               // 7
+	m.HandleFunc("POST /v1/executions/{id}/cancel", s.cancelExecution)                        // 8
+	m.HandleFunc("POST /v1/executions/{id}/signal", s.deliverSignal)                          // 9
+	m.HandleFunc("PUT /v1/executions/{id}/priority", s.changePriority)                        // 10
+	m.HandleFunc("POST /v1/executions/{id}/replay", s.replayExecution)                        // 11
+	m.HandleFunc("POST /v1/executions/{id}/revoke-lease", s.revokeLease)                      // 12
+	m.HandleFunc("POST /v1/budgets", s.createBudget)                                          // 22
+	m.HandleFunc("GET /v1/budgets/{id}", s.getBudget)                                         // 23
+	m.HandleFunc("POST /v1/budgets/{id}/usage", s.reportUsage)                                // 24
+	m.HandleFunc("POST /v1/budgets/{id}/reset", s.resetBudget)                                // 25
+	m.HandleFunc("POST /v1/quotas", s.createQuota)                                            // 26
+	m.HandleFunc("POST /v1/admin/rotate-waitpoint-secret", s.rotateSecret)                    // 27
 
 	// ffsqlite's worker loop over HTTP (docs/http-api.md).
 	m.HandleFunc("POST /v1/worker/claim", s.workerClaim)
 	m.HandleFunc("POST /v1/worker/renew", s.workerRenew)
 	m.HandleFunc("POST /v1/worker/complete", s.workerComplete)
 	m.HandleFunc("POST /v1/worker/fail", s.workerFail)
+	m.HandleFunc("POST /v1/worker/suspend", s.workerSuspend)
+	m.HandleFunc("POST /v1/worker/waitpoints", s.workerCreateWaitpoint)
+	m.HandleFunc("POST /v1/worker/waitpoints/close", s.workerCloseWaitpoint)
+	m.HandleFunc("POST /v1/worker/signals", s.workerSignals)
+	m.HandleFunc("POST /v1/worker/delay", s.workerDelay)
+	m.HandleFunc("POST /v1/worker/cancel", s.workerCancel)
+	// Operator resume of a suspended execution (extension).
+	m.HandleFunc("POST /v1/executions/{id}/resume", s.resumeExecution)
 
 	// The dashboard and its JSON.
 	m.Handle("GET /{$}", s.dashboardIndex())
 	m.Handle("GET /ui/", s.dashboardAssets())
 	m.HandleFunc("GET /ui/api/state", s.uiState)
 	m.HandleFunc("GET /ui/api/execution", s.uiExecution)
+	m.HandleFunc("GET /ui/api/waits", s.uiWaits)
 
 	// Routes whose engine support arrives with later work answer ff-server's
 	// 503 "unavailable" envelope, never a 404.
-	m.HandleFunc("GET /v1/executions/{id}/pending-waitpoints", unavailable("list_pending_waitpoints"))
-	m.HandleFunc("GET /v1/executions/{id}/waitpoints/{waitpoint_id}/token", unavailable("read_waitpoint_token"))
-	m.HandleFunc("POST /v1/executions/{id}/signal", unavailable("deliver_signal"))
 	m.HandleFunc("POST /v1/executions/{id}/reclaim", unavailable("issue_reclaim_grant"))
 	m.HandleFunc("POST /v1/workers/{worker_id}/claim", unavailable("claim_for_worker"))
 	m.HandleFunc("GET /v1/executions/{id}/attempts/{idx}/stream", unavailable("read_stream"))

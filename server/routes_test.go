@@ -333,9 +333,6 @@ func TestUnavailableRoutes(t *testing.T) {
 	id := ep(backend.NewExecutionID(0))
 	const uuid = "0b6b8e38-7c9a-4c43-9a8e-0c7b1d2f3a4b"
 	for _, c := range []struct{ method, path, op string }{
-		{"GET", id + "/pending-waitpoints", "list_pending_waitpoints"},
-		{"GET", id + "/waitpoints/" + uuid + "/token", "read_waitpoint_token"},
-		{"POST", id + "/signal", "deliver_signal"},
 		{"POST", id + "/reclaim", "issue_reclaim_grant"},
 		{"POST", "/v1/workers/w1/claim", "claim_for_worker"},
 		{"GET", id + "/attempts/0/stream", "read_stream"},

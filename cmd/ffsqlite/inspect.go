@@ -40,6 +40,8 @@ func inspectCommand() *cli.Command {
 			{Name: "budget", Usage: "one budget: usage against hard and soft limits per dimension", ArgsUsage: "ID", Action: inspectBudgetAction, Flags: inspectFlags()},
 			{Name: "quotas", Usage: "list quota policies with their current window", Action: inspectQuotasAction, Flags: inspectFlags()},
 			{Name: "workers", Usage: "list registered workers, alive or expired", Action: inspectWorkersAction, Flags: inspectFlags()},
+			{Name: "waitpoints", Usage: "list open (pending or active) waitpoints, oldest first; never the token",
+				Action: inspectWaitpointsAction, Flags: inspectFlags(inspLimitFlag())},
 			{Name: "events", Usage: "outbox events (completion, lease, signal, operator); --follow tails them", Action: inspectEventsAction,
 				Flags: inspectFlags(
 					&cli.StringSliceFlag{Name: "outbox", Usage: "only this `OUTBOX` (completion, lease, signal, operator; repeatable)"},
@@ -249,6 +251,20 @@ func inspectWorkersAction(c *cli.Context) error {
 			return err
 		}
 		return v.print.Workers(list)
+	})
+}
+
+func inspectWaitpointsAction(c *cli.Context) error {
+	limit, err := inspLimit(c)
+	if err != nil {
+		return err
+	}
+	return withInspect(c, 0, func(v *inspectView) error {
+		list, err := inspect.Waitpoints(c.Context, v.b.ReaderDB(), limit)
+		if err != nil {
+			return err
+		}
+		return v.print.Waitpoints(list)
 	})
 }
 

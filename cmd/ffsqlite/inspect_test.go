@@ -102,6 +102,8 @@ var inspCases = []struct {
 	{"executions_flow", []string{"executions", "--flow", inspecttest.SeedFlowDiamond}},
 	{"execution_retried", []string{"execution", inspecttest.SeedExec(5)}},
 	{"execution_suspended", []string{"execution", inspecttest.SeedExec(6)}},
+	{"execution_resumed", []string{"execution", inspecttest.SeedExec(10)}},
+	{"waitpoints", []string{"waitpoints"}},
 	{"execution_waiting", []string{"execution", inspecttest.SeedExec(1)}},
 	{"execution_partition3", []string{"execution", inspecttest.SeedUUID(18)}},
 	{"flows", []string{"flows"}},

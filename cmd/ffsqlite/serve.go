@@ -34,6 +34,8 @@ func serveCommand() *cli.Command {
 	flags := dbFlags(
 		&cli.StringFlag{Name: "listen", Usage: "listen `ADDR` (host:port)", EnvVars: []string{"FF_LISTEN_ADDR"}, Value: DefaultListen},
 		&cli.DurationFlag{Name: "grace", Usage: "on stop, wait up to `DURATION` for requests and scanner ticks", Value: DefaultServeGrace},
+		&cli.DurationFlag{Name: "hmac-grace", Usage: "a rotated-out waitpoint key verifies its tokens for `DURATION` " +
+			"(default 24h; env " + backend.HMACGraceEnv + " in ms; 0 = none)"},
 		&cli.StringFlag{Name: "allowed-hosts", Usage: "`HOSTS` (comma list, or *) accepted in the Host header besides loopback names; " +
 			"default: loopback only when --listen is loopback, any otherwise", EnvVars: []string{"FF_ALLOWED_HOSTS"}},
 		&cli.BoolFlag{Name: "json", Usage: "print one JSON line on stdout once the server accepts connections (api, dashboard, metrics, healthz, db, pid)"},
@@ -47,7 +49,8 @@ func serveCommand() *cli.Command {
 			"waitpoint key, starts every reconciler and serves the API on --listen. SIGINT or SIGTERM stops\n" +
 			"accepting, finishes in-flight requests, drains the reconcilers (--grace) and closes the database;\n" +
 			"a second signal exits at once. Env: FF_API_TOKEN (bearer token), FF_CORS_ORIGINS (comma list of browser\n" +
-			"origins, or *; default: the server's own and loopback origins only).\n" +
+			"origins, or *; default: the server's own and loopback origins only), " + backend.HMACGraceEnv + " (key\n" +
+			"rotation grace, ms).\n" +
 			"Bound to loopback (the default), the server answers only Host headers naming loopback (DNS-rebinding\n" +
 			"defence); --allowed-hosts adds names. Bound elsewhere without FF_API_TOKEN, it warns that the API is open.",
 		Flags: flags,
@@ -58,6 +61,30 @@ func serveCommand() *cli.Command {
 			return serve(c)
 		},
 	}
+}
+
+// hmacGraceSetting is the waitpoint key rotation grace: --hmac-grace,
+// else FF_WAITPOINT_HMAC_GRACE_MS, else the backend default (0 here).
+// Zero from the flag or the variable means no grace (a negative option).
+func hmacGraceSetting(c *cli.Context) (time.Duration, error) {
+	if c.IsSet("hmac-grace") {
+		d := c.Duration("hmac-grace")
+		switch {
+		case d < 0:
+			return 0, usageErr("ffsqlite serve --hmac-grace 24h", "invalid --hmac-grace %s: must not be negative", d)
+		case d == 0:
+			return -1, nil
+		}
+		return d, nil
+	}
+	if v := os.Getenv(backend.HMACGraceEnv); v != "" {
+		d, err := backend.ParseHMACGraceMS(v)
+		if err != nil {
+			return 0, usageErr("set "+backend.HMACGraceEnv+" to a number of milliseconds", "%v", err)
+		}
+		return d, nil
+	}
+	return 0, nil
 }
 
 func serve(c *cli.Context) error {
@@ -83,6 +110,10 @@ func serve(c *cli.Context) error {
 	if err := checkSecretEnv(); err != nil {
 		return err
 	}
+	hmacGrace, err := hmacGraceSetting(c)
+	if err != nil {
+		return err
+	}
 	var extraHosts []string
 	if c.IsSet("allowed-hosts") {
 		if extraHosts, err = server.ParseAllowedHosts(c.String("allowed-hosts")); err != nil {
@@ -99,7 +130,7 @@ func serve(c *cli.Context) error {
 	}
 	defer ln.Close()
 
-	b, log, err := openDB(c, func(o *backend.Options) { o.CreateDirs = true })
+	b, log, err := openDB(c, func(o *backend.Options) { o.CreateDirs, o.WaitpointHMACGrace = true, hmacGrace })
 	if err != nil {
 		return err
 	}

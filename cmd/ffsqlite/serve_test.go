@@ -264,6 +264,12 @@ func TestServeRefusesBeforeListening(t *testing.T) {
 		{"FF_DEV_MODE=true", []string{"FF_DEV_MODE=true"}, exitDevMode, "SqliteBackend requires FF_DEV_MODE=1 to activate."},
 		{"bad FF_WAITPOINT_HMAC_SECRET", []string{"FF_WAITPOINT_HMAC_SECRET=abc"}, exitUsage, "ffsqlite: invalid value for FF_WAITPOINT_HMAC_SECRET"},
 		{"bad FF_LEASE_EXPIRY_INTERVAL_MS", []string{"FF_LEASE_EXPIRY_INTERVAL_MS=soon"}, exitUsage, "ffsqlite: invalid value for FF_LEASE_EXPIRY_INTERVAL_MS"},
+		{"bad FF_WAITPOINT_HMAC_GRACE_MS", []string{"FF_WAITPOINT_HMAC_GRACE_MS=1d"}, exitUsage,
+			"ffsqlite: invalid value for FF_WAITPOINT_HMAC_GRACE_MS: expected u64, got '1d'"},
+		{"bad FF_SUSPENSION_TIMEOUT_INTERVAL_S", []string{"FF_SUSPENSION_TIMEOUT_INTERVAL_S=-1"}, exitUsage,
+			"ffsqlite: invalid value for FF_SUSPENSION_TIMEOUT_INTERVAL_S"},
+		{"bad FF_PENDING_WP_EXPIRY_INTERVAL_S", []string{"FF_PENDING_WP_EXPIRY_INTERVAL_S=x"}, exitUsage,
+			"ffsqlite: invalid value for FF_PENDING_WP_EXPIRY_INTERVAL_S"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "_")+".db")

@@ -167,12 +167,34 @@ func Seed(ctx context.Context, db *sql.DB) error {
 	attempt(15, 0, "w-2", 1, "NULL", "expired", "initial", 86399000, 86340000, "")
 
 	// Suspension and waitpoints.
+	// Execution 6 waits (ffsqlite's records: docs/storage.md) and got one
+	// signal that did not match; execution 10 was resumed by a signal; the
+	// active execution 4 holds a pending waitpoint with a buffered signal.
 	add(`INSERT INTO ff_suspension_current (partition_key, execution_id, suspension_id, suspended_at_ms, timeout_at_ms, reason_code,
-		condition, satisfied_set, member_map, timeout_behavior) VALUES (0, %s, x'50000000000040008000000000000006', %d, %d, 'awaiting_approval',
-		'{"Single":{"waitpoint_key":"wpk:approve","matcher":{"ByName":"approved"}}}', '[]', '{}', 'fail')`, xb(6), now-890000, now+3600000)
+		condition, satisfied_set, member_map, timeout_behavior) VALUES (0, %s, x'50000000000040008000000000000006', %d, %d, 'waiting_for_approval',
+		'{"Single":{"waitpoint_key":"wpk:approve","matcher":{"ByName":"approved"}}}', '[]',
+		'{"state":"open","attempt_index":0,"requested_by":"worker","waitpoints":[{"waitpoint_id":"70000000-0000-4000-8000-000000000006","waitpoint_key":"wpk:approve"}],"timeout_at_ms":%d,"satisfiers":[]}',
+		'fail')`, xb(6), now-890000, now+3600000, now+3600000)
 	add(`INSERT INTO ff_waitpoint_pending (partition_key, waitpoint_id, execution_id, token_kid, token, created_at_ms, expires_at_ms,
-		condition, waitpoint_key, state, required_signal_names, activated_at_ms) VALUES (0, x'70000000000040008000000000000006', %s, 'k1',
-		'k1:secret', %d, %d, NULL, 'wpk:approve', 'active', '["approved"]', %d)`, xb(6), now-890000, now+3600000, now-890000)
+		condition, waitpoint_key, state, required_signal_names, activated_at_ms) VALUES (0, x'70000000000040008000000000000006', %[1]s, 'k1',
+		'k1:7a1d4b2c9e8f60a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6071829', %[2]d, %[3]d,
+		'{"attempt_index":0,"suspension_id":"50000000-0000-4000-8000-000000000006","signal_count":1,"matched_signal_count":0,"last_signal_at_ms":%[4]d,"signals":[{"signal_id":"51000000-0000-4000-8000-000000000001","signal_name":"rejected","signal_category":"human_review","source_type":"human","source_identity":"user:bob","correlation_id":"","target_scope":"execution","created_at":%[4]d,"accepted_at":%[4]d,"effect":"no_op"}]}',
+		'wpk:approve', 'active', '["approved"]', %[2]d)`, xb(6), now-890000, now+3600000, now-600000)
+	add(`INSERT INTO ff_suspension_current (partition_key, execution_id, suspension_id, suspended_at_ms, timeout_at_ms, reason_code,
+		condition, satisfied_set, member_map, timeout_behavior) VALUES (0, %s, x'50000000000040008000000000000010', %d, NULL, 'waiting_for_callback',
+		'{"Single":{"waitpoint_key":"wpk:callback","matcher":"Wildcard"}}', '["leaf:"]',
+		'{"state":"closed","attempt_index":0,"requested_by":"worker","waitpoints":[{"waitpoint_id":"70000000-0000-4000-8000-000000000010","waitpoint_key":"wpk:callback"}],"closed_at_ms":%d,"close_reason":"resumed","satisfied_at_ms":%[3]d,"satisfiers":[{"signal_id":"sig-1","signal_name":"callback","signal_category":"webhook","source_type":"service","source_identity":"user:alice","correlation_id":"req-7","target_scope":"execution","created_at":%[3]d,"accepted_at":%[3]d,"payload_hex":"7b7d","effect":"resume_condition_satisfied"}]}',
+		'fail')`, xb(10), now-1700000, now-60000)
+	add(`INSERT INTO ff_waitpoint_pending (partition_key, waitpoint_id, execution_id, token_kid, token, created_at_ms, expires_at_ms,
+		condition, waitpoint_key, state, required_signal_names, activated_at_ms) VALUES (0, x'70000000000040008000000000000010', %s, 'k1',
+		'k1:0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0', %d, NULL,
+		'{"attempt_index":0,"suspension_id":"50000000-0000-4000-8000-000000000010","signal_count":1,"matched_signal_count":1,"last_signal_at_ms":%d,"closed_at_ms":%[3]d,"close_reason":"resumed","satisfied_at_ms":%[3]d,"signals":[{"signal_id":"sig-1","signal_name":"callback","signal_category":"webhook","source_type":"service","source_identity":"user:alice","correlation_id":"req-7","target_scope":"execution","created_at":%[3]d,"accepted_at":%[3]d,"payload_hex":"7b7d","effect":"resume_condition_satisfied"}]}',
+		'wpk:callback', 'closed', '[]', %[2]d)`, xb(10), now-1700000, now-60000)
+	add(`INSERT INTO ff_waitpoint_pending (partition_key, waitpoint_id, execution_id, token_kid, token, created_at_ms, expires_at_ms,
+		condition, waitpoint_key, state, required_signal_names, activated_at_ms) VALUES (0, x'70000000000040008000000000000004', %s, 'k1',
+		'k1:aa11bb22cc33dd44ee55ff6600778899aa11bb22cc33dd44ee55ff6600778899', %d, %d,
+		'{"attempt_index":0,"signal_count":1,"matched_signal_count":0,"last_signal_at_ms":%d,"signals":[{"signal_id":"52000000-0000-4000-8000-000000000001","signal_name":"approve","signal_category":"human_review","source_type":"human","source_identity":"user:carol","correlation_id":"","target_scope":"execution","idempotency_key":"once","created_at":%[4]d,"accepted_at":%[4]d,"effect":"buffered_for_pending_waitpoint"}]}',
+		'wpk:early', 'pending', '[]', NULL)`, xb(4), now-200000, now+400000, now-100000)
 
 	// Flows.
 	add(`INSERT INTO ff_flow_core (partition_key, flow_id, graph_revision, public_flow_state, created_at_ms, terminal_at_ms, raw_fields)
