@@ -75,7 +75,8 @@ func readyExpected(t *testing.T, b *backend.Backend, lane string, now int64, cap
 // TestReadyIndexMatchesSchemaClaim drives random sequences — creates with
 // random lane, priority, delay and required capabilities; claims by
 // workers with random capability sets; completes, fails with and without
-// retry, cancels, revokes, replays, priority changes, the reconcilers;
+// retry, cancels, revokes, replays, priority changes, suspends, worker
+// delays and operator resumes (resumed claims), the reconcilers;
 // the clock moving forward and back; and writes by a second connection
 // (priority, lane, delay, blocked and suspended states, inserts, deletes)
 // — and checks every claim against the schema-only claim query run just
@@ -93,7 +94,7 @@ func TestReadyIndexMatchesSchemaClaim(t *testing.T) {
 
 func readyProperty(t *testing.T, seed int64, memory bool, steps int) {
 	rng := rand.New(rand.NewSource(seed))
-	b, clock := engOpen(t, memory)
+	b, clock := waitOpen(t, memory) // the waitpoint key, for suspends
 	second := readySecond(t, b)
 	lanes := []string{"a", "b"}
 	capSets := [][]string{nil, {"gpu"}, {"cpu"}, {"gpu", "cpu"}, {"tpu", "gpu"}}
@@ -106,8 +107,9 @@ func readyProperty(t *testing.T, seed int64, memory bool, steps int) {
 		`{"routing_requirements":{"required_capabilities":["tpu"]},"retry_policy":{"max_retries":1,"backoff":{"type":"fixed","delay_ms":10}}}`,
 	}
 	var (
-		ids    []backend.ExecutionID
-		leases []*backend.Lease
+		ids       []backend.ExecutionID
+		leases    []*backend.Lease
+		suspended []backend.ExecutionID
 	)
 	pickID := func() backend.ExecutionID { return ids[rng.Intn(len(ids))] }
 	pickLease := func() *backend.Lease {
@@ -157,6 +159,9 @@ func readyProperty(t *testing.T, seed int64, memory bool, steps int) {
 			if l != nil {
 				leases = append(leases, l)
 				got = append(got, l.ExecutionID.String())
+				if l.Resumed {
+					counts["resumed claim"]++
+				}
 			}
 		} else {
 			ls, err := b.ClaimMany(engCtx, args, maxN)
@@ -179,7 +184,7 @@ func readyProperty(t *testing.T, seed int64, memory bool, steps int) {
 		}
 	}
 	for step := range steps {
-		op := rng.Intn(23)
+		op := rng.Intn(26)
 		if op >= 14 && op <= 20 && rng.Intn(4) > 0 {
 			op = 0 // the second connection writes a quarter as often
 		}
@@ -189,7 +194,7 @@ func readyProperty(t *testing.T, seed int64, memory bool, steps int) {
 		if len(ids) == 0 {
 			op = 0
 		}
-		if len(leases) == 0 && op >= 5 && op <= 7 {
+		if len(leases) == 0 && (op >= 5 && op <= 7 || op == 23 || op == 24) {
 			op = 3
 		}
 		name := fmt.Sprint("op ", op)
@@ -287,6 +292,29 @@ FROM ff_exec_core ORDER BY random() LIMIT 1`, rng.Intn(4), clock.MS()-int64(rng.
 			foreign(`DELETE FROM ff_exec_core WHERE rowid = ` + randomRunnable + ` AND attempt_index = 0
   AND NOT EXISTS (SELECT 1 FROM ff_attempt a WHERE a.partition_key = ff_exec_core.partition_key
                   AND a.execution_id = ff_exec_core.execution_id)`)
+		case 23:
+			name = "suspend"
+			l := pickLease()
+			_, err := b.Suspend(engCtx, l.Handle, waitArgs("go"))
+			allowed(name, err)
+			if err == nil {
+				suspended = append(suspended, l.ExecutionID)
+			}
+		case 24:
+			name = "delay"
+			_, err := b.Delay(engCtx, pickLease().Handle, clock.MS()+int64(rng.Intn(500))-100)
+			allowed(name, err)
+		case 25:
+			name = "resume"
+			a := backend.ResumeExecutionArgs{ExecutionID: pickID()}
+			if len(suspended) > 0 && rng.Intn(4) > 0 {
+				a.ExecutionID = suspended[rng.Intn(len(suspended))]
+			}
+			if rng.Intn(3) == 0 {
+				a.ResumeDelayMS = uint64(rng.Intn(300))
+			}
+			_, err := b.ResumeExecution(engCtx, a)
+			allowed(name, err)
 		case 21:
 			name = "drift"
 			drift, err := b.ReadyDriftForTest(engCtx)
@@ -307,7 +335,8 @@ FROM ff_exec_core ORDER BY random() LIMIT 1`, rng.Intn(4), clock.MS()-int64(rng.
 		t.Fatalf("after the last step: drift %q, %v", drift, err)
 	}
 	t.Logf("memory=%v: %v, %d rebuilds", memory, counts, b.ReadyRebuildsForTest())
-	for _, op := range []string{"create", "claimed", "claimed none", "complete", "fail", "priority", "foreign", "drift"} {
+	for _, op := range []string{"create", "claimed", "claimed none", "complete", "fail", "priority", "foreign", "drift",
+		"suspend", "delay", "resume", "resumed claim"} {
 		if counts[op] == 0 {
 			t.Errorf("the sequence never did %s", op)
 		}
