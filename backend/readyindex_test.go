@@ -79,9 +79,9 @@ func readyExpected(t *testing.T, b *backend.Backend, lane string, now int64, cap
 // delays and operator resumes (resumed claims), the reconcilers;
 // the clock moving forward and back; and writes by a second connection
 // (priority, lane, delay, blocked and suspended states, inserts, deletes)
-// — and checks every claim against the schema-only claim query run just
-// before it, and, every few steps, that the index holds exactly what a
-// rebuild would.
+// — and checks every claim (and PeekClaimable's answer before it) against
+// the schema-only claim query run just before it, and, every few steps,
+// that the index holds exactly what a rebuild would.
 func TestReadyIndexMatchesSchemaClaim(t *testing.T) {
 	t.Parallel()
 	for _, seed := range []int64{1, 2, 3, 4, 5, 6} {
@@ -150,6 +150,10 @@ func readyProperty(t *testing.T, seed int64, memory bool, steps int) {
 			a.LaneID = lane
 			a.LeaseTTLMS = int64(200 + rng.Intn(800))
 		})
+		// PeekClaimable (existence, no ordering) agrees with the query.
+		if ok, err := b.PeekClaimable(engCtx, args); err != nil || ok != (len(want) > 0) {
+			t.Fatalf("PeekClaimable = %v, %v; the schema-only query picks %v", ok, err, want)
+		}
 		var got []string
 		if maxN == 1 {
 			l, err := b.Claim(engCtx, args)
