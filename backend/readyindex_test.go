@@ -10,6 +10,7 @@ import (
 
 	"github.com/ffsqlite/ffsqlite/backend"
 	"github.com/ffsqlite/ffsqlite/internal/testdb"
+	"github.com/ffsqlite/ffsqlite/schemafacts"
 )
 
 // Tests of the claim's ready index (readyindex.go) against the schema-only
@@ -448,4 +449,39 @@ func TestReadyIndexSurvivesOwnSchemaChange(t *testing.T) {
 	if l := engClaim(t, b); l.ExecutionID != id {
 		t.Fatalf("claim took %s, want the new execution %s", l.ExecutionID, id)
 	}
+}
+
+// TestReadyIndexOutsideSchema: the index's TEMP objects are no part of the
+// file's schema as schema parity and inspect drift read it, not even on a
+// memory database, whose one connection is both the writer (with the
+// index) and the reader.
+func TestReadyIndexOutsideSchema(t *testing.T) {
+	t.Parallel()
+	engBoth(t, func(t *testing.T, b *backend.Backend, _ *testdb.Clock) {
+		before, err := schemafacts.Collect(engCtx, b.ReaderDB())
+		if err != nil {
+			t.Fatal(err)
+		}
+		engCreate(t, b)
+		engClaim(t, b) // builds the index and makes its triggers
+		after, err := schemafacts.Collect(engCtx, b.ReaderDB())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := schemafacts.Diff(before, after); len(diff) != 0 {
+			t.Fatalf("the ready index shows in the schema facts: %v", diff)
+		}
+		if n := sqlCountOn(t, b.WriterDB(), `SELECT count(*) FROM main.sqlite_master WHERE name LIKE 'ffsqlite_ready%'`); n != 0 {
+			t.Fatalf("%d ready-index objects in the file's schema", n)
+		}
+	})
+}
+
+func sqlCountOn(t *testing.T, db *sql.DB, q string) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRowContext(engCtx, q).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
