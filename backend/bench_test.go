@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -249,6 +251,72 @@ func openRawDB(tb testing.TB, shape rawShape, extra string) (*sql.DB, string) {
 	return db, path
 }
 
+// rawDB runs a raw baseline's statements, each its own BEGIN IMMEDIATE
+// transaction, on a plain database/sql pool with one writer connection.
+type rawDB struct {
+	db    *sql.DB
+	shape rawShape
+}
+
+// openRaw opens a raw baseline of shape in a file of its own (openRawDB).
+func openRaw(tb testing.TB, shape rawShape) *rawDB {
+	db, _ := openRawDB(tb, shape, "")
+	return &rawDB{db: db, shape: shape}
+}
+
+// one runs q, which returns an id, in a transaction of its own.
+func (r *rawDB) one(q string, args ...any) (int64, error) {
+	tx, err := r.db.BeginTx(context.Background(), nil)
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	if err := tx.QueryRow(q, args...).Scan(&id); err != nil {
+		tx.Rollback()
+		return 0, err
+	}
+	return id, tx.Commit()
+}
+
+func (r *rawDB) insert(payload []byte, now int64) (int64, error) {
+	return r.one(r.shape.insert, payload, now)
+}
+
+// claim takes the best waiting job (or, for a claimByID shape, job id);
+// found is false when none is waiting.
+func (r *rawDB) claim(now, id int64) (claimed int64, found bool, err error) {
+	args := []any{now}
+	if r.shape.claimByID {
+		args = append(args, id)
+	}
+	claimed, err = r.one(r.shape.claim, args...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	return claimed, err == nil, err
+}
+
+func (r *rawDB) finish(result []byte, now, id int64) error {
+	tx, err := r.db.BeginTx(context.Background(), nil)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(r.shape.finish, result, now, id); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// completed fails b unless n jobs are completed.
+func (r *rawDB) completed(b *testing.B, n int) {
+	b.Helper()
+	var count int
+	if err := r.db.QueryRow(`SELECT count(*) FROM raw_job WHERE state = 'completed'`).Scan(&count); err != nil || count != n {
+		b.Fatalf("raw baseline completed %d of %d: %v", count, n, errors.Join(err))
+	}
+}
+
 // engBenchRaw times n jobs of three single-statement BEGIN IMMEDIATE
 // transactions of shape on a plain database/sql pool with one writer
 // connection, in a file of its own, with the engine writer's settings: WAL,
@@ -258,74 +326,73 @@ func openRawDB(tb testing.TB, shape rawShape, extra string) (*sql.DB, string) {
 // inside its commits: plain database/sql has no other.
 func engBenchRaw(b *testing.B, shape rawShape, n, workers int) time.Duration {
 	b.Helper()
-	db, _ := openRawDB(b, shape, "")
-	one := func(q string, args ...any) (int64, error) {
-		tx, err := db.BeginTx(context.Background(), nil)
-		if err != nil {
-			return 0, err
-		}
-		var id int64
-		if err := tx.QueryRow(q, args...).Scan(&id); err != nil {
-			tx.Rollback()
-			return 0, err
-		}
-		return id, tx.Commit()
-	}
-	finish := func(args ...any) error {
-		tx, err := db.BeginTx(context.Background(), nil)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(shape.finish, args...); err != nil {
-			tx.Rollback()
-			return err
-		}
-		return tx.Commit()
-	}
+	r := openRaw(b, shape)
 	var busy engBenchBusy
 	payload := []byte(`{"job":true}`)
 	start := time.Now()
 	engBenchParallel(n, workers, func(int) bool {
 		now := time.Now().UnixMilli()
-		id, err := one(shape.insert, payload, now)
+		id, err := r.insert(payload, now)
 		if !busy.check(b, "raw insert", err) {
 			return false
 		}
-		claimArgs := []any{now}
-		if shape.claimByID {
-			claimArgs = append(claimArgs, id)
+		claimed, found, err := r.claim(now, id)
+		if err == nil && !found {
+			err = errors.New("no job waiting")
 		}
-		claimed, err := one(shape.claim, claimArgs...)
 		return busy.check(b, "raw claim", err) &&
-			busy.check(b, "raw complete", finish([]byte("done"), now, claimed))
+			busy.check(b, "raw complete", r.finish([]byte("done"), now, claimed))
 	})
 	d := time.Since(start)
 	busy.report(b)
-	var count int
-	if err := db.QueryRow(`SELECT count(*) FROM raw_job WHERE state = 'completed'`).Scan(&count); err != nil || count != n {
-		b.Fatalf("raw baseline completed %d of %d: %v", count, n, errors.Join(err))
-	}
+	r.completed(b, n)
 	return d
 }
 
+// engClaimBacklog1k remembers the last ms/claim at a backlog of 1,000
+// so the larger backlogs can report their ratio to it.
+var engClaimBacklog1k atomic.Value
+
 // BenchmarkClaimBacklog times claim + complete with a steady backlog of
-// waiting executions in the lane (one is created, untimed, for each one
-// completed). The schema's only lane index is (partition_key, lane_id,
-// lifecycle_phase), so picking the highest priority, then the oldest, reads
-// every runnable row of the lane: the cost grows with the backlog, and
-// ns/backlog_row shows it per waiting execution.
+// 1,000, 10,000 and 100,000 waiting executions in the lane (priorities
+// 0–9; one is created, untimed, for each one completed) and reports each
+// size's cost as a ratio to the 1,000 one from the same run (target at
+// 100,000: ≤ 1.5×). Beside it, schema_ms/pick is the schema-only claim
+// query (qClaimPickSchema: every runnable row of the lane read and
+// sorted) on the same backlog, which is what a claim cost before the
+// ready index, build_ms the first claim, which builds the index (untimed
+// otherwise), and rebuilds the index's rebuilds while timed (want 0).
+//
+//	go test -run '^$' -bench ClaimBacklog -benchtime 200x -count 3 ./backend/
 func BenchmarkClaimBacklog(b *testing.B) {
-	for _, backlog := range []int{1_000, 10_000} {
+	for _, backlog := range []int{1_000, 10_000, 100_000} {
 		b.Run(fmt.Sprintf("backlog=%d", backlog), func(b *testing.B) {
 			e := engBenchEngine(b)
 			prio := func(i int) func(*backend.CreateExecutionArgs) {
 				return func(a *backend.CreateExecutionArgs) { a.Priority = int32(i % 10) }
 			}
-			for i := range backlog {
-				if _, err := e.CreateExecution(engCtx, engArgs(prio(i))); err != nil {
-					b.Fatal(err)
+			engBenchParallel(backlog, 8, func(i int) bool {
+				_, err := e.CreateExecution(engCtx, engArgs(prio(i)))
+				if err != nil {
+					b.Error(err)
 				}
+				return err == nil
+			})
+			schema := engBenchSchemaPick(b, e)
+			// The first claim builds the ready index (timed apart).
+			start := time.Now()
+			l, err := e.Claim(engCtx, engClaimArgs())
+			if err != nil || l == nil {
+				b.Fatalf("claim: %v %v", l, err)
 			}
+			build := time.Since(start)
+			if err := e.Complete(engCtx, l.Handle, nil); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := e.CreateExecution(engCtx, engArgs(prio(0))); err != nil {
+				b.Fatal(err)
+			}
+			rebuilds := e.ReadyRebuildsForTest()
 			b.ResetTimer()
 			for i := range b.N {
 				l, err := e.Claim(engCtx, engClaimArgs())
@@ -343,7 +410,102 @@ func BenchmarkClaimBacklog(b *testing.B) {
 			}
 			perOp := b.Elapsed().Seconds() / float64(b.N)
 			b.ReportMetric(perOp*1e3, "ms/claim")
-			b.ReportMetric(perOp*1e9/float64(backlog), "ns/backlog_row")
+			b.ReportMetric(schema.Seconds()*1e3, "schema_ms/pick")
+			b.ReportMetric(build.Seconds()*1e3, "build_ms")
+			b.ReportMetric(float64(e.ReadyRebuildsForTest()-rebuilds), "rebuilds")
+			if backlog == 1_000 {
+				engClaimBacklog1k.Store(perOp)
+			} else if base, ok := engClaimBacklog1k.Load().(float64); ok && base > 0 {
+				b.ReportMetric(perOp/base, "ratio_vs_1k")
+			}
 		})
+	}
+}
+
+// engBenchSchemaPick returns the mean time of the schema-only claim query
+// on e's reader (five runs).
+func engBenchSchemaPick(b *testing.B, e *backend.Backend) time.Duration {
+	b.Helper()
+	const runs = 5
+	start := time.Now()
+	for range runs {
+		var (
+			part  int64
+			key   []byte
+			state string
+		)
+		if err := e.ReaderDB().QueryRowContext(engCtx, backend.ClaimPickSchemaSQLForTest(), "default",
+			e.Now(), "[]").Scan(&part, &key, &state); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return time.Since(start) / runs
+}
+
+// BenchmarkWriterCache compares writer page cache sizes on databases of
+// 100,000 waiting executions (FF_BENCH_CACHE_BACKLOG sets another count):
+// one engine per size, each op one job
+// (create, claim, complete) on each engine in turn (the order rotating),
+// so load swings hit every size alike; it reports each size's cost per
+// job and its ratio to SQLite's default 2 MB.
+//
+//	go test -run '^$' -bench WriterCache -benchtime 3000x -count 3 ./backend/
+func BenchmarkWriterCache(b *testing.B) {
+	backlog := 100_000
+	if v := os.Getenv("FF_BENCH_CACHE_BACKLOG"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("FF_BENCH_CACHE_BACKLOG=%q: want a positive count", v)
+		}
+		backlog = n
+	}
+	type side struct {
+		mib  int
+		e    *backend.Backend
+		took time.Duration
+	}
+	var sides []*side
+	for _, mib := range []int{2, backend.DefaultWriterCacheMiB, 64} {
+		// SQLite's default, -2000 KiB, is within 2.4 % of 2 MiB.
+		e := testdb.Open(b, func(o *backend.Options) { o.WriterCacheMiB = mib })
+		engBenchParallel(backlog, 8, func(i int) bool {
+			_, err := e.CreateExecution(engCtx, engArgs(func(a *backend.CreateExecutionArgs) { a.Priority = int32(i % 10) }))
+			if err != nil {
+				b.Error(err)
+			}
+			return err == nil
+		})
+		// The first claim builds the ready index.
+		if _, err := e.Claim(engCtx, engClaimArgs()); err != nil {
+			b.Fatal(err)
+		}
+		sides = append(sides, &side{mib: mib, e: e})
+	}
+	job := func(s *side, i int) {
+		start := time.Now()
+		if _, err := s.e.CreateExecution(engCtx, engArgs(func(a *backend.CreateExecutionArgs) { a.Priority = int32(i % 10) })); err != nil {
+			b.Fatal(err)
+		}
+		l, err := s.e.Claim(engCtx, engClaimArgs())
+		if err != nil || l == nil {
+			b.Fatalf("claim: %v %v", l, err)
+		}
+		if err := s.e.Complete(engCtx, l.Handle, nil); err != nil {
+			b.Fatal(err)
+		}
+		s.took += time.Since(start)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		for k := range sides {
+			job(sides[(i+k)%len(sides)], i)
+		}
+	}
+	b.StopTimer()
+	for _, s := range sides {
+		b.ReportMetric(s.took.Seconds()*1e3/float64(b.N), fmt.Sprintf("ms/job_%dMiB", s.mib))
+		if s != sides[0] {
+			b.ReportMetric(sides[0].took.Seconds()/s.took.Seconds(), fmt.Sprintf("speedup_%dMiB", s.mib))
+		}
 	}
 }

@@ -2,9 +2,7 @@ package backend
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 
 	"github.com/google/uuid"
 )
@@ -54,24 +52,41 @@ type Lease struct {
 	Signals []ResumeSignal `json:"signals,omitzero"`
 }
 
-var (
-	// Candidates: runnable rows of the lane (index (partition_key, lane_id,
-	// lifecycle_phase), every partition enumerated), eligible now or
-	// delayed and due, whose required capabilities are all in the worker's
-	// set; highest priority, then oldest, then first inserted.
-	qClaimPick = hotStmt(`WITH RECURSIVE ` + partsCTE + `
-SELECT e.partition_key, e.execution_id, e.attempt_state
-FROM parts CROSS JOIN ff_exec_core e
-  ON e.partition_key = parts.p AND e.lane_id = ?1 AND e.lifecycle_phase = 'runnable'
-WHERE (e.eligibility_state = 'eligible_now'
+// claimableRow is the claim's rule for one execution e: in lane ?1,
+// runnable, eligible now or delayed with delay_until <= ?2 (no promoter
+// needed), and every capability it requires in the worker's set ?3 (a
+// JSON array). The ready index's pick (readyindex.go) and the
+// schema-only queries below share it.
+const claimableRow = `e.lane_id = ?1 AND e.lifecycle_phase = 'runnable'
+  AND (e.eligibility_state = 'eligible_now'
        OR (e.eligibility_state = 'not_eligible_until_time'
            AND json_extract(e.raw_fields, '$.delay_until') <= ?2))
   AND NOT EXISTS (
     SELECT 1 FROM ff_execution_capabilities c
     WHERE c.execution_id = e.execution_id
-      AND c.capability NOT IN (SELECT value FROM json_each(?3)))
+      AND c.capability NOT IN (SELECT value FROM json_each(?3)))`
+
+var (
+	// qClaimPickSchema is the claim's choice from the file's schema alone:
+	// the claimable rows of the lane (index (partition_key, lane_id,
+	// lifecycle_phase), every partition enumerated), highest priority,
+	// then oldest, then first inserted. It reads and sorts every runnable
+	// row of the lane, so claims go through the ready index instead; this
+	// is the reference the index is tested against.
+	qClaimPickSchema = hotStmt(`WITH RECURSIVE ` + partsCTE + `
+SELECT e.partition_key, e.execution_id, e.attempt_state
+FROM parts CROSS JOIN ff_exec_core e
+  ON e.partition_key = parts.p AND e.lane_id = ?1 AND e.lifecycle_phase = 'runnable'
+WHERE ` + claimableRow + `
 ORDER BY e.priority DESC, e.created_at_ms ASC, e.rowid ASC
 LIMIT 1`)
+
+	// qClaimableExists answers whether any execution is claimable, without
+	// ordering: it stops at the first claimable row (PeekClaimable).
+	qClaimableExists = `WITH RECURSIVE ` + partsCTE + `
+SELECT EXISTS (SELECT 1 FROM parts CROSS JOIN ff_exec_core e
+  ON e.partition_key = parts.p AND e.lane_id = ?1 AND e.lifecycle_phase = 'runnable'
+WHERE ` + claimableRow + `)`
 
 	// The new attempt takes the next index and the next epoch.
 	qClaimAttempt = hotStmt(`INSERT INTO ff_attempt
@@ -108,6 +123,9 @@ func attemptTypeFor(attemptState string) string {
 	}
 }
 
+// MaxClaimBatch caps the leases one ClaimMany grants.
+const MaxClaimBatch = 100
+
 // Claim leases the best execution of the lane for the worker, or returns
 // nil, nil when there is none. Runnable executions that are eligible now,
 // or delayed with delay_until <= now (no promoter needed), qualify when
@@ -121,114 +139,171 @@ func attemptTypeFor(attemptState string) string {
 // instead: same index and attempt id, epoch + 1, a new lease, handle kind
 // Resumed, Lease.Resumed and the satisfying signals.
 func (b *Backend) Claim(ctx context.Context, args ClaimArgs) (*Lease, error) {
-	const op = "claim"
+	leases, err := b.claim(ctx, args, 1)
+	if err != nil || len(leases) == 0 {
+		return nil, err
+	}
+	return leases[0], nil
+}
+
+// ClaimMany leases up to n (1 to MaxClaimBatch) executions of the lane for
+// the worker in one transaction, best first, each exactly as Claim would
+// lease it; it returns an empty slice when there is none.
+func (b *Backend) ClaimMany(ctx context.Context, args ClaimArgs, n int) ([]*Lease, error) {
+	if n < 1 || n > MaxClaimBatch {
+		return nil, validation("claim", "invalid_input", "max: must be 1..=%d (got %d)", MaxClaimBatch, n)
+	}
+	return b.claim(ctx, args, n)
+}
+
+// ValidateClaimArgs returns the error Claim would return for args' fields
+// (worker, lane, lease TTL, capabilities) without claiming anything, so a
+// caller can refuse bad claim fields before it changes anything else.
+func ValidateClaimArgs(args ClaimArgs) error {
+	_, err := prepareClaim("claim", args)
+	return err
+}
+
+// claimPlan is a validated claim request.
+type claimPlan struct {
+	ttl      int64
+	capsJSON string
+}
+
+func prepareClaim(op string, args ClaimArgs) (claimPlan, error) {
 	if err := validateLane(args.LaneID); err != nil {
-		return nil, engineOp(err, op)
+		return claimPlan{}, engineOp(err, op)
 	}
 	if err := validateWorkerID("worker_id", args.WorkerID); err != nil {
-		return nil, engineOp(err, op)
+		return claimPlan{}, engineOp(err, op)
 	}
 	if err := validateWorkerID("worker_instance_id", args.WorkerInstanceID); err != nil {
-		return nil, engineOp(err, op)
+		return claimPlan{}, engineOp(err, op)
 	}
 	ttl := args.LeaseTTLMS
 	if ttl == 0 {
 		ttl = DefaultLeaseTTLMS
 	}
 	if ttl < 0 {
-		return nil, validation(op, "invalid_input", "lease_ttl_ms must be positive (got %d)", ttl)
+		return claimPlan{}, validation(op, "invalid_input", "lease_ttl_ms must be positive (got %d)", ttl)
 	}
 	ttl = min(ttl, maxTTLMS)
 	caps, err := normalizeCapabilities(args.Capabilities)
 	if err != nil {
-		return nil, engineOp(err, op)
+		return claimPlan{}, engineOp(err, op)
 	}
 	if caps == nil {
 		caps = []string{}
 	}
 	capsJSON, err := json.Marshal(caps)
 	if err != nil {
+		return claimPlan{}, err
+	}
+	return claimPlan{ttl: ttl, capsJSON: string(capsJSON)}, nil
+}
+
+// claim leases up to n executions in one write transaction.
+func (b *Backend) claim(ctx context.Context, args ClaimArgs, n int) ([]*Lease, error) {
+	const op = "claim"
+	p, err := prepareClaim(op, args)
+	if err != nil {
 		return nil, err
 	}
-	attemptID, leaseID := uuid.NewString(), uuid.NewString()
-
-	var lease *Lease
+	var leases []*Lease
 	err = b.write(ctx, op, func(w *wtx) error {
-		lease = nil
-		now := w.now
-		var (
-			part         int64
-			key          []byte
-			attemptState string
-		)
-		err := w.queryRow(qClaimPick, args.LaneID, now, string(capsJSON)).Scan(&part, &key, &attemptState)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
+		leases = make([]*Lease, 0, n)
+		pick := w.pickReady
+		if w.b.in.readyOff {
+			pick = w.pickSchema
+		} else if err := w.refreshReady(); err != nil {
 			return err
 		}
-		id, err := execIDFromRow(part, key)
-		if err != nil {
-			return err
-		}
-		atype := attemptTypeFor(attemptState)
-		expires := now + ttl
-		var idx, epoch int64
-		aid := attemptID
-		resumed := false
-		if attemptState == "attempt_interrupted" {
-			r, ok, err := w.resumeAttempt(part, key, expires, args, leaseID)
+		for len(leases) < n {
+			part, key, attemptState, found, err := pick(args.LaneID, w.now, p.capsJSON)
 			if err != nil {
 				return err
 			}
-			if ok {
-				resumed, idx, epoch, aid, atype = true, r.idx, r.epoch, r.attemptID, r.atype
+			if !found {
+				return nil
 			}
-		}
-		if !resumed {
-			if err := w.queryRow(qClaimAttempt, part, key, args.WorkerID, args.WorkerInstanceID, expires, now,
-				attemptID, leaseID, atype, args.LaneID).Scan(&idx, &epoch); err != nil {
+			lease, err := w.grantLease(part, key, attemptState, args, p.ttl)
+			if err != nil {
 				return err
 			}
+			leases = append(leases, lease)
 		}
-		var payload []byte
-		var tags evTags
-		if err := w.queryRow(qClaimExec, part, key, idx, now).Scan(append([]any{&payload}, tags.dest()...)...); err != nil {
-			return err
-		}
-		event := "acquired"
-		kind := HandleFresh
-		switch {
-		case resumed:
-			kind = HandleResumed
-		case atype == "reclaim":
-			event, kind = "reclaimed", HandleReclaimed
-		}
-		if err := w.leaseEventTagged(id, &tags, leaseID, event); err != nil {
-			return err
-		}
-		lease = &Lease{
-			ExecutionID: id, AttemptIndex: uint32(idx), AttemptID: aid, AttemptType: atype,
-			LeaseID: leaseID, LeaseEpoch: uint64(epoch), LeaseTTLMS: ttl, ExpiresAtMS: expires,
-			InputPayload: payload, LaneID: args.LaneID, WorkerID: args.WorkerID,
-			WorkerInstanceID: args.WorkerInstanceID, Resumed: resumed,
-		}
-		if resumed {
-			if lease.Signals, err = w.resumeSignals(part, key, idx); err != nil {
-				return err
-			}
-		}
-		lease.Handle = EncodeHandle(kind, HandlePayload{
-			ExecutionID: id, AttemptIndex: uint32(idx), AttemptID: aid, LeaseID: leaseID,
-			LeaseEpoch: uint64(epoch), LeaseTTLMS: uint64(ttl), LaneID: args.LaneID,
-			WorkerInstanceID: args.WorkerInstanceID,
-		})
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	return leases, nil
+}
+
+// grantLease leases the runnable execution (part, key), whose attempt
+// state is attemptState, to the worker of args: the attempt row (or, for
+// an attempt paused by a suspend or a worker delay, that attempt resumed:
+// same index and attempt id, epoch + 1), the execution's active state and
+// the lease event.
+func (w *wtx) grantLease(part int64, key []byte, attemptState string, args ClaimArgs, ttl int64) (*Lease, error) {
+	now := w.now
+	attemptID, leaseID := uuid.NewString(), uuid.NewString()
+	id, err := execIDFromRow(part, key)
+	if err != nil {
+		return nil, err
+	}
+	atype := attemptTypeFor(attemptState)
+	expires := now + ttl
+	var idx, epoch int64
+	aid := attemptID
+	resumed := false
+	if attemptState == "attempt_interrupted" {
+		r, ok, err := w.resumeAttempt(part, key, expires, args, leaseID)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			resumed, idx, epoch, aid, atype = true, r.idx, r.epoch, r.attemptID, r.atype
+		}
+	}
+	if !resumed {
+		if err := w.queryRow(qClaimAttempt, part, key, args.WorkerID, args.WorkerInstanceID, expires, now,
+			attemptID, leaseID, atype, args.LaneID).Scan(&idx, &epoch); err != nil {
+			return nil, err
+		}
+	}
+	var payload []byte
+	var tags evTags
+	if err := w.queryRow(qClaimExec, part, key, idx, now).Scan(append([]any{&payload}, tags.dest()...)...); err != nil {
+		return nil, err
+	}
+	event := "acquired"
+	kind := HandleFresh
+	switch {
+	case resumed:
+		kind = HandleResumed
+	case atype == "reclaim":
+		event, kind = "reclaimed", HandleReclaimed
+	}
+	if err := w.leaseEventTagged(id, &tags, leaseID, event); err != nil {
+		return nil, err
+	}
+	lease := &Lease{
+		ExecutionID: id, AttemptIndex: uint32(idx), AttemptID: aid, AttemptType: atype,
+		LeaseID: leaseID, LeaseEpoch: uint64(epoch), LeaseTTLMS: ttl, ExpiresAtMS: expires,
+		InputPayload: payload, LaneID: args.LaneID, WorkerID: args.WorkerID,
+		WorkerInstanceID: args.WorkerInstanceID, Resumed: resumed,
+	}
+	if resumed {
+		if lease.Signals, err = w.resumeSignals(part, key, idx); err != nil {
+			return nil, err
+		}
+	}
+	lease.Handle = EncodeHandle(kind, HandlePayload{
+		ExecutionID: id, AttemptIndex: uint32(idx), AttemptID: aid, LeaseID: leaseID,
+		LeaseEpoch: uint64(epoch), LeaseTTLMS: uint64(ttl), LaneID: args.LaneID,
+		WorkerInstanceID: args.WorkerInstanceID,
+	})
 	return lease, nil
 }
 
@@ -239,28 +314,13 @@ func (b *Backend) Claim(ctx context.Context, args ClaimArgs) (*Lease, error) {
 // transaction, so a stale answer only costs one empty claim.
 func (b *Backend) PeekClaimable(ctx context.Context, args ClaimArgs) (bool, error) {
 	const op = "claim"
-	caps, err := normalizeCapabilities(args.Capabilities)
-	if err != nil {
-		return false, engineOp(err, op)
-	}
-	if caps == nil {
-		caps = []string{}
-	}
-	capsJSON, err := json.Marshal(caps)
+	p, err := prepareClaim(op, args)
 	if err != nil {
 		return false, err
 	}
-	var (
-		part  int64
-		key   []byte
-		state string
-	)
-	err = b.in.reader.QueryRowContext(ctx, qClaimPick, args.LaneID, b.Now(), string(capsJSON)).Scan(&part, &key, &state)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return false, nil
-	case err != nil:
+	var found bool
+	if err := b.in.reader.QueryRowContext(ctx, qClaimableExists, args.LaneID, b.Now(), p.capsJSON).Scan(&found); err != nil {
 		return false, transport(op, err)
 	}
-	return true, nil
+	return found, nil
 }

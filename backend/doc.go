@@ -39,8 +39,10 @@
 //     terminal transition, and attempt end), head.go (the execution head
 //     read), fence.go (lease fencing), partitions.go (partition
 //     enumeration), events.go (outbox rows, Subscribe);
-//   - operations: create.go, claim.go (fresh, retry, reclaim and resumed
-//     claims), lease.go, complete.go, fail.go, operator.go (cancel,
+//   - operations: create.go, claim.go (Claim, ClaimMany, PeekClaimable,
+//     the claim's rule; fresh, retry, reclaim and resumed claims),
+//     readyindex.go (the claim's ready index in the writer connection's
+//     TEMP schema), lease.go, complete.go, fail.go, operator.go (cancel,
 //     priority, replay, revoke), reads.go;
 //   - durable waits (the pure rules are in package suspension): suspend.go,
 //     waitpoint.go (pending waitpoints, close, list), signal.go (delivery,

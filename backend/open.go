@@ -58,6 +58,11 @@ type inner struct {
 	// (write.go, backend/internal/writer) and, on a file database in WAL
 	// mode, checkpoints beside them; nil when read-only.
 	wr *writer.Writer
+	// readyRebuilds counts rebuilds of the claim's ready index
+	// (readyindex.go); readyOff, set only by tests before the first claim,
+	// makes claims use the schema-only query instead (their baseline).
+	readyRebuilds atomic.Int64
+	readyOff      bool
 }
 
 // SchemaAheadError is returned by Open when the database's goose version is
@@ -154,7 +159,7 @@ func construct(ctx context.Context, loc location, o Options) (in *inner, err err
 			}
 			in.reader = in.writer
 			// The writer borrows the one connection per transaction.
-			in.wr = writer.New(writer.Config{DB: in.writer})
+			in.wr = writer.New(writer.Config{DB: in.writer, Setup: readySetup})
 		}
 		if in.sentDB, err = openPool(loc.uri, o, poolPlain, 1); err != nil {
 			return in, err
@@ -190,7 +195,7 @@ func construct(ctx context.Context, loc location, o Options) (in *inner, err err
 		if err = in.writer.PingContext(ctx); err != nil {
 			return in, openErr(loc, "connect", err)
 		}
-		cfg := writer.Config{DB: in.writer, Hold: true, Hot: isHot, Logger: o.Logger}
+		cfg := writer.Config{DB: in.writer, Hold: true, Hot: isHot, Logger: o.Logger, Setup: readySetup}
 		if o.backgroundCheckpoint(loc.uri) {
 			// The checkpointer's own plain connection.
 			if cfg.Checkpoint, err = openPool(loc.uri, o, poolPlain, 1); err != nil {
@@ -243,7 +248,8 @@ func openPool(uri string, o Options, kind poolKind, size int) (*sql.DB, error) {
 	case poolWriter:
 		// temp_store=MEMORY keeps statement and savepoint journals (group
 		// commit runs each request in a savepoint) off temporary files.
-		params = append(params, "_txlock=immediate", "_pragma=temp_store(MEMORY)")
+		params = append(params, "_txlock=immediate", "_pragma=temp_store(MEMORY)",
+			fmt.Sprintf("_pragma=cache_size(%d)", -o.WriterCacheMiB*1024)) // negative: KiB
 		if !memory {
 			params = append(params, "_pragma=synchronous("+o.Synchronous+")")
 		}

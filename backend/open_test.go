@@ -367,6 +367,43 @@ func TestPageSize(t *testing.T) {
 	}
 }
 
+// TestWriterCache: the engine's writer connection (and the writer pool's
+// other one) run with Options.WriterCacheMiB of page cache, default
+// DefaultWriterCacheMiB; the read pool keeps SQLite's default; a bad size
+// is refused before anything is created.
+func TestWriterCache(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cache := func(b *backend.Backend) (held, other, reader int) {
+		t.Helper()
+		if err := b.WriteTx(ctx, "test", func(ctx context.Context, tx *backend.Txn) error {
+			return tx.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&held)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.WriterDB().QueryRowContext(ctx, "PRAGMA cache_size").Scan(&other); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.ReaderDB().QueryRowContext(ctx, "PRAGMA cache_size").Scan(&reader); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want := -backend.DefaultWriterCacheMiB * 1024
+	if held, other, reader := cache(testdb.Open(t)); held != want || other != want || reader != -2000 {
+		t.Errorf("default: cache_size %d (held), %d (other writer), %d (reader); want %d, %d, -2000", held, other, reader, want, want)
+	}
+	if held, other, _ := cache(testdb.Open(t, func(o *backend.Options) { o.WriterCacheMiB = 3 })); held != -3072 || other != -3072 {
+		t.Errorf("WriterCacheMiB 3: cache_size %d, %d; want -3072", held, other)
+	}
+	dir := t.TempDir()
+	_, err := backend.Open(ctx, filepath.Join(dir, "x.db"), backend.Options{WriterCacheMiB: -1, Logger: slog.New(slog.DiscardHandler)})
+	if want := "invalid writer cache -1 MiB: must be 1 to 1048576"; err == nil || err.Error() != want {
+		t.Errorf("WriterCacheMiB -1: err = %v, want %q", err, want)
+	}
+	assertOnly(t, dir)
+}
+
 // assertOnly fails unless dir holds exactly the named entries.
 func assertOnly(t *testing.T, dir string, names ...string) {
 	t.Helper()

@@ -29,6 +29,9 @@ const (
 	// DefaultClaimPoll is how often a blocked claim retries when no commit
 	// wakes it first.
 	DefaultClaimPoll = 100 * time.Millisecond
+	// DefaultIdleTimeout closes a keep-alive connection that has carried no
+	// request for this long (a worker between jobs sends one far sooner).
+	DefaultIdleTimeout = 2 * time.Minute
 )
 
 // Config tunes a Server. The zero value is a safe local dev server: no
@@ -58,6 +61,9 @@ type Config struct {
 	// Scanners, when set, feeds the dashboard's scanner table and the
 	// ff_scanner_* metrics.
 	Scanners *scanners.Supervisor
+	// IdleTimeout closes keep-alive connections idle this long. Defaults
+	// to DefaultIdleTimeout; negative keeps them open forever.
+	IdleTimeout time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -72,6 +78,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ClaimPoll == 0 {
 		c.ClaimPoll = DefaultClaimPoll
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
 	}
 	return c
 }
@@ -185,7 +194,7 @@ func New(b *backend.Backend, cfg Config) (*Server, error) {
 		m.instrument(s.mux, requireToken(cfg.APIToken, s.mux))))
 	// Built here, not in Serve, so that a Shutdown racing a starting Serve
 	// still stops it (Serve then returns at once).
-	s.http = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: max(cfg.IdleTimeout, 0)}
 	return s, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"sync"
 )
 
@@ -57,15 +58,19 @@ type session struct {
 
 // sessions hands out the writer session.
 type sessions struct {
-	db   *sql.DB
-	hold bool // keep one connection and its statements
-	hot  func(string) bool
+	db    *sql.DB
+	hold  bool // keep one connection and its statements
+	hot   func(string) bool
+	setup func(context.Context, *sql.Conn) error // Config.Setup
 
 	// mu is held while a group transaction uses the session, so close
 	// waits for the transaction in progress.
 	mu     sync.Mutex
 	held   *session
 	closed bool
+	// setUp is the driver connection a borrowed session last ran setup
+	// on (guarded by mu).
+	setUp any
 
 	// failControl, a test hook set before the first write, runs before
 	// each of the writer's own statements; an error it returns is that
@@ -92,6 +97,11 @@ func (ss *sessions) acquire(ctx context.Context) (*session, func(), error) {
 			conn.Close()
 			return nil, nil, ErrClosed
 		}
+		if err := ss.setUpBorrowed(ctx, conn); err != nil {
+			ss.mu.Unlock()
+			conn.Close()
+			return nil, nil, err
+		}
 		s := &session{conn: conn, failControl: ss.failControl}
 		return s, func() { conn.Close(); ss.mu.Unlock() }, nil
 	}
@@ -106,6 +116,13 @@ func (ss *sessions) acquire(ctx context.Context) (*session, func(), error) {
 			ss.mu.Unlock()
 			return nil, nil, err
 		}
+		if ss.setup != nil {
+			if err := ss.setup(ctx, conn); err != nil {
+				ss.mu.Unlock()
+				conn.Close()
+				return nil, nil, fmt.Errorf("writer connection set-up: %w", err)
+			}
+		}
 		hot := ss.hot
 		if hot == nil {
 			hot = func(string) bool { return false }
@@ -114,6 +131,26 @@ func (ss *sessions) acquire(ctx context.Context) (*session, func(), error) {
 			control: map[string]*sql.Stmt{}, stmts: map[string]*sql.Stmt{}}
 	}
 	return ss.held, ss.mu.Unlock, nil
+}
+
+// setUpBorrowed runs the set-up on a borrowed connection unless it is the
+// one set up last. The caller holds mu.
+func (ss *sessions) setUpBorrowed(ctx context.Context, conn *sql.Conn) error {
+	if ss.setup == nil {
+		return nil
+	}
+	var dc any
+	if err := conn.Raw(func(c any) error { dc = c; return nil }); err != nil {
+		return err
+	}
+	if dc == ss.setUp {
+		return nil
+	}
+	if err := ss.setup(ctx, conn); err != nil {
+		return fmt.Errorf("writer connection set-up: %w", err)
+	}
+	ss.setUp = dc
+	return nil
 }
 
 func (ss *sessions) isClosed() bool {

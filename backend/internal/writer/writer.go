@@ -57,6 +57,15 @@ type Config struct {
 	CheckpointEvery int
 	// Logger receives the checkpointer's debug logs; nil discards them.
 	Logger *slog.Logger
+	// Setup, when set, prepares a connection before the writer's first
+	// transaction on it: per-connection state such as TEMP tables, which
+	// exist only on the connection that made them. It runs once on a held
+	// connection when the session opens, and on a borrowed one whenever
+	// the pool hands out a connection other than the last one set up (a
+	// replaced connection). It must be idempotent (CREATE … IF NOT
+	// EXISTS) and must not leave a transaction open; an error fails the
+	// write that needed the connection, and the next write tries again.
+	Setup func(ctx context.Context, conn *sql.Conn) error
 }
 
 // Writer is the engine's writer: the group commit queue over one writer
@@ -73,7 +82,7 @@ type Writer struct {
 // New returns a writer on cfg's pools and starts its checkpointer, if any.
 // It runs no statement.
 func New(cfg Config) *Writer {
-	w := &Writer{sessions: sessions{db: cfg.DB, hold: cfg.Hold, hot: cfg.Hot}}
+	w := &Writer{sessions: sessions{db: cfg.DB, hold: cfg.Hold, hot: cfg.Hot, setup: cfg.Setup}}
 	if cfg.Checkpoint != nil {
 		logger := cfg.Logger
 		if logger == nil {

@@ -1,0 +1,231 @@
+package backend
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+)
+
+// The ready index: the claim's candidates in claim order, kept in the
+// writer connection's TEMP schema, so that a claim costs the same with
+// ten or a hundred thousand executions waiting in its lane, without
+// changing the file's schema.
+//
+// The file has one lane index, ff_exec_core_lane_phase_idx (partition_key,
+// lane_id, lifecycle_phase), and schema parity with upstream rules out
+// another. Choosing the highest priority, then the oldest, from it reads
+// every runnable row of the lane and sorts them (qClaimPickSchema). The
+// ready index holds one row per claimable-or-delayed execution (runnable,
+// and eligible now or delayed with a delay_until), ordered exactly like the
+// claim: lane, priority descending, created_at_ms, rowid. A claim walks it
+// in that order and stops at the first candidate whose real row still
+// qualifies and whose required capabilities the worker has, so
+// capabilities are checked only for candidates in claim order.
+//
+// What keeps it right:
+//   - TEMP triggers on main.ff_exec_core (insert, update, delete)
+//     keep it in step with every write on the writer connection, keyed on
+//     the row's own columns (lifecycle_phase, eligibility_state,
+//     raw_fields.delay_until, lane_id, priority, created_at_ms, rowid), not
+//     on which operation wrote them, so a state the engine adds later is
+//     indexed or not by the same rule as the claim query.
+//   - TEMP tables are part of the connection's transactions: a savepoint
+//     or transaction that rolls back takes its index changes with it.
+//   - Writes by any other connection or process (a second serve, scan,
+//     upstream's backend, a migration on the writer pool's other
+//     connection) are invisible to TEMP triggers. PRAGMA data_version
+//     changes exactly when another connection has committed; the claim
+//     reads it inside its BEGIN IMMEDIATE transaction (so nobody commits
+//     until it ends) and rebuilds the index from ff_exec_core when it
+//     differs from the version the index was built at. A change of the
+//     main schema (PRAGMA schema_version; a DROP TABLE on this connection
+//     drops the triggers with the table) rebuilds and re-creates the
+//     triggers too. Both versions are stored in a TEMP row, so they roll
+//     back with the rebuild they describe.
+//   - The claim re-checks the real row (lane, phase, eligibility, due
+//     delay) before it takes a candidate.
+//
+// The TEMP tables are made by the writer's per-connection set-up
+// (writer.Config.Setup, readySetup below), on the held connection of a
+// file database and on the one connection a memory database lends the
+// writer; the triggers are (re)made by the first claim's rebuild.
+
+// readySetup creates the ready index's TEMP tables on a writer
+// connection. It is the writer's Config.Setup: idempotent, and it runs
+// outside any transaction.
+func readySetup(ctx context.Context, conn *sql.Conn) error {
+	for _, q := range []string{
+		// due_at is NULL for an execution eligible now, else its
+		// raw_fields.delay_until as stored (no type affinity, so it
+		// compares with the clock exactly as json_extract's value does).
+		`CREATE TEMP TABLE IF NOT EXISTS ffsqlite_ready (
+  exec_rowid    INTEGER PRIMARY KEY,
+  lane_id       TEXT    NOT NULL,
+  priority      INTEGER NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  due_at)`,
+		`CREATE INDEX IF NOT EXISTS temp.ffsqlite_ready_now
+  ON ffsqlite_ready (lane_id, priority DESC, created_at_ms, exec_rowid) WHERE due_at IS NULL`,
+		`CREATE INDEX IF NOT EXISTS temp.ffsqlite_ready_due
+  ON ffsqlite_ready (lane_id, due_at) WHERE due_at IS NOT NULL`,
+		// The data and schema versions the index was built at; NULL: never
+		// built on this connection.
+		`CREATE TEMP TABLE IF NOT EXISTS ffsqlite_ready_state (
+  one            INTEGER PRIMARY KEY CHECK (one = 1),
+  data_version   INTEGER,
+  schema_version INTEGER)`,
+		`INSERT OR IGNORE INTO ffsqlite_ready_state (one) VALUES (1)`,
+	} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readyDelay is row x's raw_fields.delay_until, NULL when raw_fields is
+// not JSON (where the claim query would stop with an error, the index
+// leaves the row out).
+func readyDelay(x string) string {
+	return `CASE WHEN json_valid(` + x + `.raw_fields, 6) THEN json_extract(` + x + `.raw_fields, '$.delay_until') END`
+}
+
+// readyCond selects the rows the index holds: runnable, and eligible now
+// or delayed with a delay_until (due or not).
+func readyCond(x string) string {
+	return x + `.lifecycle_phase = 'runnable' AND (` + x + `.eligibility_state = 'eligible_now' OR (` +
+		x + `.eligibility_state = 'not_eligible_until_time' AND ` + readyDelay(x) + ` IS NOT NULL))`
+}
+
+// readyValues is the index row of row x (which readyCond selects).
+func readyValues(x string) string {
+	return x + `.rowid, ` + x + `.lane_id, ` + x + `.priority, ` + x + `.created_at_ms, CASE WHEN ` +
+		x + `.eligibility_state = 'eligible_now' THEN NULL ELSE ` + readyDelay(x) + ` END`
+}
+
+const readyCols = `(exec_rowid, lane_id, priority, created_at_ms, due_at)`
+
+var (
+	// qReadyFresh: whether the index was built at the current data and
+	// schema versions.
+	qReadyFresh = hotStmt(`SELECT s.data_version IS d.data_version, s.schema_version IS m.schema_version
+FROM ffsqlite_ready_state s, pragma_data_version d, pragma_schema_version m`)
+
+	// The triggers, dropped and made again when the schema changed. An
+	// update enters a row that readyCond selects (REPLACE: its old entry,
+	// if any, has the same rowid) and takes out the old entry of a row
+	// that was runnable and no longer is, or moved rowid; the two never
+	// both act on one rowid, so their order does not matter. An update of
+	// a row runnable neither before nor after (complete, fail, revoke, …)
+	// runs no trigger at all.
+	readyTriggers = []string{
+		`DROP TRIGGER IF EXISTS temp.ffsqlite_ready_ins`,
+		`DROP TRIGGER IF EXISTS temp.ffsqlite_ready_upd`,
+		`DROP TRIGGER IF EXISTS temp.ffsqlite_ready_out`,
+		`DROP TRIGGER IF EXISTS temp.ffsqlite_ready_del`,
+		`CREATE TEMP TRIGGER ffsqlite_ready_ins AFTER INSERT ON main.ff_exec_core WHEN ` + readyCond("NEW") + `
+BEGIN
+  INSERT OR REPLACE INTO ffsqlite_ready ` + readyCols + ` VALUES (` + readyValues("NEW") + `);
+END`,
+		`CREATE TEMP TRIGGER ffsqlite_ready_upd AFTER UPDATE ON main.ff_exec_core WHEN ` + readyCond("NEW") + `
+BEGIN
+  INSERT OR REPLACE INTO ffsqlite_ready ` + readyCols + ` VALUES (` + readyValues("NEW") + `);
+END`,
+		`CREATE TEMP TRIGGER ffsqlite_ready_out AFTER UPDATE ON main.ff_exec_core
+WHEN OLD.lifecycle_phase = 'runnable' AND (OLD.rowid <> NEW.rowid OR NOT (` + readyCond("NEW") + `))
+BEGIN
+  DELETE FROM ffsqlite_ready WHERE exec_rowid = OLD.rowid;
+END`,
+		`CREATE TEMP TRIGGER ffsqlite_ready_del AFTER DELETE ON main.ff_exec_core
+BEGIN
+  DELETE FROM ffsqlite_ready WHERE exec_rowid = OLD.rowid;
+END`,
+	}
+
+	qReadyClear   = `DELETE FROM ffsqlite_ready`
+	qReadyRebuild = `INSERT INTO ffsqlite_ready ` + readyCols + `
+SELECT ` + readyValues("e") + ` FROM main.ff_exec_core e WHERE ` + readyCond("e")
+	qReadyStamp = `UPDATE ffsqlite_ready_state SET
+  data_version = (SELECT data_version FROM pragma_data_version),
+  schema_version = (SELECT schema_version FROM pragma_schema_version)`
+
+	// qReadyPick is the claim's choice through the index: the first
+	// candidate eligible now in claim order, and the best of the due
+	// delayed ones (which the delayed promoter soon makes eligible now,
+	// so they are few), each re-checked against its real row (the claim
+	// query's own conditions) and the worker's capabilities; the better of
+	// the two wins. ?1 lane, ?2 now, ?3 the worker's capabilities as a
+	// JSON array.
+	qReadyPick = hotStmt(`SELECT part, key, state FROM (
+  SELECT * FROM (
+    SELECT e.partition_key AS part, e.execution_id AS key, e.attempt_state AS state,
+           r.priority AS pr, r.created_at_ms AS ca, r.exec_rowid AS rid
+    FROM ffsqlite_ready r INDEXED BY ffsqlite_ready_now CROSS JOIN main.ff_exec_core e ON e.rowid = r.exec_rowid
+    WHERE r.lane_id = ?1 AND r.due_at IS NULL AND ` + claimableRow + `
+    ORDER BY r.priority DESC, r.created_at_ms, r.exec_rowid LIMIT 1)
+  UNION ALL
+  SELECT * FROM (
+    SELECT e.partition_key, e.execution_id, e.attempt_state, r.priority, r.created_at_ms, r.exec_rowid
+    FROM ffsqlite_ready r INDEXED BY ffsqlite_ready_due CROSS JOIN main.ff_exec_core e ON e.rowid = r.exec_rowid
+    WHERE r.lane_id = ?1 AND r.due_at <= ?2 AND ` + claimableRow + `
+    ORDER BY r.priority DESC, r.created_at_ms, r.exec_rowid LIMIT 1))
+ORDER BY pr DESC, ca, rid LIMIT 1`)
+)
+
+// refreshReady brings the ready index up to date inside the claim's
+// write transaction: nothing when it was built at the current data and
+// schema versions (every write since went through its triggers), a
+// rebuild from ff_exec_core otherwise (another connection committed, or
+// the index was never built on this connection), with the triggers made
+// again when the schema changed.
+func (w *wtx) refreshReady() error {
+	var dataOK, schemaOK bool
+	if err := w.queryRow(qReadyFresh).Scan(&dataOK, &schemaOK); err != nil {
+		return err
+	}
+	if dataOK && schemaOK {
+		return nil
+	}
+	if !schemaOK {
+		for _, q := range readyTriggers {
+			if _, err := w.exec(q); err != nil {
+				return err
+			}
+		}
+	}
+	for _, q := range []string{qReadyClear, qReadyRebuild, qReadyStamp} {
+		if _, err := w.exec(q); err != nil {
+			return err
+		}
+	}
+	w.b.in.readyRebuilds.Add(1)
+	return nil
+}
+
+// pickReady returns the execution a claim of lane by a worker with the
+// capabilities capsJSON takes at now, through the ready index (which
+// refreshReady brought up to date in this transaction); found is false
+// when there is none.
+func (w *wtx) pickReady(lane string, now int64, capsJSON string) (part int64, key []byte, attemptState string, found bool, err error) {
+	err = w.queryRow(qReadyPick, lane, now, capsJSON).Scan(&part, &key, &attemptState)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil, "", false, nil
+	}
+	if err != nil {
+		return 0, nil, "", false, err
+	}
+	return part, key, attemptState, true, nil
+}
+
+// pickSchema is pickReady through the schema-only query (qClaimPickSchema):
+// the claims of a backend whose index tests turned off, their baseline.
+func (w *wtx) pickSchema(lane string, now int64, capsJSON string) (part int64, key []byte, attemptState string, found bool, err error) {
+	err = w.queryRow(qClaimPickSchema, lane, now, capsJSON).Scan(&part, &key, &attemptState)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil, "", false, nil
+	}
+	if err != nil {
+		return 0, nil, "", false, err
+	}
+	return part, key, attemptState, true, nil
+}

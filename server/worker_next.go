@@ -1,0 +1,86 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/ffsqlite/ffsqlite/backend"
+)
+
+// claim_next: POST /v1/worker/complete and /v1/worker/fail accept
+// "claim_next": {…claim fields…} and then, once the lease is settled,
+// claim the worker's next execution in the same request, saving the
+// worker one round trip per job. The answer is {"result": <the route's
+// usual answer>, "next": <a lease, or null when none came within the
+// claim's block_ms>}.
+//
+// The claim fields are checked before the lease is settled, with the
+// claim route's rules (a bad claim_next is refused and changes nothing).
+// Once the complete or fail has happened, its result stands: a claim that
+// then fails in the engine answers "next": null (and is logged), so the
+// worker neither retries a settled lease nor loses its result, and
+// claims again on its own.
+
+// parseClaimNext checks a claim_next object. It returns nil, true when
+// there is none, and false after writing the refusal.
+func (s *Server) parseClaimNext(w http.ResponseWriter, raw json.RawMessage) (*claimRequest, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, true
+	}
+	var fields map[string]json.RawMessage
+	var body claimBody
+	if json.Unmarshal(raw, &fields) != nil || json.Unmarshal(raw, &body) != nil {
+		invalidJSON(w, http.StatusUnprocessableEntity)
+		return nil, false
+	}
+	for _, f := range claimFields {
+		if v, ok := fields[f]; !ok || string(v) == "null" {
+			invalidJSON(w, http.StatusUnprocessableEntity)
+			return nil, false
+		}
+	}
+	if _, ok := fields["max"]; ok {
+		writeError(w, http.StatusBadRequest, "invalid_input: claim_next.max: not accepted (next is one lease; claim a batch with /v1/worker/claim)")
+		return nil, false
+	}
+	req, status, err := s.parseClaim(body)
+	if err != nil {
+		msg := err.Error()
+		if status == http.StatusBadRequest {
+			// "invalid_input: lane_id: …" → "invalid_input: claim_next.lane_id: …"
+			if code, detail, ok := strings.Cut(msg, ": "); ok {
+				msg = code + ": claim_next." + detail
+			}
+		}
+		writeError(w, status, msg)
+		return nil, false
+	}
+	return &req, true
+}
+
+// nextAnswer is the answer of a complete or fail with claim_next.
+type nextAnswer struct {
+	Result any            `json:"result"`
+	Next   *backend.Lease `json:"next"`
+}
+
+// answerWithNext claims for next (long-polling as the claim route does)
+// and answers result with the lease, or null.
+func (s *Server) answerWithNext(w http.ResponseWriter, r *http.Request, result any, next *claimRequest) {
+	ctx := r.Context()
+	leases, err := s.claimWait(ctx, *next)
+	if ctx.Err() != nil {
+		return // the client went away
+	}
+	if err != nil {
+		s.cfg.Logger.Warn("claim_next after a settled lease", "worker_instance_id", next.args.WorkerInstanceID, "error", err)
+	}
+	ans := nextAnswer{Result: result}
+	if len(leases) > 0 {
+		ans.Next = leases[0]
+	}
+	writeJSON(w, http.StatusOK, ans)
+}
