@@ -425,3 +425,42 @@ func TestFlowCancelAsync(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The cycle check walks at most 1,000 nodes: past that it refuses the
+// edge as a cycle (canonical's conservative rejection).
+func TestFlowCycleCheckCap(t *testing.T) {
+	t.Parallel()
+	b, _ := engOpen(t, false)
+	for _, tc := range []struct {
+		chain int
+		code  string
+	}{{1000, ""}, {1001, "cycle_detected"}} {
+		flow := uuid.New()
+		items := []backend.SeedItem{backend.CreateFlowArgs{FlowID: flow, FlowKind: "dag", Namespace: "ns"}}
+		ids := make([]backend.ExecutionID, tc.chain+1)
+		for i := range ids {
+			a := engArgs()
+			ids[i] = a.ExecutionID
+			items = append(items, a, backend.AddExecutionToFlowArgs{FlowID: flow, ExecutionID: a.ExecutionID})
+		}
+		rev := uint64(len(ids))
+		for i := 1; i < tc.chain; i++ { // ids[0] → … → ids[chain-1]; ids[chain] stands apart
+			items = append(items, backend.StageDependencyEdgeArgs{FlowID: flow, EdgeID: uuid.New(),
+				UpstreamExecutionID: ids[i-1], DownstreamExecutionID: ids[i], ExpectedGraphRevision: rev})
+			rev++
+		}
+		if _, err := b.Seed(engCtx, items); err != nil {
+			t.Fatal(err)
+		}
+		// apart → ids[0]: the walk from ids[0] visits the whole chain.
+		_, err := b.StageDependencyEdge(engCtx, backend.StageDependencyEdgeArgs{FlowID: flow, EdgeID: uuid.New(),
+			UpstreamExecutionID: ids[tc.chain], DownstreamExecutionID: ids[0], ExpectedGraphRevision: rev})
+		if tc.code == "" {
+			if err != nil {
+				t.Fatalf("a %d-node walk: %v", tc.chain, err)
+			}
+			continue
+		}
+		engWantCode(t, err, backend.KindConflict, tc.code)
+	}
+}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/google/uuid"
 
@@ -118,6 +119,28 @@ func (s *Server) applyFlowEdge(w http.ResponseWriter, r *http.Request) {
 	}
 	s.wake.notify() // an edge to a finished upstream can leave the child eligible
 	writeJSON(w, http.StatusOK, res)
+}
+
+// GET /v1/flows?limit=N (ffsqlite extension): the newest flows
+// (default 50, at most 1,000).
+func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) {
+	limit := 0
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			http.Error(w, "Failed to deserialize query string: limit: expected usize", http.StatusBadRequest)
+			return
+		}
+		limit = n
+	}
+	flows, err := s.b.ListFlows(r.Context(), limit)
+	if err != nil {
+		writeEngineError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Flows []backend.FlowSummary `json:"flows"`
+	}{flows})
 }
 
 // GET /v1/flows/{id} (ffsqlite extension): the flow, its members and

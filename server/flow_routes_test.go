@@ -120,6 +120,16 @@ func TestFlowRoutesSmoke(t *testing.T) {
 	}
 	a.do("POST", flowPath(flow, "/edges/apply"), fmt.Sprintf(`{"flow_id":%q,"edge_id":%q,"upstream_execution_id":%q,"downstream_execution_id":%q,"graph_revision":5,"now":0}`,
 		flow, edges.Edges[0].EdgeID, ids[0], ids[1])).wantJSON(t, http.StatusOK, `"AlreadyApplied"`)
+	var list struct {
+		Flows []backend.FlowSummary `json:"flows"`
+	}
+	a.do("GET", "/v1/flows?limit=5", nil).decode(t, &list)
+	if len(list.Flows) != 1 || list.Flows[0].FlowID != flow || list.Flows[0].NodeCount != 3 || list.Flows[0].EdgeCount != 2 {
+		t.Fatalf("list %+v", list)
+	}
+	if r := a.do("GET", "/v1/flows?limit=x", nil); r.status != http.StatusBadRequest {
+		t.Fatalf("bad limit: %d %s", r.status, r.body)
+	}
 	var info backend.FlowInfo
 	a.do("GET", flowPath(flow, ""), nil).decode(t, &info)
 	if info.GraphRevision != 5 || info.NodeCount != 3 || info.EdgeCount != 2 || info.PublicFlowState != "open" || len(info.Members) != 3 ||

@@ -33,6 +33,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /v1/flows/{id}/edges", s.stageFlowEdge)                                // 20
 	m.HandleFunc("POST /v1/flows/{id}/edges/apply", s.applyFlowEdge)                          // 21
 	// Flow reads (extensions).
+	m.HandleFunc("GET /v1/flows", s.listFlows)
 	m.HandleFunc("GET /v1/flows/{id}", s.getFlow)
 	m.HandleFunc("GET /v1/flows/{id}/edges", s.getFlowEdges)
 
