@@ -48,6 +48,15 @@
 //     waitpoint.go (pending waitpoints, close, list), signal.go (delivery,
 //     observe), resume.go (resume and the resumed attempt), delay.go,
 //     holder_cancel.go (a worker's cancel);
+//   - flows: flow.go (create, add member, lookups, the flow partition),
+//     flow_edge.go (stage, apply, edge-group policies), flow_resolve.go
+//     (resolution on every terminal transition, the worklist cascade,
+//     skips, data passing, group decisions), flow_cancel.go (route 19,
+//     its backlog and reconciler), flow_replay.go (a member's dependency
+//     reset), flow_wait.go (a worker waiting for its children),
+//     flow_reconcile.go (the dependency reconciler), flow_reads.go,
+//     flow_seed.go; background.go runs an asynchronous flow cancel's
+//     dispatch until Close;
 //   - reconcilers: sweep.go (the batch machinery), reconcile.go
 //     (SweepReport), expiry.go, timeouts.go, promote.go,
 //     suspension_timeout.go (suspension timeouts, pending-waitpoint

@@ -49,6 +49,11 @@ type inner struct {
 	hubOnce sync.Once
 	hub     *eventHub
 
+	// bg runs follow-up work after a call answered (background.go),
+	// created lazily and stopped through onClose.
+	bgOnce sync.Once
+	bg     *background
+
 	// wr runs the engine's write transactions on the writer pool
 	// (write.go, backend/internal/writer) and, on a file database in WAL
 	// mode, checkpoints beside them; nil when read-only.

@@ -60,49 +60,54 @@ func (b *Backend) CancelExecution(ctx context.Context, args CancelExecutionArgs)
 		source = SourceOperatorOverride
 	}
 	out := CancelExecutionResult{ExecutionID: args.ExecutionID, PublicState: StateCancelled}
-	err := b.write(ctx, op, func(w *wtx) error {
-		id := args.ExecutionID
-		h, err := w.head(op, id)
-		if err != nil {
-			return err
-		}
-		if h.lifecycle == "terminal" {
-			if h.public == StateCancelled {
-				return nil
-			}
-			return &Error{Kind: KindState, Op: op, Code: "terminal",
-				Msg: "execution_id=" + id.String() + ": already terminal in state '" + h.public + "'"}
-		}
-		leased := h.lifecycle == "active" && h.live()
-		if leased && source != SourceOperatorOverride {
-			switch {
-			case h.ownership == "lease_revoked":
-				return newErr(KindContention, op, CodeLeaseRevoked, "lease revoked (execution %s)", id)
-			case args.LeaseEpoch == nil:
-				return validation(op, "invalid_input",
-					"execution_id=%s: lease_epoch required when source != operator_override and execution is active", id)
-			case *args.LeaseEpoch != uint64(h.epoch),
-				args.LeaseID != nil && *args.LeaseID != "" && *args.LeaseID != h.leaseID:
-				return newErr(KindContention, op, CodeStaleLease, "stale lease: execution %s is at lease epoch %d", id, h.epoch)
-			}
-		}
-		part, key := id.key()
-		if leased {
-			patch := jsonString(map[string]any{"failure_reason": "cancelled: " + args.Reason})
-			if err := w.endAttempt(part, key, h.attemptIndex, "cancelled", 1, patch); err != nil {
-				return err
-			}
-			if err := w.leaseEvent(id, h.leaseID, "revoked"); err != nil {
-				return err
-			}
-		}
-		_, err = w.terminate(id, outcomeCancelled, terminal{cancel: &cancelInfo{reason: args.Reason, by: source}})
-		return err
-	})
+	err := b.write(ctx, op, func(w *wtx) error { return w.cancelExecution(op, args, source) })
 	if err != nil {
 		return CancelExecutionResult{}, err
 	}
 	return out, nil
+}
+
+// cancelExecution is CancelExecution inside w, with the source already
+// defaulted: flow cancels and sibling cancels run it in their own
+// transactions.
+func (w *wtx) cancelExecution(op string, args CancelExecutionArgs, source string) error {
+	id := args.ExecutionID
+	h, err := w.head(op, id)
+	if err != nil {
+		return err
+	}
+	if h.lifecycle == "terminal" {
+		if h.public == StateCancelled {
+			return nil
+		}
+		return &Error{Kind: KindState, Op: op, Code: "terminal",
+			Msg: "execution_id=" + id.String() + ": already terminal in state '" + h.public + "'"}
+	}
+	leased := h.lifecycle == "active" && h.live()
+	if leased && source != SourceOperatorOverride {
+		switch {
+		case h.ownership == "lease_revoked":
+			return newErr(KindContention, op, CodeLeaseRevoked, "lease revoked (execution %s)", id)
+		case args.LeaseEpoch == nil:
+			return validation(op, "invalid_input",
+				"execution_id=%s: lease_epoch required when source != operator_override and execution is active", id)
+		case *args.LeaseEpoch != uint64(h.epoch),
+			args.LeaseID != nil && *args.LeaseID != "" && *args.LeaseID != h.leaseID:
+			return newErr(KindContention, op, CodeStaleLease, "stale lease: execution %s is at lease epoch %d", id, h.epoch)
+		}
+	}
+	part, key := id.key()
+	if leased {
+		patch := jsonString(map[string]any{"failure_reason": "cancelled: " + args.Reason})
+		if err := w.endAttempt(part, key, h.attemptIndex, "cancelled", 1, patch); err != nil {
+			return err
+		}
+		if err := w.leaseEvent(id, h.leaseID, "revoked"); err != nil {
+			return err
+		}
+	}
+	_, err = w.terminate(id, outcomeCancelled, terminal{cancel: &cancelInfo{reason: args.Reason, by: source}})
+	return err
 }
 
 // ChangePriorityArgs is the body of PUT /v1/executions/{id}/priority.
@@ -183,13 +188,17 @@ WHERE partition_key = ?1 AND execution_id = ?2 AND lifecycle_phase = 'terminal'`
 // ReplayExecution re-runs a terminal execution: it becomes runnable /
 // eligible_now / pending_replay_attempt (waiting), replay_count+1, with
 // result, cancellation fields and failure fields cleared; the next claim
-// creates a replay attempt. Operator event "replayed" is written. A
+// creates a replay attempt. Operator event "replayed" is written. A flow
+// member's dependency state is reset first (replayDependencies): it may
+// answer waiting_children instead, while upstreams are still to finish. A
 // non-terminal execution is a KindState error "execution_not_terminal";
 // replay_count >= the policy's max_replay_count (default 10) is a
 // KindState error "max_replays_exhausted".
 func (b *Backend) ReplayExecution(ctx context.Context, args ReplayExecutionArgs) (ReplayExecutionResult, error) {
 	const op = "replay_execution"
+	public := StateWaiting
 	err := b.write(ctx, op, func(w *wtx) error {
+		public = StateWaiting
 		h, err := w.head(op, args.ExecutionID)
 		if err != nil {
 			return err
@@ -205,18 +214,22 @@ func (b *Backend) ReplayExecution(ctx context.Context, args ReplayExecutionArgs)
 		part, key := args.ExecutionID.key()
 		patch := jsonString(map[string]any{
 			"terminal_outcome": "none", "replay_count": h.replayCount + 1,
-			"failure_class": nil, "failure_reason": nil, "delay_until": nil, "blocking_detail": nil,
+			"failure_class": nil, "failure_reason": nil, "delay_until": nil, "blocking_detail": nil, "skip_detail": nil,
 		})
 		if _, err := w.exec(qReplay, part, key, patch); err != nil {
 			return err
 		}
-		details := jsonString(map[string]any{"branch": "normal", "replay_count": h.replayCount + 1})
-		return w.operatorEvent(args.ExecutionID, "replayed", details)
+		details := map[string]any{"branch": "normal", "replay_count": h.replayCount + 1}
+		// A flow member's dependency state is reset (flow_replay.go).
+		if public, err = w.replayDependencies(args.ExecutionID, h.public == StateSkipped, details); err != nil {
+			return err
+		}
+		return w.operatorEvent(args.ExecutionID, "replayed", jsonString(details))
 	})
 	if err != nil {
 		return ReplayExecutionResult{}, err
 	}
-	return ReplayExecutionResult{PublicState: StateWaiting}, nil
+	return ReplayExecutionResult{PublicState: public}, nil
 }
 
 // RevokeLeaseArgs names the execution whose lease an operator revokes,

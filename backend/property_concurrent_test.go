@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/ffsqlite/ffsqlite/backend"
 	"github.com/ffsqlite/ffsqlite/internal/testdb"
 )
@@ -152,6 +154,9 @@ var propOps = []propOp{
 	{"expire_suspensions", 2, propSweep("expire_suspensions", (*backend.Backend).ExpireSuspensions)},
 	{"create_waitpoint", 2, propCreateWaitpoint},
 	{"expire_waitpoints", 1, propSweep("expire_waitpoints", (*backend.Backend).ExpirePendingWaitpoints)},
+	{"flow_build", 2, propFlowBuild},
+	{"flow_cancel", 1, propFlowCancel},
+	{"reconcile_dependencies", 1, propSweep("reconcile_dependencies", (*backend.Backend).ReconcileDependencies)},
 }
 
 // errPropNoop is what an operation returns when it had nothing to act on
@@ -205,6 +210,8 @@ type propWorld struct {
 	execs   map[backend.ExecutionID]*propExec
 	leases  []*backend.Lease
 	workers []string                       // registered instance ids
+	flows   []propFlow                     // flows built (flow_build)
+	inFlow  map[backend.ExecutionID]bool   // executions taken by a flow
 	usage   map[string]uint64              // acknowledged usage per budget (dimension "tokens")
 	dedups  int                            // acknowledged applied reports with a dedup key
 	sweeps  map[string]backend.SweepReport // reconciler totals
@@ -233,6 +240,7 @@ type propExec struct {
 	opResumes     int                    // acknowledged operator resumes
 	delays        int                    // acknowledged worker delays
 	pendings      int                    // acknowledged pending waitpoints
+	flowCancels   int                    // acknowledged cancel_all flow cancels it was a member of
 }
 
 type propFailure struct {
@@ -254,7 +262,7 @@ func propRun(t *testing.T, seed int64, cfg propConfig) map[string]int {
 	path := filepath.Join(t.TempDir(), "ff.db")
 	clock := testdb.NewClock(engT0)
 	b := testdb.OpenPath(t, path, testdb.WithClock(clock.Now))
-	w := &propWorld{b: b, clock: clock, execs: map[backend.ExecutionID]*propExec{}, usage: map[string]uint64{}, sweeps: map[string]backend.SweepReport{}, ok: map[string]int{}, noop: map[string]int{}, refused: map[string]int{}}
+	w := &propWorld{b: b, clock: clock, execs: map[backend.ExecutionID]*propExec{}, inFlow: map[backend.ExecutionID]bool{}, usage: map[string]uint64{}, sweeps: map[string]backend.SweepReport{}, ok: map[string]int{}, noop: map[string]int{}, refused: map[string]int{}}
 	budCreate(t, b, propBudgetFixed, 0, []string{"tokens"}, []uint64{0}, []uint64{0})
 	if _, err := b.SeedWaitpointSecret(engCtx, "k1", waitSecret); err != nil {
 		t.Fatal(err)
@@ -315,6 +323,18 @@ func propRun(t *testing.T, seed int64, cfg propConfig) map[string]int {
 	engCheckInvariants(t, b)
 	waitCheckInvariants(t, b)
 	engCheckStorage(t, b.ReaderDB())
+	// Once the dependency reconciler has caught up (flow_cascade cancels
+	// resolve no edges), no edge waits on an ended upstream.
+	for {
+		rep, err := b.ReconcileDependencies(engCtx, clock.MS(), 1000)
+		if err != nil || rep.Errors != 0 {
+			t.Fatalf("dependency reconciler: %+v, %v", rep, err)
+		}
+		if rep.Processed == 0 {
+			break
+		}
+	}
+	engCheckFlows(t, b.ReaderDB(), true)
 
 	// Every acknowledged write is in the file.
 	if err := b.Close(engCtx); err != nil {
@@ -487,6 +507,9 @@ func propCancel(g *propG) error {
 	if g.rng.Intn(2) == 0 {
 		if l, ok := g.pickLease(); ok {
 			a.ExecutionID, a.Source, a.LeaseEpoch = l.ExecutionID, backend.SourceLeaseHolder, &l.LeaseEpoch
+			if g.rng.Intn(3) == 0 {
+				a.Source = backend.SourceFlowCascade // resolves no edges: the dependency reconciler does
+			}
 		}
 	}
 	if _, err := g.w.b.CancelExecution(engCtx, a); err != nil {
@@ -688,9 +711,11 @@ func propCheckModel(t *testing.T, w *propWorld, re *backend.Backend) {
 		if m.priorities == 0 && x.priority != int64(m.priority) {
 			t.Errorf("%s: priority %d, created with %d and never changed", where, x.priority, m.priority)
 		}
-		// Cancels: a re-cancel is acknowledged without a second event.
-		if n := x.count(x.completion, "cancelled"); n > m.cancels || (m.cancels > 0) != (n > 0) {
-			t.Errorf("%s: %d cancelled events, %d cancels acknowledged", where, n, m.cancels)
+		// Cancels: a re-cancel is acknowledged without a second event; a
+		// cancel_all flow cancel may cancel its members.
+		if n := x.count(x.completion, "cancelled"); n > m.cancels+m.flowCancels || (m.cancels > 0 && n == 0) ||
+			(m.cancels == 0 && m.flowCancels == 0 && n > 0) {
+			t.Errorf("%s: %d cancelled events, %d cancels and %d flow cancels acknowledged", where, n, m.cancels, m.flowCancels)
 		}
 		if n, c := x.count(x.lease, "revoked"), x.outcomes("cancelled")-x.endedPaused("cancelled"); n != m.revokes+c {
 			t.Errorf("%s: %d revoked events, %d revokes acknowledged and %d leased attempts cancelled",
@@ -819,4 +844,113 @@ WHERE p.budget_id = ?`, id).Scan(&v, &lastReset, &nextReset, &interval)
 	if dedups != w.dedups {
 		t.Errorf("%d dedup rows, %d keyed reports acknowledged", dedups, w.dedups)
 	}
+}
+
+// propFlow is a flow a goroutine built.
+type propFlow struct {
+	id      uuid.UUID
+	members []backend.ExecutionID
+}
+
+// propFlowBuild makes a flow of 2–4 executions no flow has taken yet
+// (reserved in the model first, so no two goroutines pick the same one)
+// and stages and applies random edges between them, earlier to later
+// (a DAG). Another goroutine's flow cancel may stop it half way: a
+// refusal propAllowed accepts.
+func propFlowBuild(g *propG) error {
+	g.w.mu.Lock()
+	var picked []backend.ExecutionID
+	want := 2 + g.rng.Intn(3)
+	for tries := 0; tries < 20 && len(picked) < want && len(g.w.ids) > 0; tries++ {
+		id := g.w.ids[g.rng.Intn(len(g.w.ids))]
+		if !g.w.inFlow[id] {
+			g.w.inFlow[id] = true
+			picked = append(picked, id)
+		}
+	}
+	g.w.mu.Unlock()
+	if len(picked) < 2 {
+		return errPropNoop
+	}
+	b := g.w.b
+	f := propFlow{id: uuid.New()}
+	if _, err := b.CreateFlow(engCtx, backend.CreateFlowArgs{FlowID: f.id, FlowKind: "prop", Namespace: "ns"}); err != nil {
+		return err
+	}
+	for _, id := range picked {
+		if _, err := b.AddExecutionToFlow(engCtx, backend.AddExecutionToFlowArgs{FlowID: f.id, ExecutionID: id}); err != nil {
+			return err
+		}
+		f.members = append(f.members, id)
+	}
+	g.w.mu.Lock()
+	g.w.flows = append(g.w.flows, f)
+	g.w.mu.Unlock()
+	rev := uint64(len(f.members))
+	for j := 1; j < len(f.members); j++ {
+		for i := range j {
+			if g.rng.Intn(2) == 0 && i != j-1 {
+				continue
+			}
+			e := uuid.New()
+			res, err := b.StageDependencyEdge(engCtx, backend.StageDependencyEdgeArgs{FlowID: f.id, EdgeID: e,
+				UpstreamExecutionID: f.members[i], DownstreamExecutionID: f.members[j], ExpectedGraphRevision: rev})
+			if err != nil {
+				return err
+			}
+			rev = res.NewGraphRevision
+			if _, err := b.ApplyDependencyToChild(engCtx, backend.ApplyDependencyToChildArgs{FlowID: f.id, EdgeID: e,
+				UpstreamExecutionID: f.members[i], DownstreamExecutionID: f.members[j]}); err != nil {
+				return err
+			}
+		}
+	}
+	if g.rng.Intn(2) == 0 {
+		// A flow_cascade cancel of the root resolves none of its edges:
+		// the dependency reconciler's work. A root claimed meanwhile needs
+		// a lease epoch for that source: then nothing is cancelled.
+		root := f.members[0]
+		_, err := b.CancelExecution(engCtx, backend.CancelExecutionArgs{ExecutionID: root, Reason: "property", Source: backend.SourceFlowCascade})
+		switch {
+		case err == nil:
+			g.record(root, func(e *propExec) { e.cancels++ })
+		case backend.KindOf(err) != backend.KindValidation:
+			return err
+		}
+	}
+	return nil
+}
+
+// propFlowCancel cancels a built flow, mostly cancel_all, waiting or
+// not; every member of a first cancel_all may end cancelled.
+func propFlowCancel(g *propG) error {
+	g.w.mu.Lock()
+	if len(g.w.flows) == 0 {
+		g.w.mu.Unlock()
+		return errPropNoop
+	}
+	f := g.w.flows[g.rng.Intn(len(g.w.flows))]
+	g.w.mu.Unlock()
+	policy := backend.CancelAllPolicy
+	if g.rng.Intn(4) == 0 {
+		policy = "cancel_flow_only"
+	}
+	wait := g.rng.Intn(2) == 0
+	// Record first: an asynchronous dispatch may cancel members before
+	// this call returns.
+	for _, id := range f.members {
+		g.record(id, func(e *propExec) {
+			if policy == backend.CancelAllPolicy {
+				e.flowCancels++
+			}
+		})
+	}
+	res, err := g.w.b.CancelFlow(engCtx, backend.CancelFlowArgs{FlowID: f.id, Reason: "property", CancellationPolicy: policy}, wait)
+	if err != nil {
+		return err
+	}
+	if res.Outcome == backend.FlowPartiallyCancelled {
+		return fmt.Errorf("flow %s: member cancels failed: %v", f.id, res.FailedMemberExecutionIDs)
+	}
+	return nil
 }

@@ -221,7 +221,9 @@ UNION ALL SELECT partition_key, execution_id FROM ff_waitpoint_pending WHERE sta
 		func(x *engStoredExec) *[]engEvent { return &x.completion })
 	events(`SELECT partition_key, execution_id, event_type, lease_id FROM ff_lease_event ORDER BY event_id`, false,
 		func(x *engStoredExec) *[]engEvent { return &x.lease })
-	events(`SELECT partition_key, execution_id, event_type, details FROM ff_operator_event ORDER BY event_id`, false,
+	// flow_cancel_requested names a flow, not an execution.
+	events(`SELECT partition_key, execution_id, event_type, details FROM ff_operator_event
+WHERE event_type <> 'flow_cancel_requested' ORDER BY event_id`, false,
 		func(x *engStoredExec) *[]engEvent { return &x.operator })
 	events(`SELECT partition_key, execution_id, 'delivered', waitpoint_id FROM ff_signal_event ORDER BY event_id`, false,
 		func(x *engStoredExec) *[]engEvent { return &x.signal })
@@ -263,6 +265,14 @@ var engLegalStates = map[engStateCombo]int{
 	// (lua ff_cancel_execution), e.g. a replay cancelled before its claim.
 	{"terminal", "unowned", "not_applicable", "none", "pending_first_attempt"}:  0,
 	{"terminal", "unowned", "not_applicable", "none", "pending_replay_attempt"}: 0,
+	// Flows: a runnable member waiting for its upstreams, whatever attempt
+	// it is about to make; a skipped member that was not running
+	// (canonical writes attempt_state none).
+	{"runnable", "unowned", "blocked_by_dependencies", "waiting_for_children", "pending_first_attempt"}:  0,
+	{"runnable", "unowned", "blocked_by_dependencies", "waiting_for_children", "pending_retry_attempt"}:  1,
+	{"runnable", "unowned", "blocked_by_dependencies", "waiting_for_children", "pending_replay_attempt"}: -1,
+	{"runnable", "unowned", "blocked_by_dependencies", "waiting_for_children", "attempt_interrupted"}:    1,
+	{"terminal", "unowned", "not_applicable", "none", "none"}:                                            -1,
 }
 
 // engAttemptTypes are the attempt_type values a claim writes.
@@ -276,6 +286,7 @@ var engAttemptTypes = map[string]bool{"initial": true, "retry": true, "reclaim":
 // for every transition the attempts and counters record.
 func engCheckStorage(t testing.TB, db *sql.DB) {
 	t.Helper()
+	engCheckFlows(t, db, false)
 	s := engLoadStorage(t, db)
 	for key, x := range s.execs {
 		where := fmt.Sprintf("%s %+v", key, x.sv)
@@ -407,5 +418,58 @@ func engCheckStorage(t testing.TB, db *sql.DB) {
 		if last != nil && *last != x.priority {
 			t.Errorf("%s: priority %d, last changed to %d", where, x.priority, *last)
 		}
+	}
+}
+
+// engCheckFlows verifies the flow tables (docs/storage.md): every edge
+// group's counters are its applied edges by state, a member blocked by
+// dependencies has an unresolved edge, a skipped member's group is
+// impossible, and edges name members of their flow. settled also
+// requires that no applied edge waits on an upstream that has ended in a
+// run the edge has not seen (true once the dependency reconciler has run
+// after a flow_cascade cancel, and at every moment otherwise).
+func engCheckFlows(t testing.TB, db *sql.DB, settled bool) {
+	t.Helper()
+	check := func(what, q string) {
+		t.Helper()
+		rows, err := db.QueryContext(engCtx, q)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var row string
+			if err := rows.Scan(&row); err != nil {
+				t.Fatal(err)
+			}
+			t.Errorf("%s: %s", what, row)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("edge group counters differ from its edges", `SELECT hex(g.downstream_eid) || ' ' || g.success_count || '/' || g.fail_count || '/' ||
+  g.skip_count || '/' || g.running_count || ' vs ' || s || '/' || f || '/' || k || '/' || r
+FROM ff_edge_group g JOIN (SELECT partition_key, flow_id, downstream_eid,
+    sum(json_extract(policy, '$.edge_state') = 'satisfied') AS s,
+    sum(json_extract(policy, '$.edge_state') = 'impossible' AND json_extract(policy, '$.upstream_outcome') IS NOT 'skipped') AS f,
+    sum(json_extract(policy, '$.edge_state') = 'impossible' AND json_extract(policy, '$.upstream_outcome') IS 'skipped') AS k,
+    sum(json_extract(policy, '$.edge_state') = 'unsatisfied') AS r
+  FROM ff_edge GROUP BY 1, 2, 3) e USING (partition_key, flow_id, downstream_eid)
+WHERE (g.success_count, g.fail_count, g.skip_count, g.running_count) IS NOT (e.s, e.f, e.k, e.r)`)
+	check("blocked member without an unresolved edge", `SELECT hex(x.execution_id) FROM ff_exec_core x
+WHERE x.eligibility_state = 'blocked_by_dependencies' AND NOT EXISTS (SELECT 1 FROM ff_edge e
+  WHERE e.flow_id = x.flow_id AND e.downstream_eid = x.execution_id AND json_extract(e.policy, '$.edge_state') = 'unsatisfied')`)
+	check("skipped member whose group is not impossible", `SELECT hex(x.execution_id) FROM ff_exec_core x
+WHERE x.public_state = 'skipped' AND NOT EXISTS (SELECT 1 FROM ff_edge e
+  WHERE e.flow_id = x.flow_id AND e.downstream_eid = x.execution_id AND json_extract(e.policy, '$.edge_state') = 'impossible')`)
+	check("edge end that is not a member of its flow", `SELECT hex(e.edge_id) FROM ff_edge e
+WHERE NOT EXISTS (SELECT 1 FROM ff_exec_core x WHERE x.execution_id = e.upstream_eid AND x.flow_id = e.flow_id)
+   OR NOT EXISTS (SELECT 1 FROM ff_exec_core x WHERE x.execution_id = e.downstream_eid AND x.flow_id = e.flow_id)`)
+	if settled {
+		check("applied edge waiting on an ended upstream", `SELECT hex(e.edge_id) FROM ff_edge e JOIN ff_exec_core u ON u.execution_id = e.upstream_eid
+WHERE json_extract(e.policy, '$.edge_state') = 'unsatisfied' AND u.lifecycle_phase = 'terminal'
+  AND (json_extract(e.policy, '$.upstream_replay_count') IS NULL
+       OR COALESCE(json_extract(u.raw_fields, '$.replay_count'), 0) > json_extract(e.policy, '$.upstream_replay_count'))`)
 	}
 }

@@ -67,14 +67,23 @@ func (b *Backend) sweep(ctx context.Context, op, q string, withIdx bool, nowMS i
 // so that one bad row costs only itself; failures are logged and counted.
 func (b *Backend) sweepRows(ctx context.Context, op string, nowMS int64, cands []sweepCandidate,
 	fn func(w *wtx, c sweepCandidate) (bool, error)) SweepReport {
+	return sweepItems(ctx, b, op, nowMS, cands, fn, func(c sweepCandidate) []any {
+		return []any{"execution_id", c.id.String()}
+	})
+}
+
+// sweepItems is sweepRows for reconciler items of any type (flow edges,
+// cancel backlog members); describe names a failed item in the log.
+func sweepItems[T any](ctx context.Context, b *Backend, op string, nowMS int64, items []T,
+	fn func(w *wtx, it T) (bool, error), describe func(T) []any) SweepReport {
 	var rep SweepReport
-	run := func(chunk []sweepCandidate) (int, error) {
+	run := func(chunk []T) (int, error) {
 		done := 0
 		err := b.write(ctx, op, func(w *wtx) error {
 			w.now = nowMS
 			done = 0
-			for _, c := range chunk {
-				ok, err := fn(w, c)
+			for _, it := range chunk {
+				ok, err := fn(w, it)
 				if err != nil {
 					return err
 				}
@@ -86,20 +95,20 @@ func (b *Backend) sweepRows(ctx context.Context, op string, nowMS int64, cands [
 		})
 		return done, err
 	}
-	for len(cands) > 0 && ctx.Err() == nil {
-		n := min(len(cands), sweepChunk)
-		chunk := cands[:n]
-		cands = cands[n:]
+	for len(items) > 0 && ctx.Err() == nil {
+		n := min(len(items), sweepChunk)
+		chunk := items[:n]
+		items = items[n:]
 		done, err := run(chunk)
 		if err == nil {
 			rep.Processed += done
 			continue
 		}
-		for _, c := range chunk {
-			done, err := run([]sweepCandidate{c})
+		for _, it := range chunk {
+			done, err := run([]T{it})
 			if err != nil {
 				rep.Errors++
-				b.in.opts.Logger.Warn("reconciler row failed", "op", op, "execution_id", c.id.String(), "err", err)
+				b.in.opts.Logger.Warn("reconciler row failed", append([]any{"op", op}, append(describe(it), "err", err)...)...)
 				continue
 			}
 			rep.Processed += done

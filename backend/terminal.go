@@ -31,8 +31,8 @@ func (w *wtx) endAttempt(part int64, key []byte, idx int64, outcome string, bump
 }
 
 // qTerminal moves a non-terminal execution to terminal with public state
-// ?3; the attempt state becomes attempt_terminal when the execution has
-// any attempt. The deadline is cleared (the deadline index holds live
+// ?3; the attempt state becomes ?9 when given (a skip's), else
+// attempt_terminal when the execution has any attempt. The deadline is cleared (the deadline index holds live
 // deadlines only); raw_fields is merge-patched with ?8 (terminal_outcome
 // and friends). It reads back the columns the outbox rows copy, then the
 // wait state terminate must end: the current attempt index, whether that
@@ -42,8 +42,8 @@ func (w *wtx) endAttempt(part int64, key []byte, idx int64, outcome string, bump
 // completion with nothing to close costs no extra statement).
 var qTerminal = hotStmt(`UPDATE ff_exec_core SET lifecycle_phase = 'terminal', ownership_state = 'unowned',
   eligibility_state = 'not_applicable', blocking_reason = 'none',
-  attempt_state = CASE WHEN EXISTS (SELECT 1 FROM ff_attempt a
-      WHERE a.partition_key = ?1 AND a.execution_id = ?2) THEN 'attempt_terminal' ELSE attempt_state END,
+  attempt_state = COALESCE(?9, CASE WHEN EXISTS (SELECT 1 FROM ff_attempt a
+      WHERE a.partition_key = ?1 AND a.execution_id = ?2) THEN 'attempt_terminal' ELSE attempt_state END),
   public_state = ?3, terminal_at_ms = ?4, deadline_at_ms = NULL, result = ?5,
   cancellation_reason = ?6, cancelled_by = ?7, raw_fields = json_patch(raw_fields, ?8)
 WHERE partition_key = ?1 AND execution_id = ?2 AND lifecycle_phase <> 'terminal'
@@ -80,13 +80,16 @@ type terminal struct {
 	// closeReason closes the suspension and the waitpoints still open;
 	// empty: cancelled, expired or execution_terminal by outcome.
 	closeReason string
+	// attemptState, when set, is the attempt state to record (a skip
+	// follows canonical's rule, flow_resolve.go).
+	attemptState string
 }
 
 // cancelInfo is a cancellation's reason and source.
 type cancelInfo struct{ reason, by string }
 
 // terminate moves execution id to terminal with outcome (outcomeSuccess,
-// outcomeFailed, outcomeCancelled, outcomeExpired; flows will add skipped)
+// outcomeFailed, outcomeCancelled, outcomeExpired, outcomeSkipped)
 // and writes its completion event, in the caller's transaction. The public
 // state is the outcome's (DerivePublicState: completed, failed, …),
 // the deadline is cleared and raw_fields gets terminal_outcome, t.fields
@@ -103,7 +106,10 @@ type cancelInfo struct{ reason, by string }
 // durable wait left open terminate ends itself: an attempt paused by a
 // suspend or delay (no lease, so no lease event) ends with t.pausedOutcome
 // and ended_paused, and the open suspension and every pending or active
-// waitpoint close with t.closeReason (kept, not deleted).
+// waitpoint close with t.closeReason (kept, not deleted). A flow member's
+// applied edges then resolve, in this transaction (memberEnded,
+// flow_resolve.go): its children become eligible or are skipped, and so
+// on down the DAG.
 //
 // It returns the execution's outbox columns as the update read them, for
 // a lease event written after it (nil if the execution was already
@@ -118,13 +124,17 @@ func (w *wtx) terminate(id ExecutionID, outcome string, t terminal) (*evTags, er
 	if t.cancel != nil {
 		reason, by = t.cancel.reason, t.cancel.by
 	}
+	var attempt any
+	if t.attemptState != "" {
+		attempt = t.attemptState
+	}
 	state := DerivePublicState("terminal", "", outcome)
 	var (
 		tags            evTags
 		idx             int64
 		paused, waiting bool
 	)
-	err := w.queryRow(qTerminal, part, key, state, w.now, res, reason, by, terminalPatch(outcome, t.fields)).
+	err := w.queryRow(qTerminal, part, key, state, w.now, res, reason, by, terminalPatch(outcome, t.fields), attempt).
 		Scan(append(tags.dest(), &idx, &paused, &waiting)...)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -142,7 +152,18 @@ func (w *wtx) terminate(id ExecutionID, outcome string, t terminal) (*evTags, er
 			return nil, err
 		}
 	}
-	return &tags, w.completionEventTagged(id, &tags, outcome)
+	if err := w.completionEventTagged(id, &tags, outcome); err != nil {
+		return nil, err
+	}
+	// A flow member's edges resolve now (flow_resolve.go), except after a
+	// cancel whose source is flow_cascade, which canonical publishes no
+	// outcome for (the dependency reconciler resolves those edges).
+	if flow, ok := tags.flowID.([]byte); ok && len(flow) == 16 && (t.cancel == nil || t.cancel.by != SourceFlowCascade) {
+		if err := w.memberEnded(id, flow, outcome); err != nil {
+			return nil, err
+		}
+	}
+	return &tags, nil
 }
 
 // endPaused ends attempt idx, paused by a suspend or a delay, as its

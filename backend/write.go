@@ -55,6 +55,8 @@ type wtx struct {
 	b      *Backend
 	now    int64
 	wakeup [outboxCount]bool
+	// flows is the transaction's dependency cascade (flow_resolve.go).
+	flows flowTx
 }
 
 func (w *wtx) exec(q string, args ...any) (sql.Result, error) {

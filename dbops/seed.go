@@ -20,13 +20,15 @@ type seedArray struct {
 }
 
 // seedArrays lists the arrays of a seed file in the order they apply.
-// Adding one (flows, members, edges once flows land) is one entry here and
-// a backend.SeedItem args type.
+// Adding one is one entry here and a backend.SeedItem args type.
 func seedArrays() []seedArray {
 	return []seedArray{
 		{"executions", decodeEntry[backend.CreateExecutionArgs]}, // route 2
 		{"budgets", decodeEntry[backend.CreateBudgetArgs]},       // route 22
 		{"quotas", decodeEntry[backend.CreateQuotaPolicyArgs]},   // route 26
+		{"flows", decodeEntry[backend.CreateFlowArgs]},           // route 17
+		{"members", decodeEntry[backend.AddExecutionToFlowArgs]}, // route 18
+		{"edges", decodeEntry[backend.StageDependencyEdgeArgs]},  // route 20, then applied (route 21)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -34,7 +35,18 @@ type FlowRow struct {
 // FlowDetail is `inspect flow ID`.
 type FlowDetail struct {
 	FlowRow
-	RawFields json.RawMessage `json:"raw_fields"`
+	// FlowKind, Namespace and, once cancelled, CancellationPolicy and
+	// CancelReason come from raw_fields (null when absent).
+	FlowKind           *string         `json:"flow_kind"`
+	Namespace          *string         `json:"namespace"`
+	CancellationPolicy *string         `json:"cancellation_policy"`
+	CancelReason       *string         `json:"cancel_reason"`
+	RawFields          json.RawMessage `json:"raw_fields"`
+	// EdgeStates counts edges by edge_state (only states present).
+	EdgeStates map[string]int64 `json:"edge_states"`
+	// EdgeGroups are the children's edge groups (ff_edge_group), in
+	// member order.
+	EdgeGroups []FlowEdgeGroup `json:"edge_groups"`
 	// Members sorted by created_at_ms, then id.
 	Members []FlowMember `json:"members"`
 	// Edges sorted by upstream, then downstream member.
@@ -54,13 +66,32 @@ type FlowMember struct {
 // FlowEdge is one dependency edge (upstream must finish before
 // downstream).
 type FlowEdge struct {
-	EdgeID         string          `json:"edge_id"`
-	Upstream       string          `json:"upstream"`
-	Downstream     string          `json:"downstream"`
-	DependencyKind *string         `json:"dependency_kind"`
-	EdgeState      *string         `json:"edge_state"`
-	PolicyVersion  int64           `json:"policy_version"`
-	Policy         json.RawMessage `json:"policy"`
+	EdgeID         string  `json:"edge_id"`
+	Upstream       string  `json:"upstream"`
+	Downstream     string  `json:"downstream"`
+	DependencyKind *string `json:"dependency_kind"`
+	// EdgeState is pending (staged), unsatisfied (applied, waiting for
+	// its upstream), satisfied or impossible (docs/storage.md).
+	EdgeState *string `json:"edge_state"`
+	// DataPassingRef is set when the upstream's result becomes the
+	// child's input; UpstreamOutcome is the outcome that resolved it.
+	DataPassingRef  *string         `json:"data_passing_ref"`
+	UpstreamOutcome *string         `json:"upstream_outcome"`
+	PolicyVersion   int64           `json:"policy_version"`
+	Policy          json.RawMessage `json:"policy"`
+}
+
+// FlowEdgeGroup is a child's edge group: its policy kind (all_of,
+// any_of, quorum), the quorum's k, and its applied edges by state.
+type FlowEdgeGroup struct {
+	Downstream  string          `json:"downstream"`
+	Kind        string          `json:"kind"`
+	K           int64           `json:"k"`
+	Policy      json.RawMessage `json:"policy"`
+	Satisfied   int64           `json:"satisfied"`
+	Failed      int64           `json:"failed"`
+	Skipped     int64           `json:"skipped"`
+	Unsatisfied int64           `json:"unsatisfied"`
 }
 
 // Flows lists flows, newest first.
@@ -184,7 +215,11 @@ func Flow(ctx context.Context, db *sql.DB, flowID string) (*FlowDetail, error) {
 	}
 	d.ID, d.TerminalAtMS, d.MemberStates = UUIDString(id), nullInt(term), map[string]int64{}
 	d.RawFields = rawJSON(sql.NullString{String: raw, Valid: true})
+	rf := fields(raw)
+	d.FlowKind, d.Namespace = fieldStr(rf, "flow_kind"), fieldStr(rf, "namespace")
+	d.CancellationPolicy, d.CancelReason = fieldStr(rf, "cancellation_policy"), fieldStr(rf, "cancel_reason")
 	d.Members, d.Edges, d.Roots = []FlowMember{}, []FlowEdge{}, []string{}
+	d.EdgeStates, d.EdgeGroups = map[string]int64{}, []FlowEdgeGroup{}
 
 	rows, err := tx.QueryContext(ctx, `SELECT partition_key, execution_id, lane_id, public_state, created_at_ms FROM ff_exec_core
 		WHERE partition_key IN `+partitionsOf("ff_exec_core", "flow_id IS NOT NULL")+` AND flow_id = ?
@@ -235,6 +270,13 @@ func Flow(ctx context.Context, db *sql.DB, flowID string) (*FlowDetail, error) {
 		e.Policy = rawJSON(sql.NullString{String: policy, Valid: true})
 		f := fields(policy)
 		e.DependencyKind, e.EdgeState = fieldStr(f, "dependency_kind"), fieldStr(f, "edge_state")
+		e.UpstreamOutcome = fieldStr(f, "upstream_outcome")
+		if ref := fieldStr(f, "data_passing_ref"); ref != nil && *ref != "" {
+			e.DataPassingRef = ref
+		}
+		if e.EdgeState != nil {
+			d.EdgeStates[*e.EdgeState]++
+		}
 		hasUp[e.Downstream] = true
 		d.Edges = append(d.Edges, e)
 	}
@@ -266,5 +308,69 @@ func Flow(ctx context.Context, db *sql.DB, flowID string) (*FlowDetail, error) {
 			d.Roots = append(d.Roots, m.ID)
 		}
 	}
+	if err := flowGroups(ctx, tx, &d, id, idOf, pos); err != nil {
+		return nil, err
+	}
 	return &d, nil
+}
+
+// Summary is the group in one line: "all_of 1/2 satisfied", "quorum 2:
+// 1/3 satisfied, 1 failed" (inspect flow and the dashboard print it).
+func (g FlowEdgeGroup) Summary() string {
+	n := g.Satisfied + g.Failed + g.Skipped + g.Unsatisfied
+	s := g.Kind
+	if g.Kind == "quorum" {
+		s += " " + strconv.FormatInt(g.K, 10) + ":"
+	}
+	s += fmt.Sprintf(" %d/%d satisfied", g.Satisfied, n)
+	if g.Failed > 0 {
+		s += fmt.Sprintf(", %d failed", g.Failed)
+	}
+	if g.Skipped > 0 {
+		s += fmt.Sprintf(", %d skipped", g.Skipped)
+	}
+	return s
+}
+
+// flowGroups reads the flow's edge groups, in member order.
+func flowGroups(ctx context.Context, q queryer, d *FlowDetail, id []byte, idOf func([]byte) string, pos func(string) int) error {
+	rows, err := q.QueryContext(ctx, `SELECT downstream_eid, policy, success_count, fail_count, skip_count, running_count
+		FROM ff_edge_group WHERE partition_key = ? AND flow_id = ?`, d.PartitionKey, id)
+	if err != nil {
+		return fmt.Errorf("read flow edge groups: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var g FlowEdgeGroup
+		var down []byte
+		var policy string
+		if err := rows.Scan(&down, &policy, &g.Satisfied, &g.Failed, &g.Skipped, &g.Unsatisfied); err != nil {
+			return err
+		}
+		g.Downstream, g.Policy = idOf(down), rawJSON(sql.NullString{String: policy, Valid: true})
+		f := fields(policy)
+		g.Kind = "all_of"
+		if k := fieldStr(f, "kind"); k != nil && (*k == "any_of" || *k == "quorum") {
+			g.Kind = *k
+		}
+		switch g.Kind {
+		case "any_of":
+			g.K = 1
+		case "quorum":
+			if k := fieldInt(f, "k"); k != nil {
+				g.K = *k
+			}
+		}
+		d.EdgeGroups = append(d.EdgeGroups, g)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	slices.SortFunc(d.EdgeGroups, func(a, b FlowEdgeGroup) int {
+		if c := pos(a.Downstream) - pos(b.Downstream); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Downstream, b.Downstream)
+	})
+	return nil
 }

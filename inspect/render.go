@@ -390,15 +390,23 @@ func (p Printer) flowsText(l *FlowList) error {
 }
 
 func (p Printer) flowText(d *FlowDetail) error {
-	p.kv(
+	pairs := []string{
 		"flow", d.ID,
+		"kind", dash(d.FlowKind),
+		"namespace", dash(d.Namespace),
 		"state", p.Painter.State(d.PublicFlowState),
+	}
+	if d.CancellationPolicy != nil {
+		pairs = append(pairs, "cancelled", *d.CancellationPolicy+" ("+dash(d.CancelReason)+")")
+	}
+	pairs = append(pairs,
 		"revision", itoa(d.GraphRevision),
 		"members", fmt.Sprintf("%d (%s)", d.FlowRow.Members, p.stateSummary(d.MemberStates)),
-		"edges", itoa(d.FlowRow.Edges),
+		"edges", fmt.Sprintf("%d (%s)", d.FlowRow.Edges, p.edgeSummary(d.EdgeStates)),
 		"created", p.ts(d.CreatedAtMS),
 		"terminal", p.tsp(d.TerminalAtMS),
 	)
+	p.kv(pairs...)
 	p.section("graph")
 	if len(d.Members) == 0 {
 		p.printf("no members\n")
@@ -408,6 +416,10 @@ func (p Printer) flowText(d *FlowDetail) error {
 	for _, m := range d.Members {
 		members[m.ID] = m
 	}
+	groups := map[string]FlowEdgeGroup{}
+	for _, g := range d.EdgeGroups {
+		groups[g.Downstream] = g
+	}
 	for _, line := range d.TreeLines(func(id string, e *FlowEdge) string {
 		text := id
 		if m, ok := members[id]; ok {
@@ -416,13 +428,47 @@ func (p Printer) flowText(d *FlowDetail) error {
 			text += "  (not a member)"
 		}
 		if e != nil {
-			text += "  [" + dash(e.DependencyKind) + ", " + dash(e.EdgeState) + "]"
+			edge := dash(e.DependencyKind) + ", " + p.Painter.State(dash(e.EdgeState))
+			if e.DataPassingRef != nil {
+				edge += ", data " + *e.DataPassingRef
+			}
+			text += "  [" + edge + "]"
+		}
+		if g, ok := groups[id]; ok {
+			text += "  (" + g.Summary() + ")"
 		}
 		return text
 	}) {
 		p.printf("%s\n", line)
 	}
 	return nil
+}
+
+// edgeStateOrder is the order edge states are summarised in.
+var edgeStateOrder = []string{"pending", "unsatisfied", "satisfied", "impossible"}
+
+// edgeSummary counts edges by state: "pending 1, satisfied 3".
+func (p Printer) edgeSummary(m map[string]int64) string {
+	var parts []string
+	for _, s := range edgeStateOrder {
+		if n := m[s]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", p.Painter.State(s), n))
+		}
+	}
+	var other []string
+	for s := range m {
+		if !slices.Contains(edgeStateOrder, s) {
+			other = append(other, s)
+		}
+	}
+	slices.Sort(other)
+	for _, s := range other {
+		parts = append(parts, fmt.Sprintf("%s %d", s, m[s]))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func limitText(usage int64, hard, soft map[string]int64, dim string) string {

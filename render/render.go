@@ -55,6 +55,8 @@ var stateColors = map[string]color.Attribute{
 	"cancelled": color.FgMagenta, "skipped": color.FgMagenta,
 	"active": color.FgCyan, "waiting": color.FgBlue, "delayed": color.FgYellow, "pending": color.FgYellow,
 	"suspended": color.FgYellow, "rate_limited": color.FgYellow, "waiting_children": color.FgBlue,
+	// Flow edge states.
+	"satisfied": color.FgGreen, "impossible": color.FgRed, "unsatisfied": color.FgBlue,
 }
 
 // State colours a state word by meaning (completed green, failed red, …).

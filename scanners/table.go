@@ -19,6 +19,11 @@ const (
 	// PendingWaitpointExpiry closes pending waitpoints that no suspend
 	// bound before their expiry.
 	PendingWaitpointExpiry = "pending-waitpoint-expiry"
+	// Dependency resolves flow edges no terminal transition resolved.
+	Dependency = "dependency"
+	// CancelBacklog finishes the member cancels of cancel_all flow
+	// cancels that the live dispatch missed.
+	CancelBacklog = "cancel-backlog"
 )
 
 // table is every reconciler, one row each, in run and display order:
@@ -74,4 +79,18 @@ var table = []Definition{
 	{Name: PendingWaitpointExpiry, Summary: "close pending waitpoints that expired before a suspend bound them",
 		Default: 5 * time.Second, Env: "FF_PENDING_WP_EXPIRY_INTERVAL_S", EnvUnit: time.Second,
 		Batch: 100, Sweep: (*backend.Backend).ExpirePendingWaitpoints},
+	// engine-canonical.md §2.1: the safety net of dependency resolution
+	// (every terminal transition of a member resolves its edges in its
+	// own transaction): applied edges left unresolved behind an ended
+	// upstream (a flow_cascade cancel, another process's write), and
+	// blocked members whose edges have all resolved.
+	{Name: Dependency, Summary: "resolve flow dependency edges whose upstream ended without resolving them",
+		Default: 15 * time.Second, Env: "FF_DEPENDENCY_RECONCILER_INTERVAL_S", EnvUnit: time.Second,
+		Batch: backend.DefaultFlowReconcileBatch, Sweep: (*backend.Backend).ReconcileDependencies},
+	// Members of cancel_all flow cancels still owed a cancel 30 s after
+	// the cancel (the live dispatch failed or the process stopped) are
+	// cancelled and acknowledged.
+	{Name: CancelBacklog, Summary: "finish the member cancels of cancelled flows that the live dispatch missed",
+		Default: 15 * time.Second, Env: "FF_CANCEL_RECONCILER_INTERVAL_S", EnvUnit: time.Second,
+		Batch: backend.DefaultFlowReconcileBatch, Sweep: (*backend.Backend).ReconcileFlowCancels},
 }

@@ -132,7 +132,7 @@ var stateKindsOnWire = map[string]bool{
 // debugContention are the contention codes whose message is upstream's
 // Debug name, rendered "contention: <Debug>" as ff-server does (the lease
 // codes keep ffsqlite's documented "<code>: …" form).
-var debugContention = map[string]bool{"waitpoint_not_found": true}
+var debugContention = map[string]bool{"waitpoint_not_found": true, "stale_graph_revision": true}
 
 // coded renders "<code>: <detail>" without repeating a code the engine's
 // message already starts with.

@@ -27,6 +27,15 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /v1/budgets/{id}/reset", s.resetBudget)                                // 25
 	m.HandleFunc("POST /v1/quotas", s.createQuota)                                            // 26
 	m.HandleFunc("POST /v1/admin/rotate-waitpoint-secret", s.rotateSecret)                    // 27
+	m.HandleFunc("POST /v1/flows", s.createFlow)                                              // 17
+	m.HandleFunc("POST /v1/flows/{id}/members", s.addFlowMember)                              // 18
+	m.HandleFunc("POST /v1/flows/{id}/cancel", s.cancelFlow)                                  // 19
+	m.HandleFunc("POST /v1/flows/{id}/edges", s.stageFlowEdge)                                // 20
+	m.HandleFunc("POST /v1/flows/{id}/edges/apply", s.applyFlowEdge)                          // 21
+	// Flow reads (extensions).
+	m.HandleFunc("GET /v1/flows", s.listFlows)
+	m.HandleFunc("GET /v1/flows/{id}", s.getFlow)
+	m.HandleFunc("GET /v1/flows/{id}/edges", s.getFlowEdges)
 
 	// ffsqlite's worker loop over HTTP (docs/http-api.md).
 	m.HandleFunc("POST /v1/worker/claim", s.workerClaim)
@@ -39,6 +48,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /v1/worker/signals", s.workerSignals)
 	m.HandleFunc("POST /v1/worker/delay", s.workerDelay)
 	m.HandleFunc("POST /v1/worker/cancel", s.workerCancel)
+	m.HandleFunc("POST /v1/worker/wait-children", s.workerWaitChildren)
 	// Operator resume of a suspended execution (extension).
 	m.HandleFunc("POST /v1/executions/{id}/resume", s.resumeExecution)
 
@@ -48,6 +58,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /ui/api/state", s.uiState)
 	m.HandleFunc("GET /ui/api/execution", s.uiExecution)
 	m.HandleFunc("GET /ui/api/waits", s.uiWaits)
+	m.HandleFunc("GET /ui/api/flows", s.uiFlows)
+	m.HandleFunc("GET /ui/api/flow", s.uiFlow)
 
 	// Routes whose engine support arrives with later work answer ff-server's
 	// 503 "unavailable" envelope, never a 404.
@@ -55,11 +67,6 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /v1/workers/{worker_id}/claim", unavailable("claim_for_worker"))
 	m.HandleFunc("GET /v1/executions/{id}/attempts/{idx}/stream", unavailable("read_stream"))
 	m.HandleFunc("GET /v1/executions/{id}/attempts/{idx}/stream/tail", unavailable("tail_stream"))
-	m.HandleFunc("POST /v1/flows", unavailable("create_flow"))
-	m.HandleFunc("POST /v1/flows/{id}/members", unavailable("add_execution_to_flow"))
-	m.HandleFunc("POST /v1/flows/{id}/cancel", unavailable("cancel_flow"))
-	m.HandleFunc("POST /v1/flows/{id}/edges", unavailable("stage_dependency_edge"))
-	m.HandleFunc("POST /v1/flows/{id}/edges/apply", unavailable("apply_dependency_to_child"))
 
 	m.HandleFunc("/", s.noRoute)
 }

@@ -331,17 +331,11 @@ func TestUnavailableRoutes(t *testing.T) {
 	t.Parallel()
 	a, _ := fileAPI(t, server.Config{})
 	id := ep(backend.NewExecutionID(0))
-	const uuid = "0b6b8e38-7c9a-4c43-9a8e-0c7b1d2f3a4b"
 	for _, c := range []struct{ method, path, op string }{
 		{"POST", id + "/reclaim", "issue_reclaim_grant"},
 		{"POST", "/v1/workers/w1/claim", "claim_for_worker"},
 		{"GET", id + "/attempts/0/stream", "read_stream"},
 		{"GET", id + "/attempts/0/stream/tail", "tail_stream"},
-		{"POST", "/v1/flows", "create_flow"},
-		{"POST", "/v1/flows/" + uuid + "/members", "add_execution_to_flow"},
-		{"POST", "/v1/flows/" + uuid + "/cancel", "cancel_flow"},
-		{"POST", "/v1/flows/" + uuid + "/edges", "stage_dependency_edge"},
-		{"POST", "/v1/flows/" + uuid + "/edges/apply", "apply_dependency_to_child"},
 	} {
 		t.Run(c.op, func(t *testing.T) {
 			var body any

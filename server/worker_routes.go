@@ -269,6 +269,7 @@ func (s *Server) workerComplete(w http.ResponseWriter, r *http.Request) {
 		writeEngineError(w, err)
 		return
 	}
+	s.wake.notify() // a flow member's success can make its children claimable
 	if next != nil {
 		s.answerWithNext(w, r, "Completed", next)
 		return

@@ -14,13 +14,14 @@ import (
 func seedCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "seed",
-		Usage:     "load fixtures (executions, budgets, quotas as REST request bodies) in one transaction",
+		Usage:     "load fixtures (executions, budgets, quotas, flows as REST request bodies) in one transaction",
 		ArgsUsage: "FILE",
-		Description: "FILE (or - for stdin) is a JSON object with arrays \"executions\", \"budgets\" and \"quotas\"; each entry\n" +
-			"is the request body of POST /v1/executions, /v1/budgets or /v1/quotas and is validated as that\n" +
-			"route does. Everything applies in one transaction, idempotent on ids (an existing id is kept as it\n" +
-			"is); a bad entry is named by array, index and field, exits 2 and applies nothing. --db must be\n" +
-			"initialized (ffsqlite init).",
+		Description: "FILE (or - for stdin) is a JSON object with arrays \"executions\", \"budgets\", \"quotas\", \"flows\",\n" +
+			"\"members\" and \"edges\"; each entry is the request body of POST /v1/executions, /v1/budgets,\n" +
+			"/v1/quotas, /v1/flows, /v1/flows/{id}/members or /v1/flows/{id}/edges and is validated as that\n" +
+			"route does (a seeded edge is also applied to its child). Everything applies in one transaction,\n" +
+			"idempotent on ids (an existing id is kept as it is); a bad entry is named by array, index and\n" +
+			"field, exits 2 and applies nothing. --db must be initialized (ffsqlite init).",
 		Flags: dbFlags(jsonFlag()),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {

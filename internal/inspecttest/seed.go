@@ -198,19 +198,27 @@ func Seed(ctx context.Context, db *sql.DB) error {
 
 	// Flows.
 	add(`INSERT INTO ff_flow_core (partition_key, flow_id, graph_revision, public_flow_state, created_at_ms, terminal_at_ms, raw_fields)
-		VALUES (0, %s, 4, 'open', %d, NULL, '{"node_count":4}')`, blob(SeedFlowDiamond), now-7300000)
+		VALUES (0, %s, 4, 'open', %d, NULL, '{"flow_kind":"dag","namespace":"default","node_count":4,"edge_count":4}')`, blob(SeedFlowDiamond), now-7300000)
 	add(`INSERT INTO ff_flow_core (partition_key, flow_id, graph_revision, public_flow_state, created_at_ms, terminal_at_ms, raw_fields)
 		VALUES (0, %s, 1, 'failed', %d, %d, '{"node_count":2}')`, blob(SeedFlowFailed), now-86500000, now-86000000)
-	edge := func(flow string, id, up, down int, state string) {
+	edge := func(flow string, id, up, down int, state, extra string) {
 		add(`INSERT INTO ff_edge (partition_key, flow_id, edge_id, upstream_eid, downstream_eid, policy, policy_version)
-			VALUES (0, %s, x'e00000000000400080000000000000%02x', %s, %s, '{"dependency_kind":"success_only","data_passing_ref":null,"edge_state":"%s"}', 0)`,
-			blob(flow), id, xb(up), xb(down), state)
+			VALUES (0, %s, x'e00000000000400080000000000000%02x', %s, %s, '{"dependency_kind":"success_only","data_passing_ref":null,"edge_state":"%s"%s}', 0)`,
+			blob(flow), id, xb(up), xb(down), state, extra)
 	}
-	edge(SeedFlowDiamond, 1, 11, 12, "satisfied")
-	edge(SeedFlowDiamond, 2, 11, 13, "satisfied")
-	edge(SeedFlowDiamond, 3, 12, 14, "satisfied")
-	edge(SeedFlowDiamond, 4, 13, 14, "pending")
-	edge(SeedFlowFailed, 5, 15, 16, "impossible")
+	edge(SeedFlowDiamond, 1, 11, 12, "satisfied", `,"upstream_outcome":"success"`)
+	edge(SeedFlowDiamond, 2, 11, 13, "satisfied", `,"upstream_outcome":"success"`)
+	edge(SeedFlowDiamond, 3, 12, 14, "satisfied", `,"upstream_outcome":"success"`)
+	edge(SeedFlowDiamond, 4, 13, 14, "unsatisfied", `,"data_passing_ref":"summary"`)
+	edge(SeedFlowFailed, 5, 15, 16, "impossible", `,"upstream_outcome":"expired"`)
+	group := func(flow string, down int, policy string, ok, failed, unresolved int) {
+		add(`INSERT INTO ff_edge_group (partition_key, flow_id, downstream_eid, policy, success_count, fail_count, running_count)
+			VALUES (0, %s, %s, '%s', %d, %d, %d)`, blob(flow), xb(down), policy, ok, failed, unresolved)
+	}
+	group(SeedFlowDiamond, 12, `{"kind":"all_of"}`, 1, 0, 0)
+	group(SeedFlowDiamond, 13, `{"kind":"all_of"}`, 1, 0, 0)
+	group(SeedFlowDiamond, 14, `{"kind":"quorum","k":2,"on_satisfied":"let_run"}`, 1, 0, 1)
+	group(SeedFlowFailed, 16, `{"kind":"all_of"}`, 0, 1, 0)
 
 	// Outboxes.
 	done := func(n int, outcome string, flow string, ago int64, dispatched bool) {

@@ -323,5 +323,11 @@ $("#act-priority").onclick = () => {
   act("priority", "PUT", "/priority", { new_priority: v });
 };
 $("#detail-close").onclick = () => { selected = null; shownPriorityFor = null; $("#detail").hidden = true; };
+// openExecution shows an execution's detail (the flow picture's boxes
+// call it).
+function openExecution(id) {
+  selected = id;
+  refreshDetail();
+}
 refresh();
 setInterval(refresh, 1000);
