@@ -226,6 +226,12 @@ func (b *Backend) claim(ctx context.Context, args ClaimArgs, n int) ([]*Lease, e
 			if !found {
 				return nil
 			}
+			if ok, err := w.admitQuota(part, key); err != nil || !ok {
+				if err != nil {
+					return err
+				}
+				continue // blocked by its quota (quota_admission.go)
+			}
 			lease, err := w.grantLease(part, key, attemptState, args, p.ttl)
 			if err != nil {
 				return err
