@@ -222,21 +222,22 @@ func (w *wtx) attachedQuota(part int64, key []byte) (q quotaLimits, ok bool, err
 
 // checkQuota runs the admission rule of q for execution eid at w.now
 // without recording anything (the window is trimmed, which changes no
-// answer).
+// answer; every quota's window is kept, limited or not, so inspect shows
+// its use).
 func (w *wtx) checkQuota(q quotaLimits, eid string) (quotaVerdict, error) {
 	v := quotaVerdict{slots: -1, rateRoom: math.MaxInt64, slotRoom: math.MaxInt64}
 	now := w.now
 	if err := w.queryRow(qQuotaMarkerLive, quotaPartition, q.id, eid, now).Scan(&v.already); err != nil {
 		return v, err
 	}
+	floor := now - q.windowMS()
+	if q.windowMS() > now {
+		floor = math.MinInt64
+	}
+	if _, err := w.exec(qQuotaWindowTrim, quotaPartition, q.id, floor); err != nil {
+		return v, err
+	}
 	if q.maxReq > 0 && !v.already {
-		floor := now - q.windowMS()
-		if q.windowMS() > now {
-			floor = math.MinInt64
-		}
-		if _, err := w.exec(qQuotaWindowTrim, quotaPartition, q.id, floor); err != nil {
-			return v, err
-		}
 		var used int64
 		var oldest sql.NullInt64
 		if err := w.queryRow(qQuotaWindowUse, quotaPartition, q.id, floor).Scan(&used, &oldest); err != nil {
@@ -288,10 +289,8 @@ func (w *wtx) admitQuota(part int64, key []byte) (bool, error) {
 		return false, err
 	}
 	if !v.already {
-		if q.maxReq > 0 {
-			if _, err := w.exec(qQuotaWindowAdd, quotaPartition, q.id, w.now, eid); err != nil {
-				return false, err
-			}
+		if _, err := w.exec(qQuotaWindowAdd, quotaPartition, q.id, w.now, eid); err != nil {
+			return false, err
 		}
 		expires := w.now + q.windowMS()
 		if q.windowMS() > math.MaxInt64-w.now {
