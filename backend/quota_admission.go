@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/google/uuid"
 )
@@ -136,6 +137,13 @@ WHERE partition_key = ?1 AND quota_policy_id = ?2 AND active_concurrency <> ?3`)
   blocking_reason = 'waiting_for_quota', public_state = 'rate_limited',
   raw_fields = json_set(json_remove(raw_fields, '$.delay_until'), '$.blocking_detail', ?3)
 WHERE partition_key = ?1 AND execution_id = ?2 AND lifecycle_phase = 'runnable'`)
+
+	// qQuotaRedetail rewrites a blocked execution's detail unless it
+	// already names the limit ?4 (a LIKE pattern).
+	qQuotaRedetail = `UPDATE ff_exec_core SET raw_fields = json_set(raw_fields, '$.blocking_detail', ?3)
+WHERE partition_key = ?1 AND execution_id = ?2 AND lifecycle_phase = 'runnable'
+  AND eligibility_state = 'blocked_by_quota'
+  AND COALESCE(json_extract(raw_fields, '$.blocking_detail'), '') NOT LIKE ?4`
 
 	qQuotaUnblock = `UPDATE ff_exec_core SET eligibility_state = 'eligible_now',
   blocking_reason = 'waiting_for_worker', public_state = 'waiting',
@@ -346,8 +354,18 @@ func (b *Backend) UnblockQuotas(ctx context.Context, nowMS int64, limit int) (Sw
 		}
 		if ok {
 			v, err := w.checkQuota(q, c.id.String())
-			if err != nil || !v.admit || min(v.rateRoom, v.slotRoom) <= granted[q.id] {
+			if err != nil {
 				return false, err
+			}
+			if !v.admit {
+				// Still refused, maybe by the other limit now: the detail
+				// says which (rewritten only when the limit changed).
+				limit, _, _ := strings.Cut(v.detail, " reached")
+				_, err := w.exec(qQuotaRedetail, part, key, v.detail, limit+" reached%")
+				return false, err
+			}
+			if min(v.rateRoom, v.slotRoom) <= granted[q.id] {
+				return false, nil
 			}
 		}
 		n, err := w.affected(qQuotaUnblock, part, key)

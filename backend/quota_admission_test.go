@@ -286,3 +286,33 @@ func TestQuotaAttachmentValidation(t *testing.T) {
 		}
 	})
 }
+
+// A blocked execution's detail follows the limit that holds it: blocked by
+// the cap, then, once a slot is free but the window full, by the rate.
+func TestQuotaDetailFollowsLimit(t *testing.T) {
+	engBoth(t, func(t *testing.T, b *backend.Backend, clock *testdb.Clock) {
+		q := quotaCreate(t, b, 60, 2, 1)
+		ids := quotaAttached(t, b, q, 3)
+		l := engClaim(t, b)
+		quotaNoClaim(t, b)
+		quotaWantBlocked(t, b, ids[1], q, "concurrency cap 1 reached")
+		quotaWantBlocked(t, b, ids[2], q, "concurrency cap 1 reached")
+		if err := b.Complete(engCtx, l.Handle, nil); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Second)
+		quotaUnblock(t, b, clock, 1) // room for one: the older
+		if l = engClaim(t, b); l.ExecutionID != ids[1] {
+			t.Fatalf("claim = %s, want %s", l.ExecutionID, ids[1])
+		}
+		if err := b.Complete(engCtx, l.Handle, nil); err != nil {
+			t.Fatal(err)
+		}
+		quotaUnblock(t, b, clock, 0)
+		quotaWantBlocked(t, b, ids[2], q, "rate limit 2 per 60s reached (retry after 59000 ms)")
+		clock.Advance(time.Second)
+		quotaUnblock(t, b, clock, 0) // same limit: the detail is kept
+		quotaWantBlocked(t, b, ids[2], q, "rate limit 2 per 60s reached (retry after 59000 ms)")
+		quotaNoDrift(t, b)
+	})
+}
