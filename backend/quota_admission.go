@@ -34,10 +34,14 @@ import (
 //   - 0 is unlimited for either limit; a window of 0 keeps nothing, so it
 //     never limits the rate.
 //   - An execution admitted again while its marker (ff_quota_admitted,
-//     expiring one window after its admission) is live, e.g. a retry or a
-//     reclaim, is AlreadyAdmitted: it does not use the window again, as
-//     canonical. Unlike canonical it is still held to the concurrency cap:
-//     a second lease would be a second slot.
+//     expiring one window after its admission when the rate is limited,
+//     at once otherwise) is live, e.g. a retry or a reclaim, is
+//     AlreadyAdmitted: it does not use the window again, as canonical.
+//     Unlike canonical it is still held to the concurrency cap: a second
+//     lease would be a second slot. Expired markers of executions no
+//     longer active are dropped by the next admission of their quota (and
+//     by the reconciler), so the slot count reads about the slots held and
+//     the rate's window, not every execution ever admitted.
 //
 // A refused candidate is blocked as canonical's admission block writes it
 // (C8): eligibility blocked_by_quota, blocking reason waiting_for_quota,
@@ -111,8 +115,11 @@ FROM ff_quota_policy WHERE partition_key = ?1 AND quota_policy_id = ?2`)
 	// The window: entries at or before now - window are out of it.
 	qQuotaWindowTrim = hotStmt(`DELETE FROM ff_quota_window
 WHERE partition_key = ?1 AND quota_policy_id = ?2 AND dimension = '' AND admitted_at_ms <= ?3`)
-	qQuotaWindowUse = hotStmt(`SELECT count(*), min(admitted_at_ms) FROM ff_quota_window
-WHERE partition_key = ?1 AND quota_policy_id = ?2 AND dimension = '' AND admitted_at_ms > ?3`)
+	// qQuotaWindowUse counts the window's admissions, up to the limit ?4
+	// (the count stops there), and the oldest.
+	qQuotaWindowUse = hotStmt(`SELECT count(*), min(t) FROM (SELECT admitted_at_ms AS t FROM ff_quota_window
+WHERE partition_key = ?1 AND quota_policy_id = ?2 AND dimension = '' AND admitted_at_ms > ?3
+ORDER BY admitted_at_ms LIMIT ?4)`)
 	qQuotaWindowAdd = hotStmt(`INSERT INTO ff_quota_window (partition_key, quota_policy_id, dimension, admitted_at_ms, execution_id)
 VALUES (?1, ?2, '', ?3, ?4) ON CONFLICT DO NOTHING`)
 
@@ -122,6 +129,13 @@ WHERE partition_key = ?1 AND quota_policy_id = ?2 AND execution_id = ?3 AND expi
 VALUES (?1, ?2, ?3, ?4, ?5)
 ON CONFLICT (partition_key, quota_policy_id, execution_id) DO UPDATE SET
   admitted_at_ms = excluded.admitted_at_ms, expires_at_ms = excluded.expires_at_ms`)
+
+	// qQuotaMarkersDrop drops quota ?2's expired markers of executions
+	// that hold no slot (not active), so that the slot count below reads
+	// about the slots held and the markers of the rate's window.
+	qQuotaMarkersDrop = hotStmt(`DELETE FROM ff_quota_admitted AS a
+WHERE a.partition_key = ?1 AND a.quota_policy_id = ?2 AND a.expires_at_ms <= ?3
+  AND NOT EXISTS (SELECT 1 FROM ff_exec_core e WHERE ` + admittedExec + ` AND e.lifecycle_phase = 'active')`)
 
 	// qQuotaSlots counts the slots held: admitted executions other than
 	// ?3 that are active now.
@@ -248,7 +262,7 @@ func (w *wtx) checkQuota(q quotaLimits, eid string) (quotaVerdict, error) {
 	if q.maxReq > 0 && !v.already {
 		var used int64
 		var oldest sql.NullInt64
-		if err := w.queryRow(qQuotaWindowUse, quotaPartition, q.id, floor).Scan(&used, &oldest); err != nil {
+		if err := w.queryRow(qQuotaWindowUse, quotaPartition, q.id, floor, q.maxReq).Scan(&used, &oldest); err != nil {
 			return v, err
 		}
 		v.rateRoom = q.maxReq - used
@@ -262,6 +276,9 @@ func (w *wtx) checkQuota(q quotaLimits, eid string) (quotaVerdict, error) {
 		}
 	}
 	if q.maxConcr > 0 {
+		if _, err := w.exec(qQuotaMarkersDrop, quotaPartition, q.id, now); err != nil {
+			return v, err
+		}
 		if err := w.queryRow(qQuotaSlots, quotaPartition, q.id, eid).Scan(&v.slots); err != nil {
 			return v, err
 		}
@@ -300,9 +317,12 @@ func (w *wtx) admitQuota(part int64, key []byte) (bool, error) {
 		if _, err := w.exec(qQuotaWindowAdd, quotaPartition, q.id, w.now, eid); err != nil {
 			return false, err
 		}
-		expires := w.now + q.windowMS()
-		if q.windowMS() > math.MaxInt64-w.now {
-			expires = math.MaxInt64
+		// The marker lasts a window when the rate is limited (a re-admission
+		// inside it is AlreadyAdmitted); without a rate limit it only marks
+		// a slot, and expires at once (dropped once its lease ends).
+		expires := w.now
+		if q.maxReq > 0 {
+			expires = w.now + min(q.windowMS(), math.MaxInt64-w.now)
 		}
 		if _, err := w.exec(qQuotaMarkerPut, quotaPartition, q.id, eid, w.now, expires); err != nil {
 			return false, err

@@ -316,3 +316,24 @@ func TestQuotaDetailFollowsLimit(t *testing.T) {
 		quotaNoDrift(t, b)
 	})
 }
+
+// The admitted set stays about the slots held: without a rate limit a
+// marker only marks a slot, and the next admission drops the markers of
+// executions whose lease ended.
+func TestQuotaMarkersBounded(t *testing.T) {
+	engBoth(t, func(t *testing.T, b *backend.Backend, clock *testdb.Clock) {
+		q := quotaCreate(t, b, 60, 0, 2)
+		for range 20 {
+			quotaAttached(t, b, q, 1)
+			l := engClaim(t, b)
+			if err := b.Complete(engCtx, l.Handle, nil); err != nil {
+				t.Fatal(err)
+			}
+			clock.Advance(time.Millisecond)
+		}
+		var n int
+		if err := b.ReaderDB().QueryRowContext(engCtx, `SELECT count(*) FROM ff_quota_admitted`).Scan(&n); err != nil || n > 1 {
+			t.Fatalf("admitted markers = %d, %v; want at most 1", n, err)
+		}
+	})
+}
