@@ -63,6 +63,9 @@ type inner struct {
 	// makes claims use the schema-only query instead (their baseline).
 	readyRebuilds atomic.Int64
 	readyOff      bool
+	// quotaOff, set only by benchmarks, skips quota admission (the
+	// baseline of its price; quota_admission.go).
+	quotaOff bool
 }
 
 // SchemaAheadError is returned by Open when the database's goose version is

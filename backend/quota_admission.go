@@ -24,24 +24,25 @@ import (
 //     window the claim is refused (RateExceeded), until the oldest slides
 //     out.
 //   - Concurrency: an admitted execution holds a slot while it is active
-//     (leased). The slots are the ff_quota_admitted rows whose execution
-//     is active now, counted at each admission against ff_exec_core, so a
-//     release by any path or process (complete, fail, cancel, suspend,
-//     delay, revoke, lease expiry, deadline, skip) frees its slot without a
-//     counter to keep in step; ff_quota_policy.active_concurrency stores
-//     the count as of the last admission or reconciler pass. With
+//     (leased). Each admission writes the execution's ff_quota_admitted
+//     row (expires_at_ms one window later, as canonical's marker); the
+//     slots are the rows whose execution is active now, counted at each
+//     admission against ff_exec_core, so a release by any path or process
+//     (complete, fail, cancel, suspend, delay, revoke, lease expiry,
+//     deadline, skip) frees its slot without a counter to keep in step.
+//     Rows of executions no longer active are dropped by the next
+//     admission of their quota (and by the reconciler), so the count reads
+//     about the slots held. ff_quota_policy.active_concurrency stores the
+//     count as of the last reconciler pass (inspect counts live). With
 //     max_concurrent slots held the claim is refused (ConcurrencyExceeded).
 //   - 0 is unlimited for either limit; a window of 0 keeps nothing, so it
 //     never limits the rate.
-//   - An execution admitted again while its marker (ff_quota_admitted,
-//     expiring one window after its admission when the rate is limited,
-//     at once otherwise) is live, e.g. a retry or a reclaim, is
-//     AlreadyAdmitted: it does not use the window again, as canonical.
-//     Unlike canonical it is still held to the concurrency cap: a second
-//     lease would be a second slot. Expired markers of executions no
-//     longer active are dropped by the next admission of their quota (and
-//     by the reconciler), so the slot count reads about the slots held and
-//     the rate's window, not every execution ever admitted.
+//   - Every claim of an attached execution is an admission: a retry, a
+//     requeued lease or a resumed suspension is another request in the
+//     window. Canonical's AlreadyAdmitted (a live marker skips the check)
+//     exists for a scheduler that admits, then issues a grant in another
+//     step and retries; ffsqlite admits and leases in one transaction, so
+//     there is no half-done admission to retry.
 //
 // A refused candidate is blocked as canonical's admission block writes it
 // (C8): eligibility blocked_by_quota, blocking reason waiting_for_quota,
@@ -104,13 +105,16 @@ const admittedExec = `e.partition_key = CAST(substr(a.execution_id, 5, instr(a.e
   AND e.execution_id = unhex(replace(substr(a.execution_id, instr(a.execution_id, '}:') + 2), '-', ''))`
 
 var (
-	// qQuotaOf reads an execution's attachment (NULL: none, or a policy
-	// that is not JSON).
-	qQuotaOf = hotStmt(`SELECT CASE WHEN json_valid(policy) THEN json_extract(policy, '$.quota_policy_id') END
-FROM ff_exec_core WHERE partition_key = ?1 AND execution_id = ?2`)
-
-	qQuotaPolicyRow = hotStmt(`SELECT requests_per_window_seconds, max_requests_per_window, active_concurrency_cap
-FROM ff_quota_policy WHERE partition_key = ?1 AND quota_policy_id = ?2`)
+	// qQuotaOf reads the limits of the quota policy an execution is
+	// attached to: no row when it has none (or a policy that is not JSON,
+	// or names a policy that is gone). Create stored the id as a
+	// hyphenated UUID, so lower() is its canonical form.
+	qQuotaOf = hotStmt(`SELECT p.quota_policy_id, p.requests_per_window_seconds, p.max_requests_per_window,
+  p.active_concurrency_cap
+FROM ff_exec_core e CROSS JOIN ff_quota_policy p
+  ON p.partition_key = ?3 AND p.quota_policy_id = lower(CASE WHEN json_valid(e.policy)
+       AND json_type(e.policy, '$.quota_policy_id') = 'text' THEN json_extract(e.policy, '$.quota_policy_id') END)
+WHERE e.partition_key = ?1 AND e.execution_id = ?2`)
 
 	// The window: entries at or before now - window are out of it.
 	qQuotaWindowTrim = hotStmt(`DELETE FROM ff_quota_window
@@ -123,27 +127,22 @@ ORDER BY admitted_at_ms LIMIT ?4)`)
 	qQuotaWindowAdd = hotStmt(`INSERT INTO ff_quota_window (partition_key, quota_policy_id, dimension, admitted_at_ms, execution_id)
 VALUES (?1, ?2, '', ?3, ?4) ON CONFLICT DO NOTHING`)
 
-	qQuotaMarkerLive = hotStmt(`SELECT EXISTS (SELECT 1 FROM ff_quota_admitted
-WHERE partition_key = ?1 AND quota_policy_id = ?2 AND execution_id = ?3 AND expires_at_ms > ?4)`)
 	qQuotaMarkerPut = hotStmt(`INSERT INTO ff_quota_admitted (partition_key, quota_policy_id, execution_id, admitted_at_ms, expires_at_ms)
 VALUES (?1, ?2, ?3, ?4, ?5)
 ON CONFLICT (partition_key, quota_policy_id, execution_id) DO UPDATE SET
   admitted_at_ms = excluded.admitted_at_ms, expires_at_ms = excluded.expires_at_ms`)
 
-	// qQuotaMarkersDrop drops quota ?2's expired markers of executions
-	// that hold no slot (not active), so that the slot count below reads
-	// about the slots held and the markers of the rate's window.
+	// qQuotaMarkersDrop drops quota ?2's rows of executions that hold no
+	// slot (not active), so that the slot count below reads about the
+	// slots held.
 	qQuotaMarkersDrop = hotStmt(`DELETE FROM ff_quota_admitted AS a
-WHERE a.partition_key = ?1 AND a.quota_policy_id = ?2 AND a.expires_at_ms <= ?3
+WHERE a.partition_key = ?1 AND a.quota_policy_id = ?2
   AND NOT EXISTS (SELECT 1 FROM ff_exec_core e WHERE ` + admittedExec + ` AND e.lifecycle_phase = 'active')`)
 
 	// qQuotaSlots counts the slots held: admitted executions other than
 	// ?3 that are active now.
 	qQuotaSlots = hotStmt(`SELECT count(*) FROM ff_quota_admitted a CROSS JOIN ff_exec_core e ON ` + admittedExec + `
 WHERE a.partition_key = ?1 AND a.quota_policy_id = ?2 AND a.execution_id <> ?3 AND e.lifecycle_phase = 'active'`)
-
-	qQuotaSetActive = hotStmt(`UPDATE ff_quota_policy SET active_concurrency = ?3, updated_at_ms = ?4
-WHERE partition_key = ?1 AND quota_policy_id = ?2 AND active_concurrency <> ?3`)
 
 	// qQuotaBlock blocks a runnable candidate; a due delay is dropped (the
 	// execution is past it).
@@ -175,9 +174,9 @@ WHERE e.partition_key = parts.p AND e.lane_id = l.lane_id AND e.lifecycle_phase 
   AND e.eligibility_state = 'blocked_by_quota' AND ?1 IS NOT NULL
 LIMIT ?2`
 
-	// qQuotaMarkersSweep drops expired markers of executions that hold no
-	// slot (not active), on ff_quota_admitted_expires_idx.
-	qQuotaMarkersSweep = `DELETE FROM ff_quota_admitted AS a WHERE a.partition_key = ?1 AND a.expires_at_ms <= ?2
+	// qQuotaMarkersSweep drops the rows of executions that hold no slot
+	// (not active), of every quota.
+	qQuotaMarkersSweep = `DELETE FROM ff_quota_admitted AS a WHERE a.partition_key = ?1 AND ?2 IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM ff_exec_core e WHERE ` + admittedExec + ` AND e.lifecycle_phase = 'active')`
 
 	// qQuotaRecount stores every policy's slot count.
@@ -207,9 +206,6 @@ func (q quotaLimits) windowMS() int64 {
 type quotaVerdict struct {
 	// admit: the execution may be leased now.
 	admit bool
-	// already: its marker is live (AlreadyAdmitted: the window is not
-	// used again).
-	already bool
 	// detail names the quota and the limit that refused it.
 	detail string
 	// slots is the number of slots others hold (-1: not counted, no cap).
@@ -223,19 +219,7 @@ type quotaVerdict struct {
 // attached to; ok is false when it has none, or names a policy that is
 // gone (then nothing limits it).
 func (w *wtx) attachedQuota(part int64, key []byte) (q quotaLimits, ok bool, err error) {
-	var raw sql.NullString
-	if err := w.queryRow(qQuotaOf, part, key).Scan(&raw); err != nil {
-		return q, false, err
-	}
-	if !raw.Valid {
-		return q, false, nil
-	}
-	id, perr := parseQuotaID(raw.String)
-	if perr != nil {
-		return q, false, nil
-	}
-	q.id = id.String()
-	err = w.queryRow(qQuotaPolicyRow, quotaPartition, q.id).Scan(&q.windowS, &q.maxReq, &q.maxConcr)
+	err = w.queryRow(qQuotaOf, part, key, quotaPartition).Scan(&q.id, &q.windowS, &q.maxReq, &q.maxConcr)
 	if errors.Is(err, sql.ErrNoRows) {
 		return q, false, nil
 	}
@@ -249,9 +233,6 @@ func (w *wtx) attachedQuota(part int64, key []byte) (q quotaLimits, ok bool, err
 func (w *wtx) checkQuota(q quotaLimits, eid string) (quotaVerdict, error) {
 	v := quotaVerdict{slots: -1, rateRoom: math.MaxInt64, slotRoom: math.MaxInt64}
 	now := w.now
-	if err := w.queryRow(qQuotaMarkerLive, quotaPartition, q.id, eid, now).Scan(&v.already); err != nil {
-		return v, err
-	}
 	floor := now - q.windowMS()
 	if q.windowMS() > now {
 		floor = math.MinInt64
@@ -259,7 +240,7 @@ func (w *wtx) checkQuota(q quotaLimits, eid string) (quotaVerdict, error) {
 	if _, err := w.exec(qQuotaWindowTrim, quotaPartition, q.id, floor); err != nil {
 		return v, err
 	}
-	if q.maxReq > 0 && !v.already {
+	if q.maxReq > 0 {
 		var used int64
 		var oldest sql.NullInt64
 		if err := w.queryRow(qQuotaWindowUse, quotaPartition, q.id, floor, q.maxReq).Scan(&used, &oldest); err != nil {
@@ -276,7 +257,7 @@ func (w *wtx) checkQuota(q quotaLimits, eid string) (quotaVerdict, error) {
 		}
 	}
 	if q.maxConcr > 0 {
-		if _, err := w.exec(qQuotaMarkersDrop, quotaPartition, q.id, now); err != nil {
+		if _, err := w.exec(qQuotaMarkersDrop, quotaPartition, q.id); err != nil {
 			return v, err
 		}
 		if err := w.queryRow(qQuotaSlots, quotaPartition, q.id, eid).Scan(&v.slots); err != nil {
@@ -293,9 +274,12 @@ func (w *wtx) checkQuota(q quotaLimits, eid string) (quotaVerdict, error) {
 }
 
 // admitQuota is the claim's admission of candidate (part, key): true when
-// it may be leased (no quota, or admitted: the window entry, the marker
-// and the slot count recorded), false when it was blocked instead.
+// it may be leased (no quota, or admitted: the window entry and the
+// admitted row recorded), false when it was blocked instead.
 func (w *wtx) admitQuota(part int64, key []byte) (bool, error) {
+	if w.b.in.quotaOff {
+		return true, nil
+	}
 	q, ok, err := w.attachedQuota(part, key)
 	if err != nil || !ok {
 		return true, err
@@ -313,25 +297,12 @@ func (w *wtx) admitQuota(part int64, key []byte) (bool, error) {
 		_, err := w.exec(qQuotaBlock, part, key, v.detail)
 		return false, err
 	}
-	if !v.already {
-		if _, err := w.exec(qQuotaWindowAdd, quotaPartition, q.id, w.now, eid); err != nil {
-			return false, err
-		}
-		// The marker lasts a window when the rate is limited (a re-admission
-		// inside it is AlreadyAdmitted); without a rate limit it only marks
-		// a slot, and expires at once (dropped once its lease ends).
-		expires := w.now
-		if q.maxReq > 0 {
-			expires = w.now + min(q.windowMS(), math.MaxInt64-w.now)
-		}
-		if _, err := w.exec(qQuotaMarkerPut, quotaPartition, q.id, eid, w.now, expires); err != nil {
-			return false, err
-		}
+	if _, err := w.exec(qQuotaWindowAdd, quotaPartition, q.id, w.now, eid); err != nil {
+		return false, err
 	}
-	if v.slots >= 0 {
-		if _, err := w.exec(qQuotaSetActive, quotaPartition, q.id, v.slots+1, w.now); err != nil {
-			return false, err
-		}
+	expires := w.now + min(q.windowMS(), math.MaxInt64-w.now)
+	if _, err := w.exec(qQuotaMarkerPut, quotaPartition, q.id, eid, w.now, expires); err != nil {
+		return false, err
 	}
 	return true, nil
 }

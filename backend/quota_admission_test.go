@@ -233,18 +233,16 @@ func TestQuotaClaimMany(t *testing.T) {
 		quotaWantBlocked(t, b, ids[3], q, "rate limit 3 per 10s")
 		quotaWantBlocked(t, b, ids[4], q, "rate limit 3 per 10s")
 		quotaNoDrift(t, b)
-		// A retry of an admitted execution inside its window is
-		// AlreadyAdmitted: it does not use the window again.
+		// A retry is another request: inside the window it is blocked too.
 		if _, err := b.Fail(engCtx, leases[0].Handle, backend.FailArgs{Class: backend.FailTransient, Reason: "x"}); err != nil {
 			t.Fatal(err)
 		}
-		if l := engClaim(t, b); l.ExecutionID != ids[0] || l.AttemptType != "retry" {
-			t.Fatalf("retry claim = %+v", l)
-		}
+		quotaNoClaim(t, b)
+		quotaWantBlocked(t, b, ids[0], q, "rate limit 3 per 10s")
 		clock.Advance(10 * time.Second)
-		quotaUnblock(t, b, clock, 2)
+		quotaUnblock(t, b, clock, 3)
 		leases, err = b.ClaimMany(engCtx, engClaimArgs(), 10)
-		if err != nil || len(leases) != 2 {
+		if err != nil || len(leases) != 3 || leases[0].ExecutionID != ids[0] || leases[0].AttemptType != "retry" {
 			t.Fatalf("ClaimMany after the window = %d, %v", len(leases), err)
 		}
 		quotaNoDrift(t, b)

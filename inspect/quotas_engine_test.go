@@ -60,6 +60,11 @@ func TestInspectEngineQuotas(t *testing.T) {
 			clock.Advance(time.Second)
 		}
 	}
+	// A quota-unblock pass: nothing is admissible yet; the policies' stored
+	// slot counts are refreshed.
+	if rep, err := b.UnblockQuotas(ctx, clock.MS(), 100); err != nil || rep.Processed != 0 {
+		t.Fatalf("UnblockQuotas = %+v, %v", rep, err)
+	}
 	list, err := inspect.Quotas(ctx, b.ReaderDB(), clock.MS())
 	if err != nil {
 		t.Fatal(err)
