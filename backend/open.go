@@ -66,6 +66,8 @@ type inner struct {
 	// quotaOff, set only by benchmarks, skips quota admission (the
 	// baseline of its price; quota_admission.go).
 	quotaOff bool
+	// quotaHits counts claim candidates blocked by their quota.
+	quotaHits atomic.Int64
 }
 
 // SchemaAheadError is returned by Open when the database's goose version is

@@ -294,6 +294,7 @@ func (w *wtx) admitQuota(part int64, key []byte) (bool, error) {
 		return false, err
 	}
 	if !v.admit {
+		w.b.in.quotaHits.Add(1)
 		_, err := w.exec(qQuotaBlock, part, key, v.detail)
 		return false, err
 	}
@@ -306,6 +307,11 @@ func (w *wtx) admitQuota(part int64, key []byte) (bool, error) {
 	}
 	return true, nil
 }
+
+// QuotaHits returns how many claim candidates this backend blocked by
+// their quota (rate_limited) since it opened: the ff_quota_hit_total
+// metric.
+func (b *Backend) QuotaHits() int64 { return b.in.quotaHits.Load() }
 
 // DefaultQuotaUnblockBatch is how many blocked executions one quota
 // unblock pass re-checks.

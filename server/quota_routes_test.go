@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/ffsqlite/ffsqlite/backend"
@@ -121,6 +122,9 @@ func TestQuotaAttachmentRoutes(t *testing.T) {
 				info.StateVector.EligibilityState != "blocked_by_quota" ||
 				info.BlockingDetail != "quota "+qid+": rate limit 1 per 60s reached (retry after 60000 ms)" {
 				t.Fatalf("blocked execution: %+v", info)
+			}
+			if m := a.do("GET", "/metrics", nil); !strings.Contains(m.body, "\nff_quota_hit_total 1\n") {
+				t.Errorf("metrics lack ff_quota_hit_total 1:\n%s", m.body)
 			}
 		})
 	}
