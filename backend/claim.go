@@ -218,6 +218,7 @@ func (b *Backend) claim(ctx context.Context, args ClaimArgs, n int) ([]*Lease, e
 		} else if err := w.refreshReady(); err != nil {
 			return err
 		}
+		var quotas quotaAdmission
 		for len(leases) < n {
 			part, key, attemptState, found, err := pick(args.LaneID, w.now, p.capsJSON)
 			if err != nil {
@@ -226,7 +227,7 @@ func (b *Backend) claim(ctx context.Context, args ClaimArgs, n int) ([]*Lease, e
 			if !found {
 				return nil
 			}
-			if ok, err := w.admitQuota(part, key); err != nil || !ok {
+			if ok, err := quotas.admit(w, part, key); err != nil || !ok {
 				if err != nil {
 					return err
 				}

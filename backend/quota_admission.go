@@ -273,16 +273,29 @@ func (w *wtx) checkQuota(q quotaLimits, eid string) (quotaVerdict, error) {
 	return v, nil
 }
 
-// admitQuota is the claim's admission of candidate (part, key): true when
+// quotaAdmission is one claim transaction's admissions. A quota that
+// refused a candidate refuses every later one of the transaction (only
+// the transaction's own admissions change it), so its refusal is kept and
+// the next candidates attached to it are blocked without checking again:
+// a claim that walks past a long backlog of blocked candidates pays one
+// lookup and one update for each.
+type quotaAdmission struct {
+	refused map[string]string // quota id → blocking detail
+}
+
+// admit is the claim's admission of candidate (part, key) in w: true when
 // it may be leased (no quota, or admitted: the window entry and the
 // admitted row recorded), false when it was blocked instead.
-func (w *wtx) admitQuota(part int64, key []byte) (bool, error) {
+func (a *quotaAdmission) admit(w *wtx, part int64, key []byte) (bool, error) {
 	if w.b.in.quotaOff {
 		return true, nil
 	}
 	q, ok, err := w.attachedQuota(part, key)
 	if err != nil || !ok {
 		return true, err
+	}
+	if detail, ok := a.refused[q.id]; ok {
+		return false, w.blockForQuota(part, key, detail)
 	}
 	id, err := execIDFromRow(part, key)
 	if err != nil {
@@ -294,9 +307,11 @@ func (w *wtx) admitQuota(part int64, key []byte) (bool, error) {
 		return false, err
 	}
 	if !v.admit {
-		w.b.in.quotaHits.Add(1)
-		_, err := w.exec(qQuotaBlock, part, key, v.detail)
-		return false, err
+		if a.refused == nil {
+			a.refused = map[string]string{}
+		}
+		a.refused[q.id] = v.detail
+		return false, w.blockForQuota(part, key, v.detail)
 	}
 	if _, err := w.exec(qQuotaWindowAdd, quotaPartition, q.id, w.now, eid); err != nil {
 		return false, err
@@ -306,6 +321,14 @@ func (w *wtx) admitQuota(part int64, key []byte) (bool, error) {
 		return false, err
 	}
 	return true, nil
+}
+
+// blockForQuota blocks claim candidate (part, key): rate_limited, out of
+// the ready index, with detail.
+func (w *wtx) blockForQuota(part int64, key []byte, detail string) error {
+	w.b.in.quotaHits.Add(1)
+	_, err := w.exec(qQuotaBlock, part, key, detail)
+	return err
 }
 
 // QuotaHits returns how many claim candidates this backend blocked by
