@@ -335,3 +335,25 @@ func TestQuotaMarkersBounded(t *testing.T) {
 		}
 	})
 }
+
+// An execution whose quota policy is gone is no longer limited: the
+// reconciler unblocks it and a claim leases it. A pass with limit 0 does
+// nothing.
+func TestQuotaPolicyGone(t *testing.T) {
+	engBoth(t, func(t *testing.T, b *backend.Backend, clock *testdb.Clock) {
+		q := quotaCreate(t, b, 60, 1, 0)
+		ids := quotaAttached(t, b, q, 2)
+		engClaim(t, b)
+		quotaNoClaim(t, b)
+		quotaWantBlocked(t, b, ids[1], q, "rate limit 1 per 60s reached")
+		if rep, err := b.UnblockQuotas(engCtx, clock.MS(), 0); err != nil || rep.Processed != 0 {
+			t.Fatalf("limit 0: %+v, %v", rep, err)
+		}
+		engExec(t, b, `DELETE FROM ff_quota_policy WHERE quota_policy_id = ?`, q)
+		quotaUnblock(t, b, clock, 1)
+		if l := engClaim(t, b); l.ExecutionID != ids[1] {
+			t.Fatalf("claim = %s, want %s", l.ExecutionID, ids[1])
+		}
+		quotaNoDrift(t, b)
+	})
+}
