@@ -61,5 +61,7 @@
 //     (SweepReport), expiry.go, timeouts.go, promote.go,
 //     suspension_timeout.go (suspension timeouts, pending-waitpoint
 //     expiry), and the budget and worker sweeps beside their aggregates;
-//   - aggregates: budget.go, budget_usage.go, worker.go, hmac.go.
+//   - aggregates: budget.go, budget_usage.go, worker.go, hmac.go;
+//     quota.go (route 26) and quota_admission.go (ffsqlite's
+//     policy.quota_policy_id: admission at claim, the quota-unblock sweep).
 package backend

@@ -63,6 +63,11 @@ type inner struct {
 	// makes claims use the schema-only query instead (their baseline).
 	readyRebuilds atomic.Int64
 	readyOff      bool
+	// quotaOff, set only by benchmarks, skips quota admission (the
+	// baseline of its price; quota_admission.go).
+	quotaOff bool
+	// quotaHits counts claim candidates blocked by their quota.
+	quotaHits atomic.Int64
 }
 
 // SchemaAheadError is returned by Open when the database's goose version is

@@ -185,6 +185,9 @@ func New(b *backend.Backend, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
 	}
+	if err := registerQuotaMetrics(reg, b); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
 	m := newHTTPMetrics(reg)
 	s.routes()
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
