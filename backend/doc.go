@@ -61,5 +61,10 @@
 //     (SweepReport), expiry.go, timeouts.go, promote.go,
 //     suspension_timeout.go (suspension timeouts, pending-waitpoint
 //     expiry), and the budget and worker sweeps beside their aggregates;
+//   - attempt streams and progress: stream.go (fenced append, retention,
+//     close reasons, the tails' wake-up hub), stream_summary.go (the
+//     summary document's merge patch), stream_reads.go (range, tail,
+//     summary), stream_validate.go (their input rules and cursors),
+//     progress.go;
 //   - aggregates: budget.go, budget_usage.go, worker.go, hmac.go.
 package backend
