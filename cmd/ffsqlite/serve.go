@@ -103,6 +103,9 @@ func serve(c *cli.Context) error {
 		}
 		cfg.CORSOrigins = origins
 	}
+	if cfg.MaxStreamOps, err = server.ParseMaxStreamOps(os.LookupEnv("FF_MAX_CONCURRENT_STREAM_OPS")); err != nil {
+		return usageErr("set FF_MAX_CONCURRENT_STREAM_OPS to a positive integer (default 64)", "%v", err)
+	}
 	scfg, err := scanConfig(c, os.LookupEnv)
 	if err != nil {
 		return err
