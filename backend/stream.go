@@ -1,7 +1,6 @@
 package backend
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -10,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // Attempt streams (engine-canonical.md §2.3): a worker appends frames to
@@ -80,31 +80,44 @@ type AppendResult struct {
 	SummaryVersion *int64 `json:"summary_version,omitempty"`
 }
 
-// qAppendFence reads what an append is fenced by: the execution's state
-// and current attempt, the handle's attempt and lease, whether its stream
-// is closed, its frame count and trimming state.
-var qAppendFence = hotStmt(`SELECT e.lifecycle_phase, e.ownership_state, e.attempt_index,
+// qAppendFence reads why an append's fence failed: the execution's state
+// and current attempt, the handle's attempt and lease, and whether its
+// stream is closed.
+var qAppendFence = `SELECT e.lifecycle_phase, e.ownership_state, e.attempt_index,
   a.lease_epoch, a.lease_expires_at_ms, a.outcome, json_extract(a.raw_fields, '$.lease_id'),
-  json_extract(a.raw_fields, '$.stream_closed_at_ms') IS NOT NULL,
-  COALESCE(json_extract(a.raw_fields, '$.stream_frame_count'), 0),
-  COALESCE(m.last_append_ts_ms, 0), COALESCE(m.ema_rate_hz, 0)
+  json_extract(a.raw_fields, '$.stream_closed_at_ms') IS NOT NULL
 FROM ff_exec_core e
 LEFT JOIN ff_attempt a
   ON a.partition_key = e.partition_key AND a.execution_id = e.execution_id AND a.attempt_index = ?3
-LEFT JOIN ff_stream_meta m
-  ON m.partition_key = e.partition_key AND m.execution_id = e.execution_id AND m.attempt_index = ?3
-WHERE e.partition_key = ?1 AND e.execution_id = ?2`)
+WHERE e.partition_key = ?1 AND e.execution_id = ?2`
 
-// qAppendFrame inserts frame ?4-<seq>, seq one past the highest at that
-// ms (0 for a new ms), and returns seq.
+// qAppendFrame inserts frame ?4-?5.
 var qAppendFrame = hotStmt(`INSERT INTO ff_stream_frame
   (partition_key, execution_id, attempt_index, ts_ms, seq, fields, mode, created_at_ms)
-VALUES (?1, ?2, ?3, ?4, COALESCE((SELECT MAX(seq) + 1 FROM ff_stream_frame
-    WHERE partition_key = ?1 AND execution_id = ?2 AND attempt_index = ?3 AND ts_ms = ?4), 0), ?5, ?6, ?7)
-RETURNING seq`)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`)
 
-var qAppendCount = hotStmt(`UPDATE ff_attempt SET raw_fields = json_set(raw_fields, '$.stream_frame_count', ?4)
-WHERE partition_key = ?1 AND execution_id = ?2 AND attempt_index = ?3`)
+// qAppendFenced is an append's happy path in one statement: when the
+// fence holds (the handle's attempt is the execution's current one, live,
+// with its lease and epoch, its stream open, the execution active and its
+// lease neither revoked nor expired) it bumps the attempt's frame count
+// and returns it and the newest frame's id. No row: appendFrame reads why (qAppendFence).
+var qAppendFenced = hotStmt(`UPDATE ff_attempt
+SET raw_fields = json_set(raw_fields, '$.stream_frame_count', COALESCE(json_extract(raw_fields, '$.stream_frame_count'), 0) + 1)
+WHERE partition_key = ?1 AND execution_id = ?2 AND attempt_index = ?3 AND lease_epoch = ?4
+  AND outcome IS NULL AND lease_expires_at_ms > ?5 AND json_extract(raw_fields, '$.lease_id') = ?6
+  AND json_extract(raw_fields, '$.stream_closed_at_ms') IS NULL
+  AND EXISTS (SELECT 1 FROM ff_exec_core e WHERE e.partition_key = ?1 AND e.execution_id = ?2
+              AND e.attempt_index = ?3 AND e.lifecycle_phase = 'active'
+              AND e.ownership_state NOT IN ('lease_revoked', 'lease_expired_reclaimable'))
+RETURNING json_extract(raw_fields, '$.stream_frame_count'),
+  COALESCE((SELECT f.ts_ms FROM ff_stream_frame f WHERE f.partition_key = ?1 AND f.execution_id = ?2
+    AND f.attempt_index = ?3 ORDER BY f.ts_ms DESC, f.seq DESC LIMIT 1), 0),
+  COALESCE((SELECT f.seq FROM ff_stream_frame f WHERE f.partition_key = ?1 AND f.execution_id = ?2
+    AND f.attempt_index = ?3 ORDER BY f.ts_ms DESC, f.seq DESC LIMIT 1), -1)`)
+
+// qStreamMeta reads the best-effort trimming state.
+var qStreamMeta = `SELECT last_append_ts_ms, ema_rate_hz FROM ff_stream_meta
+WHERE partition_key = ?1 AND execution_id = ?2 AND attempt_index = ?3`
 
 var qAppendMeta = hotStmt(`INSERT INTO ff_stream_meta
   (partition_key, execution_id, attempt_index, ema_rate_hz, last_append_ts_ms, maxlen_applied_last)
@@ -177,49 +190,28 @@ func (w *wtx) appendFrame(op string, p HandlePayload, mode string, a AppendFrame
 	part, key := p.ExecutionID.key()
 	idx := int64(p.AttemptIndex)
 	var (
-		lifecycle, ownership string
-		execIdx              int64
-		epoch, expires       sql.NullInt64
-		outcome, leaseID     sql.NullString
-		closed               bool
-		count, lastTS        int64
-		ema                  float64
+		count, lastTS       int64
+		ema                 float64
+		newestTS, newestSeq int64
 	)
-	err := w.queryRow(qAppendFence, part, key, idx).Scan(&lifecycle, &ownership, &execIdx,
-		&epoch, &expires, &outcome, &leaseID, &closed, &count, &lastTS, &ema)
+	err := w.queryRow(qAppendFenced, part, key, idx, int64(p.LeaseEpoch), w.now, p.LeaseID).
+		Scan(&count, &newestTS, &newestSeq)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, execNotFound(op, p.ExecutionID)
+		return nil, w.appendRefused(op, p)
 	}
 	if err != nil {
 		return nil, err
 	}
-	stale := func(why string) error {
-		return newErr(KindState, op, CodeStaleOwnerCannotAppend, "StaleOwnerCannotAppend (%s; execution %s, attempt %d)",
-			why, p.ExecutionID, p.AttemptIndex)
+	// Frame ids never go backwards, whatever the clock does: the id is
+	// <ms>-<seq>, seq one past the newest frame's at that ms, else 0.
+	ts, seq := max(w.now, newestTS), int64(0)
+	if ts == newestTS {
+		seq = newestSeq + 1
 	}
-	switch {
-	case lifecycle != "active":
-		return nil, newErr(KindState, op, CodeStreamClosed, "StreamClosed (execution is %s)", lifecycle)
-	case ownership == "lease_revoked" || ownership == "lease_expired_reclaimable":
-		return nil, stale(ownership)
-	case !epoch.Valid || execIdx != idx:
-		return nil, stale("not the current attempt")
-	case leaseID.String != p.LeaseID:
-		return nil, stale("lease id does not match")
-	case uint64(epoch.Int64) != p.LeaseEpoch:
-		return nil, stale("lease epoch moved")
-	case closed || outcome.Valid:
-		return nil, newErr(KindState, op, CodeStreamClosed, "StreamClosed (attempt %d ended)", idx)
-	case !expires.Valid || expires.Int64 <= w.now:
-		return nil, stale("lease expired")
-	}
-
-	// Frame ids never go backwards, whatever the clock does.
-	ts := max(w.now, lastTS)
 	f := frameFields{FrameType: a.FrameType, TS: strconv.FormatInt(ts, 10),
 		Payload: strings.ToValidUTF8(string(a.Payload), "\uFFFD"), Encoding: "utf8", Source: "worker",
 		Mode: mode, CorrelationID: a.CorrelationID}
-	res := &AppendResult{FrameCount: count + 1}
+	res := &AppendResult{FrameCount: count}
 	ttl := a.TTLMS
 	switch mode {
 	case ModeSummary:
@@ -235,25 +227,26 @@ func (w *wtx) appendFrame(op string, p HandlePayload, mode string, a AppendFrame
 		}
 		f.TTLMS = strconv.FormatInt(ttl, 10)
 	}
-	var seq int64
-	if err := w.queryRow(qAppendFrame, part, key, idx, ts, fieldsJSON(f), mode, w.now).Scan(&seq); err != nil {
+	if _, err := w.exec(qAppendFrame, part, key, idx, ts, seq, fieldsJSON(f), mode, w.now); err != nil {
 		return nil, err
-	}
-	if _, err := w.exec(qAppendCount, part, key, idx, res.FrameCount); err != nil {
-		return nil, err
-	}
-	// The append rate's EMA sizes the best-effort trim.
-	if lastTS > 0 {
-		inst := 1000.0 / float64(max(1, ts-lastTS))
-		ema = bestEffortAlpha*inst + (1-bestEffortAlpha)*ema
 	}
 	keep := int64(durableMaxLen)
 	if mode == ModeBestEffort {
+		// The best-effort append rate's EMA (ff_stream_meta, written by
+		// best-effort appends only) sizes their trim.
+		err := w.queryRow(qStreamMeta, part, key, idx).Scan(&lastTS, &ema)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+		if lastTS > 0 {
+			inst := 1000.0 / float64(max(1, ts-lastTS))
+			ema = bestEffortAlpha*inst + (1-bestEffortAlpha)*ema
+		}
 		k := math.Ceil(ema * float64(ttl) / 1000 * 2)
 		keep = int64(min(max(k, bestEffortFloor), bestEffortCeiling))
-	}
-	if _, err := w.exec(qAppendMeta, part, key, idx, ema, ts, keep); err != nil {
-		return nil, err
+		if _, err := w.exec(qAppendMeta, part, key, idx, ema, ts, keep); err != nil {
+			return nil, err
+		}
 	}
 	// Trim only once the stream can hold more than it keeps (the lifetime
 	// count bounds what is stored).
@@ -271,15 +264,123 @@ func (w *wtx) appendFrame(op string, p HandlePayload, mode string, a AppendFrame
 	return res, nil
 }
 
-// fieldsJSON renders a frame's fields without HTML escaping.
-func fieldsJSON(f frameFields) string {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(f); err != nil {
-		panic(err) // strings only
+// appendRefused is the error of an append whose fence failed, checked in
+// canonical's order: an execution that is not active (stream_closed); a
+// handle that is not the current attempt's live lease, a revoked or
+// expired lease (stale_owner_cannot_append); a closed stream
+// (stream_closed).
+func (w *wtx) appendRefused(op string, p HandlePayload) error {
+	part, key := p.ExecutionID.key()
+	idx := int64(p.AttemptIndex)
+	var (
+		lifecycle, ownership string
+		execIdx              int64
+		epoch, expires       sql.NullInt64
+		outcome, leaseID     sql.NullString
+		closed               bool
+	)
+	err := w.queryRow(qAppendFence, part, key, idx).Scan(&lifecycle, &ownership, &execIdx,
+		&epoch, &expires, &outcome, &leaseID, &closed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return execNotFound(op, p.ExecutionID)
 	}
-	return strings.TrimSuffix(buf.String(), "\n")
+	if err != nil {
+		return err
+	}
+	stale := func(why string) error {
+		return newErr(KindState, op, CodeStaleOwnerCannotAppend, "StaleOwnerCannotAppend (%s; execution %s, attempt %d)",
+			why, p.ExecutionID, p.AttemptIndex)
+	}
+	switch {
+	case lifecycle != "active":
+		return newErr(KindState, op, CodeStreamClosed, "StreamClosed (execution is %s)", lifecycle)
+	case ownership == "lease_revoked" || ownership == "lease_expired_reclaimable":
+		return stale(ownership)
+	case !epoch.Valid || execIdx != idx:
+		return stale("not the current attempt")
+	case leaseID.String != p.LeaseID:
+		return stale("lease id does not match")
+	case uint64(epoch.Int64) != p.LeaseEpoch:
+		return stale("lease epoch moved")
+	case closed || outcome.Valid:
+		return newErr(KindState, op, CodeStreamClosed, "StreamClosed (attempt %d ended)", idx)
+	case !expires.Valid || expires.Int64 <= w.now:
+		return stale("lease expired")
+	}
+	return stale("fence changed")
+}
+
+// fieldsJSON renders a frame's fields in upstream's order, without HTML
+// escaping (what encoding/json with SetEscapeHTML(false) writes for
+// frameFields, built by hand on the append path).
+func fieldsJSON(f frameFields) string {
+	b := make([]byte, 0, 96+len(f.Payload)+len(f.FrameType))
+	b = append(b, `{"frame_type":`...)
+	b = appendJSONString(b, f.FrameType)
+	b = append(b, `,"ts":`...)
+	b = appendJSONString(b, f.TS)
+	b = append(b, `,"payload":`...)
+	b = appendJSONString(b, f.Payload)
+	b = append(b, `,"encoding":`...)
+	b = appendJSONString(b, f.Encoding)
+	b = append(b, `,"source":`...)
+	b = appendJSONString(b, f.Source)
+	b = append(b, `,"mode":`...)
+	b = appendJSONString(b, f.Mode)
+	for _, kv := range [...]struct{ k, v string }{{"correlation_id", f.CorrelationID},
+		{"summary_version", f.SummaryVersion}, {"ttl_ms", f.TTLMS}} {
+		if kv.v != "" {
+			b = append(b, ',', '"')
+			b = append(b, kv.k...)
+			b = append(b, '"', ':')
+			b = appendJSONString(b, kv.v)
+		}
+	}
+	return string(append(b, '}'))
+}
+
+// appendJSONString appends s (valid UTF-8) as a JSON string, escaped as
+// encoding/json does without HTML escaping.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // streamCloseReason is the close reason of the stream of an attempt that
