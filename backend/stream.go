@@ -429,20 +429,6 @@ func streamCloseSQL(patch, at, reason string) string {
     'stream_closed_reason', COALESCE(json_extract(raw_fields, '$.stream_closed_reason'), ` + reason + `)))`
 }
 
-// closeStream closes the stream of attempt idx with reason if it is open,
-// without ending the attempt (a lease marked expired but kept
-// reclaimable, canonical's mark_expired).
-func (w *wtx) closeStream(part int64, key []byte, idx int64, reason string) error {
-	_, err := w.exec(`UPDATE ff_attempt SET raw_fields = json_set(raw_fields,
-    '$.stream_closed_at_ms', ?4, '$.stream_closed_reason', ?5)
-WHERE partition_key = ?1 AND execution_id = ?2 AND attempt_index = ?3
-  AND json_extract(raw_fields, '$.stream_closed_at_ms') IS NULL`, part, key, idx, w.now, reason)
-	if err == nil {
-		w.streamChanged(part, key, idx)
-	}
-	return err
-}
-
 // streamChanged wakes the stream's waiters after the commit.
 func (w *wtx) streamChanged(part int64, key []byte, idx int64) {
 	hub := &w.b.in.streams

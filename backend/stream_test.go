@@ -499,3 +499,43 @@ func TestProgress(t *testing.T) {
 		t.Fatalf("refused reports changed progress: %+v", p)
 	}
 }
+
+// TestStreamClosedBySkipAndSuspensionTimeout: a running flow child
+// skipped by its upstream's failure closes dependency_impossible; a
+// suspension timeout that fails the execution closes suspension_timeout.
+func TestStreamClosedBySkipAndSuspensionTimeout(t *testing.T) {
+	t.Parallel()
+	t.Run("skip", func(t *testing.T) {
+		t.Parallel()
+		b, _ := engOpen(t, true)
+		flow := flowNew(t, b)
+		up, child := flowMember(t, b, flow), flowMember(t, b, flow)
+		l := flowClaimID(t, b, child)
+		streamAppend(t, b, l, "child output")
+		flowEdge(t, b, flow, up, child)
+		flowFail(t, b, up)
+		if st := engState(t, b, child); st != "skipped" {
+			t.Fatalf("child %s", st)
+		}
+		if s := streamRead(t, b, child, 0); s.ClosedReason != backend.StreamClosedDependency || s.Count != 1 {
+			t.Fatalf("child stream = %+v", s)
+		}
+	})
+	t.Run("suspension timeout", func(t *testing.T) {
+		t.Parallel()
+		b, clock := waitOpen(t, true)
+		id := engCreate(t, b)
+		l := engClaim(t, b)
+		streamAppend(t, b, l, "before the wait")
+		if _, err := b.Suspend(engCtx, l.Handle, waitArgs("go", waitTimeout(clock.MS()+5, "fail"))); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(10 * time.Millisecond)
+		if _, err := b.ExpireSuspensions(engCtx, clock.MS(), 10); err != nil {
+			t.Fatal(err)
+		}
+		if s := streamRead(t, b, id, 0); s.ClosedReason != backend.StreamClosedSuspensionTimeout || *s.ClosedAt != clock.MS() {
+			t.Fatalf("stream = %+v (state %s)", s, engState(t, b, id))
+		}
+	})
+}
