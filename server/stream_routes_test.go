@@ -1,12 +1,13 @@
 package server_test
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ffsqlite/ffsqlite/backend"
 	"github.com/ffsqlite/ffsqlite/internal/testdb"
@@ -230,5 +231,30 @@ func TestWorkerProgressRoute(t *testing.T) {
 	if _, ok := info["progress_pct"]; ok {
 		t.Fatal("route 3 shows progress; upstream's ExecutionInfo has no progress field")
 	}
-	_ = json.Valid
+}
+
+// TestStreamRoutesTailPollsForOtherWriters: a frame written without this
+// process's append (as another process would, straight into the file) is
+// found by the tail's periodic re-read.
+func TestStreamRoutesTailPollsForOtherWriters(t *testing.T) {
+	t.Parallel()
+	waiting := make(chan struct{}, 64)
+	a, _, id, _ := streamAPI(t, server.Config{ClaimPoll: 5 * time.Millisecond}, func(s *server.Server) {
+		server.SetStreamWaitHook(s, func() { waiting <- struct{}{} })
+	})
+	got := make(chan reply)
+	go func() { got <- a.do("GET", streamURL(id, 0, true, "block_ms=30000"), nil) }()
+	<-waiting
+	err := a.b.WriteTx(t.Context(), "test", func(ctx context.Context, tx *backend.Txn) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO ff_stream_frame SELECT partition_key, execution_id, 0, 5, 0,
+  '{"frame_type":"stdout","payload":"from elsewhere"}', 'durable', 5 FROM ff_exec_core`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := <-got
+	if r.status != 200 || !strings.Contains(r.body, `"id":"5-0"`) || !strings.Contains(r.body, "from elsewhere") {
+		t.Fatalf("tail: %d %s", r.status, r.body)
+	}
 }
