@@ -15,8 +15,8 @@
 // SDK kept for hypothetical callers: a name no layer uses is removed (as
 // the worker heartbeat, mark-dead and list calls were). Subscribe, the
 // in-process outbox feed, is kept for the dashboard's live updates and the
-// long-poll tails of the coming stream and flow work; nothing in the
-// product calls it yet.
+// long-polls of the coming flow work; nothing in the product calls it yet
+// (stream tails wake through StreamChanged, stream.go).
 //
 // # Layout
 //
