@@ -384,16 +384,21 @@ func appendJSONString(b []byte, s string) []byte {
 }
 
 // streamCloseReason is the close reason of the stream of an attempt that
-// ends with outcome and raw_fields patch (C4): the outcome's, or the
-// skip's and the suspension timeout's, which their failure_reason names.
+// ends with outcome and raw_fields patch (C4): the patch's own
+// stream_closed_reason when it names one, else the skip's and the
+// suspension timeout's, which their failure_reason names, else the
+// outcome's.
 // An already closed stream keeps its reason (endAttempt).
 func streamCloseReason(outcome, patch string) string {
-	if strings.Contains(patch, `"failure_reason"`) {
+	if strings.Contains(patch, `_reason"`) {
 		var p struct {
-			Reason string `json:"failure_reason"`
+			Reason      string `json:"failure_reason"`
+			CloseReason string `json:"stream_closed_reason"`
 		}
 		if json.Unmarshal([]byte(patch), &p) == nil {
 			switch {
+			case p.CloseReason != "":
+				return p.CloseReason
 			case p.Reason == "dependency_impossible":
 				return StreamClosedDependency
 			case strings.HasPrefix(p.Reason, "suspension_timeout"):
@@ -444,40 +449,58 @@ type streamKey struct {
 }
 
 // streamHub holds, per stream someone waits on, a channel closed at the
-// stream's next append or close in this process. Its zero value is ready.
+// stream's next append or close in this process, and how many waiters
+// hold it: the entry goes at the notify or when its last waiter leaves.
+// Its zero value is ready.
 type streamHub struct {
 	mu sync.Mutex
-	m  map[streamKey]chan struct{}
+	m  map[streamKey]*streamWaiters
 }
 
-func (h *streamHub) wait(k streamKey) <-chan struct{} {
+type streamWaiters struct {
+	ch chan struct{}
+	n  int
+}
+
+func (h *streamHub) wait(k streamKey) (<-chan struct{}, func()) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.m == nil {
-		h.m = map[streamKey]chan struct{}{}
+		h.m = map[streamKey]*streamWaiters{}
 	}
-	ch, ok := h.m[k]
+	e, ok := h.m[k]
 	if !ok {
-		ch = make(chan struct{})
-		h.m[k] = ch
+		e = &streamWaiters{ch: make(chan struct{})}
+		h.m[k] = e
 	}
-	return ch
+	e.n++
+	var once sync.Once
+	return e.ch, func() {
+		once.Do(func() {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			if e.n--; e.n == 0 && h.m[k] == e {
+				delete(h.m, k)
+			}
+		})
+	}
 }
 
 func (h *streamHub) notify(k streamKey) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if ch, ok := h.m[k]; ok {
-		close(ch)
+	if e, ok := h.m[k]; ok {
+		close(e.ch)
 		delete(h.m, k)
 	}
 }
 
 // StreamChanged returns a channel closed when the stream of attempt idx
-// of id next gets a frame or closes through this process (another process's
-// appends are seen only by reading again). Take it before reading, so no
+// of id next gets a frame or closes through this process (another
+// process's appends are seen only by reading again), and the release the
+// waiter calls once it stops waiting. Take it before reading, so no
 // append slips between the read and the wait.
-func (b *Backend) StreamChanged(id ExecutionID, idx uint32) <-chan struct{} {
+func (b *Backend) StreamChanged(id ExecutionID, idx uint32) (<-chan struct{}, func()) {
 	part, key := id.key()
 	return b.in.streams.wait(streamKey{part: part, key: string(key), idx: int64(idx)})
 }

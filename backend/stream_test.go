@@ -253,7 +253,8 @@ func TestStreamCloseReasons(t *testing.T) {
 			id := engCreate(t, b)
 			l := engClaim(t, b)
 			streamAppend(t, b, l, "out")
-			changed := b.StreamChanged(id, 0)
+			changed, release := b.StreamChanged(id, 0)
+			defer release()
 			tc.end(t, b, clock, l)
 			<-changed // the close wakes tails
 			s := streamRead(t, b, id, 0)
@@ -452,8 +453,10 @@ func TestStreamChangedWakesOnAppend(t *testing.T) {
 	b, _ := engOpen(t, true)
 	id := engCreate(t, b)
 	l := engClaim(t, b)
-	changed := b.StreamChanged(id, 0)
-	other := b.StreamChanged(id, 1)
+	changed, release := b.StreamChanged(id, 0)
+	defer release()
+	other, releaseOther := b.StreamChanged(id, 1)
+	defer releaseOther()
 	done := make(chan *backend.AppendResult)
 	go func() {
 		r, _ := b.AppendFrame(engCtx, l.Handle, backend.AppendFrameArgs{FrameType: "x"})

@@ -210,30 +210,31 @@ func (s *Server) tailWait(r *http.Request, id backend.ExecutionID, idx uint32, a
 	ctx := r.Context()
 	deadline := time.Now().Add(block)
 	for {
-		changed := s.b.StreamChanged(id, idx) // before the read: no append slips between
+		changed, release := s.b.StreamChanged(id, idx) // before the read: no append slips between
 		page, err := s.b.TailStream(ctx, id, idx, after, limit)
-		if err != nil || page.Count > 0 || page.Closed() {
-			return page, err
-		}
 		left := time.Until(deadline)
-		if left <= 0 {
-			return page, nil
+		if err != nil || page.Count > 0 || page.Closed() || left <= 0 {
+			release()
+			return page, err
 		}
 		if hook := s.streams.waitHook; hook != nil {
 			hook()
 		}
 		t := time.NewTimer(min(left, s.cfg.ClaimPoll))
+		var done bool
 		select {
 		case <-ctx.Done():
-			t.Stop()
-			return page, nil
+			done = true
 		case <-s.quit:
-			t.Stop()
-			return page, nil
+			done = true
 		case <-changed:
 		case <-t.C:
 		}
 		t.Stop()
+		release()
+		if done {
+			return page, nil
+		}
 	}
 }
 
