@@ -48,6 +48,7 @@ type inner struct {
 	// and shut down through onClose.
 	hubOnce sync.Once
 	hub     *eventHub
+	streams streamHub // tails waiting for an append (stream.go)
 
 	// bg runs follow-up work after a call answered (background.go),
 	// created lazily and stopped through onClose.

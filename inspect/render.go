@@ -296,6 +296,9 @@ func (p Printer) executionText(d *ExecutionDetail) error {
 		"payload", fmt.Sprintf("%d bytes", d.PayloadSize),
 		"result", result,
 	)
+	if d.Progress != nil {
+		p.kv("progress", fmt.Sprintf("%d%% %s (at %s)", d.Progress.Pct, d.Progress.Message, p.ts(d.Progress.UpdatedAtMS)))
+	}
 	p.section("state vector")
 	p.kv(
 		"lifecycle_phase", d.State.LifecyclePhase,

@@ -334,8 +334,6 @@ func TestUnavailableRoutes(t *testing.T) {
 	for _, c := range []struct{ method, path, op string }{
 		{"POST", id + "/reclaim", "issue_reclaim_grant"},
 		{"POST", "/v1/workers/w1/claim", "claim_for_worker"},
-		{"GET", id + "/attempts/0/stream", "read_stream"},
-		{"GET", id + "/attempts/0/stream/tail", "tail_stream"},
 	} {
 		t.Run(c.op, func(t *testing.T) {
 			var body any
