@@ -332,8 +332,6 @@ func TestUnavailableRoutes(t *testing.T) {
 	a, _ := fileAPI(t, server.Config{})
 	id := ep(backend.NewExecutionID(0))
 	for _, c := range []struct{ method, path, op string }{
-		{"POST", id + "/reclaim", "issue_reclaim_grant"},
-		{"POST", "/v1/workers/w1/claim", "claim_for_worker"},
 		{"GET", id + "/attempts/0/stream", "read_stream"},
 		{"GET", id + "/attempts/0/stream/tail", "tail_stream"},
 	} {
