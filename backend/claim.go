@@ -218,6 +218,7 @@ func (b *Backend) claim(ctx context.Context, args ClaimArgs, n int) ([]*Lease, e
 		} else if err := w.refreshReady(); err != nil {
 			return err
 		}
+		var quotas quotaAdmission
 		for len(leases) < n {
 			part, key, attemptState, found, err := pick(args.LaneID, w.now, p.capsJSON)
 			if err != nil {
@@ -225,6 +226,12 @@ func (b *Backend) claim(ctx context.Context, args ClaimArgs, n int) ([]*Lease, e
 			}
 			if !found {
 				return nil
+			}
+			if ok, err := quotas.admit(w, part, key); err != nil || !ok {
+				if err != nil {
+					return err
+				}
+				continue // blocked by its quota (quota_admission.go)
 			}
 			lease, err := w.grantLease(part, key, attemptState, args, p.ttl)
 			if err != nil {

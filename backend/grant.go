@@ -26,6 +26,11 @@ import (
 //     eligible (public state waiting) but no plain claim takes it
 //     (notGranted is part of the claim's rule) and no second grant is
 //     issued for it, as on Valkey where every claim consumes a grant.
+//   - Quota admission (the ffsqlite extension of quota_admission.go)
+//     runs when the grant is issued, as canonical's scheduler admits
+//     before it grants; a refused candidate is blocked rate_limited (the
+//     quota-unblock reconciler re-checks it) and the walk goes on. The
+//     consumption does not admit again.
 //   - A grant expires lazily: every rule compares expires_at_ms with the
 //     clock, and each issue first deletes the grants already expired
 //     (ff_claim_grant_expiry_idx).
@@ -133,7 +138,8 @@ func partitionLabel(part int64) string { return fmt.Sprintf("{fp:%d}", part) }
 // IssueClaimGrant is route 14: it walks the lane's eligible executions in
 // claim order (priority, then age), skips those whose required
 // capabilities the worker lacks, those whose budget is at a hard limit
-// and those another live grant holds, and grants the first one to the
+// and those another live grant holds, blocks those its quota refuses,
+// and grants the first one left to the
 // worker for args.GrantTTLMS. It returns nil, nil when nothing is
 // grantable. The execution stays eligible until ClaimFromGrant consumes
 // the grant or it expires.
@@ -159,14 +165,29 @@ func (b *Backend) IssueClaimGrant(ctx context.Context, args ClaimGrantArgs) (*Cl
 		} else if err := w.refreshReady(); err != nil {
 			return err
 		}
-		var part int64
-		var key []byte
-		err := w.queryRow(q, args.LaneID, w.now, p.capsJSON).Scan(&part, &key)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return err
+		var (
+			part   int64
+			key    []byte
+			quotas quotaAdmission
+		)
+		for {
+			err := w.queryRow(q, args.LaneID, w.now, p.capsJSON).Scan(&part, &key)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			// Quota admission (quota_admission.go) at issue, as the
+			// scheduler admits before it grants: a refused candidate is
+			// blocked (out of the walk) and the next one is tried.
+			ok, err := quotas.admit(w, part, key)
+			if err != nil {
+				return err
+			}
+			if ok {
+				break
+			}
 		}
 		id, err := execIDFromRow(part, key)
 		if err != nil {

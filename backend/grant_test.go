@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/ffsqlite/ffsqlite/backend"
 	"github.com/ffsqlite/ffsqlite/internal/testdb"
 )
@@ -211,6 +213,32 @@ func TestClaimGrantResumes(t *testing.T) {
 		if err != nil || !r.Resumed || r.AttemptIndex != l.AttemptIndex || r.AttemptID != l.AttemptID ||
 			r.LeaseEpoch != l.LeaseEpoch+1 || r.Handle.Kind != backend.HandleResumed {
 			t.Fatalf("resumed = %+v, %v (first %+v)", r, err, l)
+		}
+	})
+}
+
+// TestClaimGrantQuota: route 14 admits at issue; a candidate its quota
+// refuses (rate 1 per window) is blocked rate_limited and the walk grants
+// the next one.
+func TestClaimGrantQuota(t *testing.T) {
+	engBoth(t, func(t *testing.T, b *backend.Backend, clock *testdb.Clock) {
+		qid := uuid.New()
+		if _, err := b.CreateQuotaPolicy(engCtx, backend.CreateQuotaPolicyArgs{QuotaPolicyID: qid, WindowSeconds: 60,
+			MaxRequestsPerWindow: 1}); err != nil {
+			t.Fatal(err)
+		}
+		pol := engPolicy(`{"quota_policy_id":"` + qid.String() + `"}`)
+		first := engCreate(t, b, engPrio(9), pol)
+		second := engCreate(t, b, engPrio(8), pol)
+		free := engCreate(t, b, engPrio(1))
+		if g := mustGrant(t, b); g.ExecutionID != first {
+			t.Fatalf("grant 1 = %s", g.ExecutionID)
+		}
+		if g := mustGrant(t, b); g.ExecutionID != free {
+			t.Fatalf("grant 2 = %s, want the unattached one", g.ExecutionID)
+		}
+		if s := engState(t, b, second); s != "rate_limited" {
+			t.Fatalf("refused candidate is %s", s)
 		}
 	})
 }
