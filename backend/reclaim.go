@@ -84,9 +84,12 @@ func reclaimCap(p *ExecutionPolicy) int64 {
 var (
 	// qMarkAttempt takes the current attempt's lease out of the expiry
 	// index (the attempt keeps running until the reclaim ends it); the
-	// expiry it had is kept in raw_fields.
+	// expiry it had is kept in raw_fields. With ?4 (an expired lease's
+	// mark) the stream closes with reason ?4 at ?5 unless it was closed
+	// already (C4); a revoked lease's stream stays open until the reclaim.
 	qMarkAttempt = `UPDATE ff_attempt SET lease_expires_at_ms = NULL,
-  raw_fields = json_set(raw_fields, '$.lease_expired_at_ms', lease_expires_at_ms)
+  raw_fields = ` + streamCloseSQL("json_object('lease_expired_at_ms', lease_expires_at_ms)",
+		"CASE WHEN ?4 IS NOT NULL THEN ?5 END", "?4") + `
 WHERE partition_key = ?1 AND execution_id = ?2 AND attempt_index = ?3 AND outcome IS NULL
   AND lease_expires_at_ms IS NOT NULL`
 
@@ -125,9 +128,14 @@ func reclaimState(h *execHead, now int64) (ok bool, detail string) {
 // requeue it.
 func (w *wtx) markReclaimable(id ExecutionID, h *execHead) error {
 	part, key := id.key()
-	if _, err := w.exec(qMarkAttempt, part, key, h.attemptIndex); err != nil {
+	var closeReason any
+	if h.ownership == "leased" {
+		closeReason = StreamClosedLeaseExpired
+	}
+	if _, err := w.exec(qMarkAttempt, part, key, h.attemptIndex, closeReason, w.now); err != nil {
 		return err
 	}
+	w.streamChanged(part, key, h.attemptIndex)
 	n, err := w.affected(qMarkExec, part, key)
 	if err != nil || n == 0 {
 		return err

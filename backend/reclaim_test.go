@@ -42,6 +42,19 @@ WHERE partition_key = ? AND execution_id = ? AND attempt_index = ?`, int64(part)
 	return s
 }
 
+// streamReason is an attempt's stream close reason ("-": open).
+func streamReason(t *testing.T, b *backend.Backend, id backend.ExecutionID, idx uint32) string {
+	t.Helper()
+	var s string
+	err := b.ReaderDB().QueryRowContext(engCtx, `SELECT COALESCE(json_extract(raw_fields, '$.stream_closed_reason'), '-')
+FROM ff_attempt WHERE partition_key = ? AND execution_id = ? AND attempt_index = ?`,
+		int64(id.Partition), id.UUID[:], idx).Scan(&s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func reclaimCount(t *testing.T, b *backend.Backend, id backend.ExecutionID) (n int64, ownership string) {
 	t.Helper()
 	err := b.ReaderDB().QueryRowContext(engCtx, `SELECT lease_reclaim_count, ownership_state FROM ff_exec_core
@@ -67,6 +80,9 @@ func TestReclaimAfterRevoke(t *testing.T) {
 			t.Fatal(err)
 		}
 		g := mustReclaimGrant(t, b, id)
+		if r := streamReason(t, b, id, old.AttemptIndex); r != "-" {
+			t.Fatalf("a revoked lease's stream closed at the grant: %s", r)
+		}
 		if _, err := b.IssueReclaimGrant(engCtx, reclaimGrantArgs(id)); err == nil {
 			t.Fatal("a second reclaim grant while the first is live")
 		} else {
@@ -85,6 +101,9 @@ func TestReclaimAfterRevoke(t *testing.T) {
 		}
 		if got := attemptRow(t, b, id, old.AttemptIndex); got != "interrupted_reclaimed/lease_revoked" {
 			t.Fatalf("prior attempt = %s", got)
+		}
+		if r := streamReason(t, b, id, old.AttemptIndex); r != backend.StreamClosedReclaimed {
+			t.Fatalf("prior stream closed %s, want reclaimed", r)
 		}
 		if n, own := reclaimCount(t, b, id); n != 1 || own != "leased" {
 			t.Fatalf("reclaim count %d, ownership %s", n, own)
@@ -121,6 +140,9 @@ func TestReclaimExpiredNotSwept(t *testing.T) {
 		g := mustReclaimGrant(t, b, id)
 		if _, own := reclaimCount(t, b, id); own != "lease_expired_reclaimable" {
 			t.Fatalf("ownership after the grant = %s", own)
+		}
+		if r := streamReason(t, b, id, old.AttemptIndex); r != backend.StreamClosedLeaseExpired {
+			t.Fatalf("marked lease's stream = %s, want lease_expired", r)
 		}
 		if rep, err := b.ExpireLeases(engCtx, clock.MS(), 100); err != nil || rep.Processed != 0 {
 			t.Fatalf("ExpireLeases = %+v, %v; want the marked lease left alone", rep, err)
