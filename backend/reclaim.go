@@ -224,8 +224,8 @@ func (r ReclaimGrantResult) MarshalJSON() ([]byte, error) {
 // live grant holds (409).
 const CodeGrantAlreadyExists = "grant_already_exists"
 
-// IssueReclaimGrant is route 13: for an active execution whose lease was
-// revoked or expired (marked, or not swept yet), held by no live grant,
+// IssueReclaimGrant is route 13: for an active execution of args.LaneID whose
+// lease was revoked or expired (marked, or not swept yet), held by no live grant,
 // whose required capabilities the worker has, it marks the lease
 // reclaimable if needed and grants the reclaim to the worker for
 // GrantTTLMS. An execution whose lease_reclaim_count has reached its cap
@@ -256,6 +256,15 @@ func (b *Backend) IssueReclaimGrant(ctx context.Context, args ReclaimGrantArgs) 
 			return nil
 		}
 		part, key := id.key()
+		var lane string
+		if err := w.queryRow(`SELECT lane_id FROM ff_exec_core WHERE partition_key = ?1 AND execution_id = ?2`,
+			part, key).Scan(&lane); err != nil {
+			return err
+		}
+		if lane != args.LaneID {
+			out.Status, out.Detail = ReclaimNotReclaimable, "execution is in lane "+strconv.Quote(lane)
+			return nil
+		}
 		var missing []string
 		if err := w.scanStrings(&missing, `SELECT capability FROM ff_execution_capabilities
 WHERE execution_id = ?1 AND capability NOT IN (SELECT value FROM json_each(?2)) ORDER BY capability`, key, p.capsJSON); err != nil {

@@ -277,6 +277,12 @@ func TestReclaimRefusals(t *testing.T) {
 			_, err := b.ReclaimExecution(engCtx, a)
 			engWantCode(t, err, c.kind, "")
 		}
+		wrongLane := reclaimGrantArgs(id)
+		wrongLane.LaneID = "elsewhere"
+		if r, err := b.IssueReclaimGrant(engCtx, wrongLane); err != nil || r.Status != backend.ReclaimNotReclaimable ||
+			r.Detail != `execution is in lane "default"` {
+			t.Fatalf("wrong lane = %+v, %v", r, err)
+		}
 		for _, bad := range []func(*backend.ReclaimGrantArgs){
 			func(a *backend.ReclaimGrantArgs) { a.GrantTTLMS = 0 },
 			func(a *backend.ReclaimGrantArgs) { a.WorkerID = "" },
