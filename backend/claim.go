@@ -55,8 +55,8 @@ type Lease struct {
 // claimableRow is the claim's rule for one execution e: in lane ?1,
 // runnable, eligible now or delayed with delay_until <= ?2 (no promoter
 // needed), and every capability it requires in the worker's set ?3 (a
-// JSON array). The ready index's pick (readyindex.go) and the
-// schema-only queries below share it.
+// JSON array), held by no live grant (grant.go). The ready index's pick
+// (readyindex.go) and the schema-only queries below share it.
 const claimableRow = `e.lane_id = ?1 AND e.lifecycle_phase = 'runnable'
   AND (e.eligibility_state = 'eligible_now'
        OR (e.eligibility_state = 'not_eligible_until_time'
@@ -64,7 +64,7 @@ const claimableRow = `e.lane_id = ?1 AND e.lifecycle_phase = 'runnable'
   AND NOT EXISTS (
     SELECT 1 FROM ff_execution_capabilities c
     WHERE c.execution_id = e.execution_id
-      AND c.capability NOT IN (SELECT value FROM json_each(?3)))`
+      AND c.capability NOT IN (SELECT value FROM json_each(?3)))` + notGranted
 
 var (
 	// qClaimPickSchema is the claim's choice from the file's schema alone:

@@ -43,7 +43,9 @@
 //     the claim's rule; fresh, retry, reclaim and resumed claims),
 //     readyindex.go (the claim's ready index in the writer connection's
 //     TEMP schema), lease.go, complete.go, fail.go, operator.go (cancel,
-//     priority, replay, revoke), reads.go;
+//     priority, replay, revoke), reads.go, grant.go (route 14's claim
+//     grants and their consumption), reclaim.go (route 13's reclaim
+//     grants, reclaim, canonical lease-expiry marking);
 //   - durable waits (the pure rules are in package suspension): suspend.go,
 //     waitpoint.go (pending waitpoints, close, list), signal.go (delivery,
 //     observe), resume.go (resume and the resumed attempt), delay.go,

@@ -23,6 +23,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/executions/{id}/attempts/{idx}/stream/tail", s.tailStream)          // 16
 	m.HandleFunc("POST /v1/executions/{id}/replay", s.replayExecution)                        // 11
 	m.HandleFunc("POST /v1/executions/{id}/revoke-lease", s.revokeLease)                      // 12
+	m.HandleFunc("POST /v1/executions/{id}/reclaim", s.issueReclaimGrant)                     // 13
+	m.HandleFunc("POST /v1/workers/{worker_id}/claim", s.claimForWorker)                      // 14
 	m.HandleFunc("POST /v1/budgets", s.createBudget)                                          // 22
 	m.HandleFunc("GET /v1/budgets/{id}", s.getBudget)                                         // 23
 	m.HandleFunc("POST /v1/budgets/{id}/usage", s.reportUsage)                                // 24
@@ -53,6 +55,8 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /v1/worker/wait-children", s.workerWaitChildren)
 	m.HandleFunc("POST /v1/worker/frames", s.workerAppendFrame)
 	m.HandleFunc("POST /v1/worker/progress", s.workerProgress)
+	m.HandleFunc("POST /v1/worker/claim-grant", s.workerClaimGrant) // grant_routes.go
+	m.HandleFunc("POST /v1/worker/reclaim", s.workerReclaim)
 	// Operator resume of a suspended execution (extension).
 	m.HandleFunc("POST /v1/executions/{id}/resume", s.resumeExecution)
 
@@ -64,11 +68,6 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /ui/api/waits", s.uiWaits)
 	m.HandleFunc("GET /ui/api/flows", s.uiFlows)
 	m.HandleFunc("GET /ui/api/flow", s.uiFlow)
-
-	// Routes whose engine support arrives with later work answer ff-server's
-	// 503 "unavailable" envelope, never a 404.
-	m.HandleFunc("POST /v1/executions/{id}/reclaim", unavailable("issue_reclaim_grant"))
-	m.HandleFunc("POST /v1/workers/{worker_id}/claim", unavailable("claim_for_worker"))
 
 	m.HandleFunc("/", s.noRoute)
 }
