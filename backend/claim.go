@@ -55,8 +55,8 @@ type Lease struct {
 // claimableRow is the claim's rule for one execution e: in lane ?1,
 // runnable, eligible now or delayed with delay_until <= ?2 (no promoter
 // needed), and every capability it requires in the worker's set ?3 (a
-// JSON array). The ready index's pick (readyindex.go) and the
-// schema-only queries below share it.
+// JSON array), held by no live grant (grant.go). The ready index's pick
+// (readyindex.go) and the schema-only queries below share it.
 const claimableRow = `e.lane_id = ?1 AND e.lifecycle_phase = 'runnable'
   AND (e.eligibility_state = 'eligible_now'
        OR (e.eligibility_state = 'not_eligible_until_time'
@@ -64,7 +64,7 @@ const claimableRow = `e.lane_id = ?1 AND e.lifecycle_phase = 'runnable'
   AND NOT EXISTS (
     SELECT 1 FROM ff_execution_capabilities c
     WHERE c.execution_id = e.execution_id
-      AND c.capability NOT IN (SELECT value FROM json_each(?3)))`
+      AND c.capability NOT IN (SELECT value FROM json_each(?3)))` + notGranted
 
 var (
 	// qClaimPickSchema is the claim's choice from the file's schema alone:
@@ -218,6 +218,7 @@ func (b *Backend) claim(ctx context.Context, args ClaimArgs, n int) ([]*Lease, e
 		} else if err := w.refreshReady(); err != nil {
 			return err
 		}
+		var quotas quotaAdmission
 		for len(leases) < n {
 			part, key, attemptState, found, err := pick(args.LaneID, w.now, p.capsJSON)
 			if err != nil {
@@ -225,6 +226,12 @@ func (b *Backend) claim(ctx context.Context, args ClaimArgs, n int) ([]*Lease, e
 			}
 			if !found {
 				return nil
+			}
+			if ok, err := quotas.admit(w, part, key); err != nil || !ok {
+				if err != nil {
+					return err
+				}
+				continue // blocked by its quota (quota_admission.go)
 			}
 			lease, err := w.grantLease(part, key, attemptState, args, p.ttl)
 			if err != nil {

@@ -165,6 +165,9 @@ func prepareCreateExecution(op string, args CreateExecutionArgs) (*createPlan, e
 	part, key := args.ExecutionID.key()
 	p.part, p.key = part, key
 	p.caps = policy.requiredCapabilities()
+	if err := validateQuotaAttachment(op, policy); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -233,6 +236,9 @@ func (w *wtx) createExecution(p *createPlan) (CreateExecutionResult, error) {
 	payload := []byte(args.InputPayload)
 	if payload == nil {
 		payload = []byte{}
+	}
+	if err := w.checkQuotaAttachment("create_execution", policy); err != nil {
+		return res, err
 	}
 	n, err := w.affected(qInsertExec, part, key, args.LaneID, elig, public, blocking, p.prio, now,
 		deadline, payload, p.policyCol, string(rawJSON))

@@ -15,8 +15,8 @@
 // SDK kept for hypothetical callers: a name no layer uses is removed (as
 // the worker heartbeat, mark-dead and list calls were). Subscribe, the
 // in-process outbox feed, is kept for the dashboard's live updates and the
-// long-poll tails of the coming stream and flow work; nothing in the
-// product calls it yet.
+// long-polls of the coming flow work; nothing in the product calls it yet
+// (stream tails wake through StreamChanged, stream.go).
 //
 // # Layout
 //
@@ -43,7 +43,9 @@
 //     the claim's rule; fresh, retry, reclaim and resumed claims),
 //     readyindex.go (the claim's ready index in the writer connection's
 //     TEMP schema), lease.go, complete.go, fail.go, operator.go (cancel,
-//     priority, replay, revoke), reads.go;
+//     priority, replay, revoke), reads.go, grant.go (route 14's claim
+//     grants and their consumption), reclaim.go (route 13's reclaim
+//     grants, reclaim, canonical lease-expiry marking);
 //   - durable waits (the pure rules are in package suspension): suspend.go,
 //     waitpoint.go (pending waitpoints, close, list), signal.go (delivery,
 //     observe), resume.go (resume and the resumed attempt), delay.go,
@@ -61,5 +63,12 @@
 //     (SweepReport), expiry.go, timeouts.go, promote.go,
 //     suspension_timeout.go (suspension timeouts, pending-waitpoint
 //     expiry), and the budget and worker sweeps beside their aggregates;
-//   - aggregates: budget.go, budget_usage.go, worker.go, hmac.go.
+//   - attempt streams and progress: stream.go (fenced append, retention,
+//     close reasons, the tails' wake-up hub), stream_summary.go (the
+//     summary document's merge patch), stream_reads.go (range, tail,
+//     summary), stream_validate.go (their input rules and cursors),
+//     progress.go;
+//   - aggregates: budget.go, budget_usage.go, worker.go, hmac.go;
+//     quota.go (route 26) and quota_admission.go (ffsqlite's
+//     policy.quota_policy_id: admission at claim, the quota-unblock sweep).
 package backend

@@ -28,7 +28,8 @@ WHERE partition_key = ?1 AND execution_id = ?2 AND lifecycle_phase = 'active'`
 // execution goes back to waiting (runnable / eligible_now /
 // attempt_interrupted, lease_reclaim_count+1) and the next claim creates a
 // reclaim attempt; otherwise it becomes terminal / failed with completion
-// event "failed".
+// event "failed". With Options.LeaseExpiry LeaseExpiryReclaimable it
+// marks the lease instead (canonical; reclaim.go).
 func (b *Backend) ExpireLeases(ctx context.Context, nowMS int64, limit int) (SweepReport, error) {
 	const op = "expire_leases"
 	return b.sweep(ctx, op, qExpiredLeases, true, nowMS, limit, func(w *wtx, c sweepCandidate) (bool, error) {
@@ -38,6 +39,9 @@ func (b *Backend) ExpireLeases(ctx context.Context, nowMS int64, limit int) (Swe
 		}
 		if h.lifecycle != "active" || h.attemptIndex != c.idx || !h.live() || h.expires.Int64 > w.now {
 			return false, nil
+		}
+		if w.b.in.opts.LeaseExpiry == LeaseExpiryReclaimable {
+			return true, w.markReclaimable(c.id, h) // canonical marking (reclaim.go)
 		}
 		part, key := c.id.key()
 		if err := w.endAttempt(part, key, c.idx, "interrupted", 0, "{}"); err != nil {

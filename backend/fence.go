@@ -90,8 +90,9 @@ func (w *wtx) fence(op string, h Handle) (*fenced, error) {
 
 // qFencedEnd ends the handle's attempt only when the fence holds: exactly
 // the conditions fence checks, so the happy path needs no read first.
+// The attempt's stream closes with reason ?9 (stream.go).
 var qFencedEnd = hotStmt(`UPDATE ff_attempt SET outcome = ?6, terminal_at_ms = ?5, lease_expires_at_ms = NULL,
-  raw_fields = json_patch(raw_fields, ?8)
+  raw_fields = ` + streamCloseSQL("?8", "?5", "?9") + `
 WHERE partition_key = ?1 AND execution_id = ?2 AND attempt_index = ?3 AND lease_epoch = ?4
   AND outcome IS NULL AND lease_expires_at_ms > ?5 AND json_extract(raw_fields, '$.lease_id') = ?7
   AND EXISTS (SELECT 1 FROM ff_exec_core e WHERE e.partition_key = ?1 AND e.execution_id = ?2
@@ -105,11 +106,13 @@ func (w *wtx) fencedEnd(op string, h Handle, outcome, patch string) (HandlePaylo
 		return p, engineOp(err, op)
 	}
 	part, key := p.ExecutionID.key()
-	n, err := w.affected(qFencedEnd, part, key, int64(p.AttemptIndex), int64(p.LeaseEpoch), w.now, outcome, p.LeaseID, patch)
+	n, err := w.affected(qFencedEnd, part, key, int64(p.AttemptIndex), int64(p.LeaseEpoch), w.now, outcome, p.LeaseID, patch,
+		streamCloseReason(outcome, patch))
 	if err != nil {
 		return p, err
 	}
 	if n == 1 {
+		w.streamChanged(part, key, int64(p.AttemptIndex))
 		return p, nil
 	}
 	if _, err := w.fence(op, h); err != nil {

@@ -18,7 +18,10 @@ func (b *Backend) CancelByHolder(ctx context.Context, h Handle, reason string) (
 		if err != nil {
 			return err
 		}
-		patch := jsonString(map[string]any{"failure_reason": "cancelled: " + reason})
+		// The attempt records who cancelled it: a holder's cancel releases
+		// the lease where an operator's revokes it, and the storage
+		// invariants (docs/storage.md) tell the two apart by this field.
+		patch := jsonString(map[string]any{"failure_reason": "cancelled: " + reason, "cancelled_by": SourceLeaseHolder})
 		if err := w.endAttempt(f.part, f.key, int64(f.h.AttemptIndex), "cancelled", 1, patch); err != nil {
 			return err
 		}

@@ -48,6 +48,7 @@ type inner struct {
 	// and shut down through onClose.
 	hubOnce sync.Once
 	hub     *eventHub
+	streams streamHub // tails waiting for an append (stream.go)
 
 	// bg runs follow-up work after a call answered (background.go),
 	// created lazily and stopped through onClose.
@@ -68,6 +69,11 @@ type inner struct {
 	// (readyindex.go).
 	readyEpoch atomic.Int64
 	readyStamp atomic.Pointer[readyStamp]
+	// quotaOff, set only by benchmarks, skips quota admission (the
+	// baseline of its price; quota_admission.go).
+	quotaOff bool
+	// quotaHits counts claim candidates blocked by their quota.
+	quotaHits atomic.Int64
 }
 
 // SchemaAheadError is returned by Open when the database's goose version is

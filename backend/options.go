@@ -93,6 +93,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the engine's clock. Defaults to time.Now. Tests inject one.
 	Now func() time.Time
+	// LeaseExpiry is what the lease-expiry reconciler does with an expired
+	// lease (reclaim.go); empty means LeaseExpiryRequeue.
+	LeaseExpiry LeaseExpiryMode
 }
 
 var validSynchronous = []string{"OFF", "NORMAL", "FULL", "EXTRA"}
@@ -133,6 +136,9 @@ func (o Options) withDefaults() Options {
 func (o Options) validate() error {
 	if o.PoolSize < 1 {
 		return fmt.Errorf("invalid pool size %d: must be > 0", o.PoolSize)
+	}
+	if err := o.LeaseExpiry.check(); err != nil {
+		return err
 	}
 	if o.BusyTimeout < 0 {
 		return fmt.Errorf("invalid busy timeout %s: must not be negative", o.BusyTimeout)

@@ -33,6 +33,9 @@ type ExecutionPolicy struct {
 	DedupWindowMS          *uint64              `json:"dedup_window_ms,omitempty"`
 	StreamPolicy           *StreamPolicy        `json:"stream_policy,omitempty"`
 	MaxSignalsPerExecution *uint32              `json:"max_signals_per_execution,omitempty"`
+	// QuotaPolicyID attaches the execution to a quota policy (an ffsqlite
+	// extension, quota_admission.go: upstream never attaches one).
+	QuotaPolicyID *string `json:"quota_policy_id,omitempty"`
 }
 
 // RetryPolicy says how often and after what backoff a failed attempt is

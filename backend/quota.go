@@ -10,9 +10,10 @@ import (
 )
 
 // Quota policies (route 26, engine-canonical.md §2.4). Creating one stores
-// its limits and nothing else: admission (the sliding window and the
-// concurrency cap) belongs to the scheduler-side claim, which no REST
-// route reaches yet, so a quota is inert until that lands.
+// its limits and nothing else. Upstream never attaches a quota to an
+// execution (C9), so over its REST API a quota is inert; ffsqlite's
+// extension policy.quota_policy_id attaches one and the claim enforces it
+// (quota_admission.go).
 
 // quotaPartition is the partition_key of every quota policy ffsqlite
 // writes: ff_partition_config seeds one quota partition, as for budgets.

@@ -10,23 +10,26 @@ import (
 
 // qEndAttempt ends a running attempt: outcome, end time, no live lease
 // (lease_expires_at_ms NULL), epoch bumped by ?6, raw_fields patched.
+// The attempt's stream closes with reason ?8 (stream.go).
 var qEndAttempt = hotStmt(`UPDATE ff_attempt SET outcome = ?4, terminal_at_ms = ?5,
-  lease_expires_at_ms = NULL, lease_epoch = lease_epoch + ?6, raw_fields = json_patch(raw_fields, ?7)
+  lease_expires_at_ms = NULL, lease_epoch = lease_epoch + ?6, raw_fields = ` + streamCloseSQL("?7", "?5", "?8") + `
 WHERE partition_key = ?1 AND execution_id = ?2 AND attempt_index = ?3 AND outcome IS NULL`)
 
 // endAttempt ends running attempt idx with outcome (success, failed,
 // cancelled, expired, interrupted), bumping its lease epoch by bump and
-// merge-patching its raw_fields with patch; it fails with stale_lease if
+// merge-patching its raw_fields with patch, and closes its stream with
+// the reason of C4 (streamCloseReason); it fails with stale_lease if
 // the attempt already ended. It writes no lease event: the caller does,
 // with the event type its path calls for.
 func (w *wtx) endAttempt(part int64, key []byte, idx int64, outcome string, bump int64, patch string) error {
-	n, err := w.affected(qEndAttempt, part, key, idx, outcome, w.now, bump, patch)
+	n, err := w.affected(qEndAttempt, part, key, idx, outcome, w.now, bump, patch, streamCloseReason(outcome, patch))
 	if err != nil {
 		return err
 	}
 	if n != 1 {
 		return newErr(KindContention, "", CodeStaleLease, "stale lease: attempt %d already ended", idx)
 	}
+	w.streamChanged(part, key, idx)
 	return nil
 }
 

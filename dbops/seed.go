@@ -23,9 +23,10 @@ type seedArray struct {
 // Adding one is one entry here and a backend.SeedItem args type.
 func seedArrays() []seedArray {
 	return []seedArray{
+		// Quotas first: an execution's policy.quota_policy_id must name one.
+		{"quotas", decodeEntry[backend.CreateQuotaPolicyArgs]},   // route 26
 		{"executions", decodeEntry[backend.CreateExecutionArgs]}, // route 2
 		{"budgets", decodeEntry[backend.CreateBudgetArgs]},       // route 22
-		{"quotas", decodeEntry[backend.CreateQuotaPolicyArgs]},   // route 26
 		{"flows", decodeEntry[backend.CreateFlowArgs]},           // route 17
 		{"members", decodeEntry[backend.AddExecutionToFlowArgs]}, // route 18
 		{"edges", decodeEntry[backend.StageDependencyEdgeArgs]},  // route 20, then applied (route 21)

@@ -47,7 +47,7 @@ func TestSeedBadEntryNamesItAndAppliesNothing(t *testing.T) {
 		{"engine validation", `{"executions":[` + good + `,` + execEntry("31111111-2222-4333-8444-555555555555", strings.Repeat("l", 65)) + `]}`, "executions[1]: create_execution: lane_id: must be 1..=64 bytes"},
 		{"budget rule", `{"budgets":[` + strings.Replace(budgetEntry, `"soft_limits":[5]`, `"soft_limits":[]`, 1) + `]}`, "budgets[0]: create_budget: dimensions / hard_limits / soft_limits length mismatch"},
 		{"not an object", `{"executions":[7]}`, "executions[0]: not a JSON object"},
-		{"unknown array", `{"flowz":[]}`, `unknown array "flowz" (known: executions, budgets, quotas, flows, members, edges)`},
+		{"unknown array", `{"flowz":[]}`, `unknown array "flowz" (known: quotas, executions, budgets, flows, members, edges)`},
 		{"not an array", `{"budgets":{}}`, `"budgets" is not an array`},
 		{"not json", `[1,2`, "not a JSON object"},
 	}

@@ -57,6 +57,9 @@ type ExecutionDetail struct {
 	// Events are the execution's most recent outbox events (at most
 	// RecentEvents), newest first.
 	Events []Event `json:"events"`
+	// Progress is the worker's last progress report (POST
+	// /v1/worker/progress), absent when none was made.
+	Progress *Progress `json:"progress,omitempty"`
 
 	uid []byte // execution_id as stored
 }
@@ -204,6 +207,9 @@ func scanExecution(row *sql.Row) (*ExecutionDetail, error) {
 	d.RetryCount, d.ReplayCount = deref(fieldInt(f, "retry_count")), deref(fieldInt(f, "replay_count"))
 	d.DelayUntilMS = fieldInt(f, "delay_until")
 	d.FailureClass, d.FailureReason = fieldStr(f, "failure_class"), fieldStr(f, "failure_reason")
+	if pct := fieldInt(f, "progress_pct"); pct != nil {
+		d.Progress = &Progress{Pct: *pct, Message: deref(fieldStr(f, "progress_message")), UpdatedAtMS: deref(fieldInt(f, "progress_updated_at"))}
+	}
 	d.Tags = json.RawMessage("{}")
 	if t, ok := f["tags"]; ok && t != nil {
 		if b, err := json.Marshal(t); err == nil {
@@ -305,4 +311,11 @@ func executionEvents(ctx context.Context, db queryer, cat *catalog, part int64, 
 		all = []Event{}
 	}
 	return all, nil
+}
+
+// Progress is a worker's last progress report.
+type Progress struct {
+	Pct         int64  `json:"pct"`
+	Message     string `json:"message"`
+	UpdatedAtMS int64  `json:"updated_at_ms"`
 }

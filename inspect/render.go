@@ -296,6 +296,9 @@ func (p Printer) executionText(d *ExecutionDetail) error {
 		"payload", fmt.Sprintf("%d bytes", d.PayloadSize),
 		"result", result,
 	)
+	if d.Progress != nil {
+		p.kv("progress", fmt.Sprintf("%d%% %s (at %s)", d.Progress.Pct, d.Progress.Message, p.ts(d.Progress.UpdatedAtMS)))
+	}
 	p.section("state vector")
 	p.kv(
 		"lifecycle_phase", d.State.LifecyclePhase,
@@ -590,13 +593,17 @@ func (p Printer) quotasText(l *QuotaList) error {
 		if q.MaxRequestsPerWindow > 0 {
 			rate = fmt.Sprintf("%d/%d in %ds", q.AdmittedInWindow, q.MaxRequestsPerWindow, q.RequestsPerWindowSeconds)
 		}
-		conc := itoa(q.ActiveConcurrency)
+		conc := itoa(q.SlotsInUse)
 		if q.ActiveConcurrencyCap > 0 {
 			conc += "/" + itoa(q.ActiveConcurrencyCap)
 		}
-		rows = append(rows, []string{q.ID, rate, conc, itoa(q.AdmittedLive), p.Painter.State(q.Status)})
+		status := p.Painter.State(q.Status)
+		if q.RetryAfterMS != nil {
+			status += fmt.Sprintf(" (next in %dms)", *q.RetryAfterMS)
+		}
+		rows = append(rows, []string{q.ID, rate, conc, itoa(q.Blocked), itoa(q.AdmittedLive), status})
 	}
-	return render.Table(p.W, []string{"quota", "window", "concurrency", "admitted", "status"}, rows)
+	return render.Table(p.W, []string{"quota", "window", "concurrency", "blocked", "admitted", "status"}, rows)
 }
 
 func (p Printer) workersText(l *WorkerList) error {

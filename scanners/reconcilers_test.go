@@ -48,7 +48,7 @@ func (n notifying) Tick(ctx context.Context, now int64) (scanners.Report, error)
 
 func TestDefinitions(t *testing.T) {
 	want := []string{"budget-reset", "worker-ttl", "delayed-promoter", "lease-expiry", "attempt-timeout", "execution-deadline",
-		"suspension-timeout", "pending-waitpoint-expiry", "dependency", "cancel-backlog"}
+		"suspension-timeout", "pending-waitpoint-expiry", "dependency", "cancel-backlog", "quota-unblock"}
 	if got := scanners.Names(); !slices.Equal(got, want) {
 		t.Fatalf("names = %v, want %v", got, want)
 	}
@@ -58,7 +58,7 @@ func TestDefinitions(t *testing.T) {
 		scanners.DelayedPromoter: 750 * time.Millisecond, scanners.LeaseExpiry: 1500 * time.Millisecond,
 		scanners.AttemptTimeout: 2 * time.Second, scanners.ExecutionDeadline: 5 * time.Second,
 		scanners.SuspensionTimeout: 2 * time.Second, scanners.PendingWaitpointExpiry: 5 * time.Second,
-		scanners.Dependency: 15 * time.Second, scanners.CancelBacklog: 15 * time.Second,
+		scanners.Dependency: 15 * time.Second, scanners.CancelBacklog: 15 * time.Second, scanners.QuotaUnblock: 5 * time.Second,
 	} {
 		if c.Interval(name) != d {
 			t.Errorf("default %s = %s, want %s", name, c.Interval(name), d)

@@ -24,6 +24,9 @@ const (
 	// CancelBacklog finishes the member cancels of cancel_all flow
 	// cancels that the live dispatch missed.
 	CancelBacklog = "cancel-backlog"
+	// QuotaUnblock makes executions blocked by their quota eligible again
+	// once the quota's window or concurrency allows them.
+	QuotaUnblock = "quota-unblock"
 )
 
 // table is every reconciler, one row each, in run and display order:
@@ -93,4 +96,11 @@ var table = []Definition{
 	{Name: CancelBacklog, Summary: "finish the member cancels of cancelled flows that the live dispatch missed",
 		Default: 15 * time.Second, Env: "FF_CANCEL_RECONCILER_INTERVAL_S", EnvUnit: time.Second,
 		Batch: backend.DefaultFlowReconcileBatch, Sweep: (*backend.Backend).ReconcileFlowCancels},
+	// engine-canonical.md §2.4 (ffsqlite's quota extension): executions
+	// rate_limited by their quota are re-checked, and made waiting when
+	// its window has slid or a slot was released; the policies' slot
+	// counts are refreshed. Upstream's unblock scanner runs every 5 s.
+	{Name: QuotaUnblock, Summary: "make executions blocked by their quota waiting again once the quota allows them",
+		Default: 5 * time.Second, Env: "FF_UNBLOCK_INTERVAL_S", EnvUnit: time.Second,
+		Batch: backend.DefaultQuotaUnblockBatch, Sweep: (*backend.Backend).UnblockQuotas},
 }

@@ -158,13 +158,3 @@ func writeEngineError(w http.ResponseWriter, err error) {
 	status, env := engineStatus(err)
 	writeJSON(w, status, env)
 }
-
-// unavailable answers routes whose engine support has not landed yet with
-// ff-server's 503 envelope, not a 404, so clients see an honest
-// "not supported here".
-func unavailable(op string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusServiceUnavailable, envelope{
-			Error: fmt.Sprintf("backend op unavailable: %s", op), Kind: "unavailable", Retryable: boolPtr(false)})
-	}
-}

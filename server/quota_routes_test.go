@@ -3,8 +3,10 @@ package server_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
+	"github.com/ffsqlite/ffsqlite/backend"
 	"github.com/ffsqlite/ffsqlite/internal/testdb"
 	"github.com/ffsqlite/ffsqlite/server"
 )
@@ -57,6 +59,73 @@ func TestQuotaRoute(t *testing.T) {
 			huge["window_seconds"] = uint64(1) << 63
 			a.do("POST", "/v1/quotas", huge).wantJSON(t, http.StatusBadRequest,
 				`{"error":"invalid_input: window_seconds: out of range (at most 9223372036854775807)"}`)
+		})
+	}
+}
+
+// The ffsqlite extension policy.quota_policy_id on route 2: an unknown or
+// malformed id is refused with no write; an attached execution is held to
+// its quota by the worker claim (rate 1: the second is rate_limited, its
+// blocking detail naming the quota).
+func TestQuotaAttachmentRoutes(t *testing.T) {
+	t.Parallel()
+	for _, mode := range backends {
+		t.Run(mode.name, func(t *testing.T) {
+			t.Parallel()
+			clk := testdb.NewClock(epoch)
+			b := mode.open(t, testdb.WithClock(clk.Now))
+			a := newAPI(t, b, server.Config{})
+			const qid = "6c8e2f0a-1b2c-4d3e-8f40-5a6b7c8d9e0f"
+			a.do("POST", "/v1/quotas", map[string]any{"quota_policy_id": qid, "window_seconds": 60,
+				"max_requests_per_window": 1, "max_concurrent": 0, "now": 1}).wantJSON(t, http.StatusCreated,
+				`{"Created":{"quota_policy_id":"`+qid+`"}}`)
+			for _, c := range []struct {
+				name   string
+				policy any
+				status int
+				body   string
+			}{
+				{"unknown", map[string]any{"quota_policy_id": "0f1e2d3c-4b5a-4697-8877-665544332211"}, http.StatusBadRequest,
+					`{"error":"invalid_input: policy.quota_policy_id: no quota policy 0f1e2d3c-4b5a-4697-8877-665544332211 (create it with POST /v1/quotas first)"}`},
+				{"malformed", map[string]any{"quota_policy_id": "q1"}, http.StatusBadRequest,
+					`{"error":"invalid_input: policy.quota_policy_id: not a valid UUID: \"q1\""}`},
+			} {
+				r := a.do("POST", "/v1/executions", createArgs(backend.NewExecutionID(3), map[string]any{"policy": c.policy}))
+				if r.status != c.status || r.body != c.body {
+					t.Errorf("%s: %d %s", c.name, r.status, r.body)
+				}
+			}
+			if r := a.do("POST", "/v1/executions", createArgs(backend.NewExecutionID(3), map[string]any{"policy": map[string]any{"quota_policy_id": 7}})); r.status < 400 || r.status > 499 {
+				t.Errorf("non-string id: %d %s", r.status, r.body)
+			}
+			if n := sqlCount(t, b, `SELECT count(*) FROM ff_exec_core`); n != 0 {
+				t.Fatalf("%d executions written by refused creates", n)
+			}
+			policy := map[string]any{"policy": map[string]any{"quota_policy_id": qid}}
+			first, second := a.create(1, policy), a.create(2, policy)
+			if l := a.claim(nil); l == nil || l.ExecutionID != first.String() {
+				t.Fatalf("first claim = %+v", l)
+			}
+			if l := a.claim(nil); l != nil {
+				t.Fatalf("second claim = %+v; want 204", l)
+			}
+			var info struct {
+				PublicState string `json:"public_state"`
+				StateVector struct {
+					EligibilityState string `json:"eligibility_state"`
+					BlockingReason   string `json:"blocking_reason"`
+				} `json:"state_vector"`
+				BlockingDetail string `json:"blocking_detail"`
+			}
+			a.do("GET", ep(second), nil).decode(t, &info)
+			if info.PublicState != "rate_limited" || info.StateVector.BlockingReason != "waiting_for_quota" ||
+				info.StateVector.EligibilityState != "blocked_by_quota" ||
+				info.BlockingDetail != "quota "+qid+": rate limit 1 per 60s reached (retry after 60000 ms)" {
+				t.Fatalf("blocked execution: %+v", info)
+			}
+			if m := a.do("GET", "/metrics", nil); !strings.Contains(m.body, "\nff_quota_hit_total 1\n") {
+				t.Errorf("metrics lack ff_quota_hit_total 1:\n%s", m.body)
+			}
 		})
 	}
 }

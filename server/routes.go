@@ -19,8 +19,12 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /v1/executions/{id}/cancel", s.cancelExecution)                        // 8
 	m.HandleFunc("POST /v1/executions/{id}/signal", s.deliverSignal)                          // 9
 	m.HandleFunc("PUT /v1/executions/{id}/priority", s.changePriority)                        // 10
+	m.HandleFunc("GET /v1/executions/{id}/attempts/{idx}/stream", s.readStream)               // 15
+	m.HandleFunc("GET /v1/executions/{id}/attempts/{idx}/stream/tail", s.tailStream)          // 16
 	m.HandleFunc("POST /v1/executions/{id}/replay", s.replayExecution)                        // 11
 	m.HandleFunc("POST /v1/executions/{id}/revoke-lease", s.revokeLease)                      // 12
+	m.HandleFunc("POST /v1/executions/{id}/reclaim", s.issueReclaimGrant)                     // 13
+	m.HandleFunc("POST /v1/workers/{worker_id}/claim", s.claimForWorker)                      // 14
 	m.HandleFunc("POST /v1/budgets", s.createBudget)                                          // 22
 	m.HandleFunc("GET /v1/budgets/{id}", s.getBudget)                                         // 23
 	m.HandleFunc("POST /v1/budgets/{id}/usage", s.reportUsage)                                // 24
@@ -49,6 +53,10 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /v1/worker/delay", s.workerDelay)
 	m.HandleFunc("POST /v1/worker/cancel", s.workerCancel)
 	m.HandleFunc("POST /v1/worker/wait-children", s.workerWaitChildren)
+	m.HandleFunc("POST /v1/worker/frames", s.workerAppendFrame)
+	m.HandleFunc("POST /v1/worker/progress", s.workerProgress)
+	m.HandleFunc("POST /v1/worker/claim-grant", s.workerClaimGrant) // grant_routes.go
+	m.HandleFunc("POST /v1/worker/reclaim", s.workerReclaim)
 	// Operator resume of a suspended execution (extension).
 	m.HandleFunc("POST /v1/executions/{id}/resume", s.resumeExecution)
 
@@ -60,13 +68,6 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /ui/api/waits", s.uiWaits)
 	m.HandleFunc("GET /ui/api/flows", s.uiFlows)
 	m.HandleFunc("GET /ui/api/flow", s.uiFlow)
-
-	// Routes whose engine support arrives with later work answer ff-server's
-	// 503 "unavailable" envelope, never a 404.
-	m.HandleFunc("POST /v1/executions/{id}/reclaim", unavailable("issue_reclaim_grant"))
-	m.HandleFunc("POST /v1/workers/{worker_id}/claim", unavailable("claim_for_worker"))
-	m.HandleFunc("GET /v1/executions/{id}/attempts/{idx}/stream", unavailable("read_stream"))
-	m.HandleFunc("GET /v1/executions/{id}/attempts/{idx}/stream/tail", unavailable("tail_stream"))
 
 	m.HandleFunc("/", s.noRoute)
 }

@@ -324,26 +324,3 @@ func TestHealthzAndMetrics(t *testing.T) {
 		}
 	}
 }
-
-// Routes whose engine work has not landed answer ff-server's 503
-// unavailable envelope, never 404.
-func TestUnavailableRoutes(t *testing.T) {
-	t.Parallel()
-	a, _ := fileAPI(t, server.Config{})
-	id := ep(backend.NewExecutionID(0))
-	for _, c := range []struct{ method, path, op string }{
-		{"POST", id + "/reclaim", "issue_reclaim_grant"},
-		{"POST", "/v1/workers/w1/claim", "claim_for_worker"},
-		{"GET", id + "/attempts/0/stream", "read_stream"},
-		{"GET", id + "/attempts/0/stream/tail", "tail_stream"},
-	} {
-		t.Run(c.op, func(t *testing.T) {
-			var body any
-			if c.method == "POST" {
-				body = `{}`
-			}
-			a.do(c.method, c.path, body).wantJSON(t, http.StatusServiceUnavailable,
-				`{"error":"backend op unavailable: `+c.op+`","kind":"unavailable","retryable":false}`)
-		})
-	}
-}

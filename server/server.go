@@ -64,6 +64,9 @@ type Config struct {
 	// IdleTimeout closes keep-alive connections idle this long. Defaults
 	// to DefaultIdleTimeout; negative keeps them open forever.
 	IdleTimeout time.Duration
+	// MaxStreamOps caps concurrent stream reads and tails (routes 15, 16;
+	// FF_MAX_CONCURRENT_STREAM_OPS); 0 is DefaultMaxStreamOps.
+	MaxStreamOps int
 }
 
 func (c Config) withDefaults() Config {
@@ -163,6 +166,8 @@ type Server struct {
 	// Test hooks, set before the server serves: claimWait runs each time
 	// a blocked worker claim starts waiting for work.
 	hooks struct{ claimWait func() }
+	// streams caps stream reads (stream_routes.go).
+	streams streamOps
 }
 
 // New builds the server's routes over b.
@@ -184,6 +189,9 @@ func New(b *backend.Backend, cfg Config) (*Server, error) {
 		if err := reg.Register(scannerCollector{s.scanners}); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
+	}
+	if err := registerQuotaMetrics(reg, b); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 	m := newHTTPMetrics(reg)
 	s.routes()

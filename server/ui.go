@@ -203,6 +203,8 @@ type uiSummary struct {
 	RetryCount         int64   `json:"retry_count"`
 	ReplayCount        int64   `json:"replay_count"`
 	CancellationReason *string `json:"cancellation_reason"`
+	// Progress is the worker's last report (POST /v1/worker/progress).
+	Progress *inspect.Progress `json:"progress,omitempty"`
 }
 
 // summarize picks the summary out of inspect's detail. The failure of a
@@ -211,7 +213,7 @@ type uiSummary struct {
 func summarize(d *inspect.ExecutionDetail) uiSummary {
 	s := uiSummary{FailureClass: d.FailureClass, FailureReason: d.FailureReason, DelayUntilMS: d.DelayUntilMS,
 		DeadlineAtMS: d.DeadlineAtMS, ResultSize: d.ResultSize, PayloadSize: d.PayloadSize, RetryCount: d.RetryCount,
-		ReplayCount: d.ReplayCount, CancellationReason: d.CancellationReason}
+		ReplayCount: d.ReplayCount, CancellationReason: d.CancellationReason, Progress: d.Progress}
 	if s.FailureReason == nil && s.FailureClass == nil {
 		for i := len(d.Attempts) - 1; i >= 0; i-- {
 			if a := d.Attempts[i]; a.FailureReason != nil || a.FailureClass != nil {

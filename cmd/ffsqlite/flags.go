@@ -128,6 +128,9 @@ func openDB(c *cli.Context, tune func(*backend.Options)) (*backend.Backend, *slo
 	if err != nil {
 		return nil, nil, err
 	}
+	if opts.LeaseExpiry, err = leaseExpirySetting(c, os.LookupEnv); err != nil {
+		return nil, nil, err
+	}
 	if tune != nil {
 		tune(&opts)
 	}

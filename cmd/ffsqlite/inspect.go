@@ -34,6 +34,7 @@ func inspectCommand() *cli.Command {
 					inspLimitFlag())},
 			{Name: "execution", Usage: "one execution: state vector, attempts, leases, capabilities, policy, recent events",
 				ArgsUsage: "ID", Action: inspectExecutionAction, Flags: inspectFlags()},
+			inspectStreamCommand(),
 			{Name: "flows", Usage: "list flows, newest first", Action: inspectFlowsAction, Flags: inspectFlags(inspLimitFlag())},
 			{Name: "flow", Usage: "one flow: members and edges drawn as a tree", ArgsUsage: "UUID", Action: inspectFlowAction, Flags: inspectFlags()},
 			{Name: "budgets", Usage: "list budgets with usage and breach state", Action: inspectBudgetsAction, Flags: inspectFlags()},

@@ -95,7 +95,7 @@ func reconcilerFlags() []cli.Flag {
 		}
 		flags = append(flags, &cli.DurationFlag{Name: d.Name, Usage: usage, Value: d.Default})
 	}
-	return flags
+	return append(flags, leaseExpiryFlag()) // leaseexpiry.go
 }
 
 func unitName(u time.Duration) string {

@@ -180,7 +180,7 @@ func TestScanOnceExitCodeOnTickError(t *testing.T) {
 		t.Fatalf("rows = %+v", rows)
 	}
 	for _, want := range []string{`msg="sqlite budget_reset reconciler: reset failed"`, "budget_id=00000000-0000-4000-8000-000000000001",
-		"ffsqlite: 1 of 10 reconcilers reported errors"} {
+		"ffsqlite: 1 of 11 reconcilers reported errors"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}
@@ -210,7 +210,7 @@ func TestScanForResetsDueBudget(t *testing.T) {
 		t.Fatalf("summary = %+v", rows)
 	}
 	if !strings.Contains(errOut, `level=INFO msg="sqlite reconciler tick" reconciler=budget-reset processed=1 errors=0 took=`) ||
-		!strings.Contains(errOut, `msg="sqlite scanner supervisor spawned" scanners=10`) {
+		!strings.Contains(errOut, `msg="sqlite scanner supervisor spawned" scanners=11`) {
 		t.Errorf("stderr:\n%s", errOut)
 	}
 }

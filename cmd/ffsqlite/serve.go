@@ -50,7 +50,7 @@ func serveCommand() *cli.Command {
 			"accepting, finishes in-flight requests, drains the reconcilers (--grace) and closes the database;\n" +
 			"a second signal exits at once. Env: FF_API_TOKEN (bearer token), FF_CORS_ORIGINS (comma list of browser\n" +
 			"origins, or *; default: the server's own and loopback origins only), " + backend.HMACGraceEnv + " (key\n" +
-			"rotation grace, ms).\n" +
+			"rotation grace, ms), FF_MAX_CONCURRENT_STREAM_OPS (concurrent stream reads and tails; default 64).\n" +
 			"Bound to loopback (the default), the server answers only Host headers naming loopback (DNS-rebinding\n" +
 			"defence); --allowed-hosts adds names. Bound elsewhere without FF_API_TOKEN, it warns that the API is open.",
 		Flags: flags,
@@ -102,6 +102,9 @@ func serve(c *cli.Context) error {
 			return usageErr("set FF_CORS_ORIGINS to a comma list of origins, or * for any", "%v", err)
 		}
 		cfg.CORSOrigins = origins
+	}
+	if cfg.MaxStreamOps, err = server.ParseMaxStreamOps(os.LookupEnv("FF_MAX_CONCURRENT_STREAM_OPS")); err != nil {
+		return usageErr("set FF_MAX_CONCURRENT_STREAM_OPS to a positive integer (default 64)", "%v", err)
 	}
 	scfg, err := scanConfig(c, os.LookupEnv)
 	if err != nil {

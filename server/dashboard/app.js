@@ -237,6 +237,7 @@ function summaryRows(s, now) {
   add("payload", "input", bytes(s.payload_size));
   add("retries", "retries / replays", s.retry_count + " / " + s.replay_count);
   if (s.cancellation_reason) add("cancellation", "cancelled", s.cancellation_reason);
+  if (s.progress) add("progress", "progress", s.progress.pct + "% " + s.progress.message + " (" + ago(s.progress.updated_at_ms, now) + ")");
   return rows;
 }
 
@@ -283,6 +284,7 @@ async function refreshDetail() {
     events.push(li);
   }
   $("#detail-events").replaceChildren(...events);
+  streamView(id, d.info.current_attempt_index); // streams.js
 }
 
 // act calls one REST route for the selected execution and shows what it
