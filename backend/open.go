@@ -64,6 +64,11 @@ type inner struct {
 	// makes claims use the schema-only query instead (their baseline).
 	readyRebuilds atomic.Int64
 	readyOff      bool
+	// readyEpoch counts the writer connections the index's TEMP tables
+	// were set up on; readyStamp is the last committed rebuild's
+	// (readyindex.go).
+	readyEpoch atomic.Int64
+	readyStamp atomic.Pointer[readyStamp]
 	// quotaOff, set only by benchmarks, skips quota admission (the
 	// baseline of its price; quota_admission.go).
 	quotaOff bool
@@ -165,7 +170,7 @@ func construct(ctx context.Context, loc location, o Options) (in *inner, err err
 			}
 			in.reader = in.writer
 			// The writer borrows the one connection per transaction.
-			in.wr = writer.New(writer.Config{DB: in.writer, Setup: readySetup})
+			in.wr = writer.New(writer.Config{DB: in.writer, Setup: in.readySetup})
 		}
 		if in.sentDB, err = openPool(loc.uri, o, poolPlain, 1); err != nil {
 			return in, err
@@ -201,7 +206,7 @@ func construct(ctx context.Context, loc location, o Options) (in *inner, err err
 		if err = in.writer.PingContext(ctx); err != nil {
 			return in, openErr(loc, "connect", err)
 		}
-		cfg := writer.Config{DB: in.writer, Hold: true, Hot: isHot, Logger: o.Logger, Setup: readySetup}
+		cfg := writer.Config{DB: in.writer, Hold: true, Hot: isHot, Logger: o.Logger, Setup: in.readySetup}
 		if o.backgroundCheckpoint(loc.uri) {
 			// The checkpointer's own plain connection.
 			if cfg.Checkpoint, err = openPool(loc.uri, o, poolPlain, 1); err != nil {

@@ -40,8 +40,9 @@ import (
 //     differs from the version the index was built at. A change of the
 //     main schema (PRAGMA schema_version; a DROP TABLE on this connection
 //     drops the triggers with the table) rebuilds and re-creates the
-//     triggers too. Both versions are stored in a TEMP row, so they roll
-//     back with the rebuild they describe.
+//     triggers too. Both versions are kept in Go (readyStamp), stored
+//     only after the rebuild that read them has committed, so a rebuild
+//     that rolls back leaves no stamp behind.
 //   - The claim re-checks the real row (lane, phase, eligibility, due
 //     delay) before it takes a candidate.
 //
@@ -52,8 +53,10 @@ import (
 
 // readySetup creates the ready index's TEMP tables on a writer
 // connection. It is the writer's Config.Setup: idempotent, and it runs
-// outside any transaction.
-func readySetup(ctx context.Context, conn *sql.Conn) error {
+// outside any transaction. A connection it sets up starts a new ready
+// epoch, so no stamp of an index built on another connection counts on
+// this one.
+func (in *inner) readySetup(ctx context.Context, conn *sql.Conn) error {
 	for _, q := range []string{
 		// due_at is NULL for an execution eligible now, else its
 		// raw_fields.delay_until as stored (no type affinity, so it
@@ -68,20 +71,19 @@ func readySetup(ctx context.Context, conn *sql.Conn) error {
   ON ffsqlite_ready (lane_id, priority DESC, created_at_ms, exec_rowid) WHERE due_at IS NULL`,
 		`CREATE INDEX IF NOT EXISTS temp.ffsqlite_ready_due
   ON ffsqlite_ready (lane_id, due_at) WHERE due_at IS NOT NULL`,
-		// The data and schema versions the index was built at; NULL: never
-		// built on this connection.
-		`CREATE TEMP TABLE IF NOT EXISTS ffsqlite_ready_state (
-  one            INTEGER PRIMARY KEY CHECK (one = 1),
-  data_version   INTEGER,
-  schema_version INTEGER)`,
-		`INSERT OR IGNORE INTO ffsqlite_ready_state (one) VALUES (1)`,
 	} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return err
 		}
 	}
+	in.readyEpoch.Add(1)
 	return nil
 }
+
+// readyStamp is what a committed rebuild of the ready index was built
+// at: the writer connection's ready epoch (readySetup) and the data and
+// schema versions read inside the rebuild's transaction.
+type readyStamp struct{ epoch, data, schema int64 }
 
 // readyDelay is row x's raw_fields.delay_until, NULL when raw_fields is
 // not JSON (where the claim query would stop with an error, the index
@@ -106,10 +108,10 @@ func readyValues(x string) string {
 const readyCols = `(exec_rowid, lane_id, priority, created_at_ms, due_at)`
 
 var (
-	// qReadyFresh: whether the index was built at the current data and
-	// schema versions.
-	qReadyFresh = hotStmt(`SELECT s.data_version IS d.data_version, s.schema_version IS m.schema_version
-FROM ffsqlite_ready_state s, pragma_data_version d, pragma_schema_version m`)
+	// The connection's data and schema versions, each one cookie read
+	// (cheaper than the pragma table-valued functions).
+	qDataVersion   = hotStmt(`PRAGMA data_version`)
+	qSchemaVersion = hotStmt(`PRAGMA schema_version`)
 
 	// The triggers, dropped and made again when the schema changed. An
 	// update enters a row that readyCond selects (REPLACE: its old entry,
@@ -145,9 +147,6 @@ END`,
 	qReadyClear   = `DELETE FROM ffsqlite_ready`
 	qReadyRebuild = `INSERT INTO ffsqlite_ready ` + readyCols + `
 SELECT ` + readyValues("e") + ` FROM main.ff_exec_core e WHERE ` + readyCond("e")
-	qReadyStamp = `UPDATE ffsqlite_ready_state SET
-  data_version = (SELECT data_version FROM pragma_data_version),
-  schema_version = (SELECT schema_version FROM pragma_schema_version)`
 
 	// qReadyPick is the claim's choice through the index: the first
 	// candidate eligible now in claim order, and the best of the due
@@ -173,32 +172,48 @@ ORDER BY pr DESC, ca, rid LIMIT 1`)
 )
 
 // refreshReady brings the ready index up to date inside the claim's
-// write transaction: nothing when it was built at the current data and
-// schema versions (every write since went through its triggers), a
-// rebuild from ff_exec_core otherwise (another connection committed, or
-// the index was never built on this connection), with the triggers made
-// again when the schema changed.
+// write transaction: nothing when the last committed rebuild was made on
+// this connection at the current data and schema versions (every write
+// since went through its triggers), a rebuild from ff_exec_core otherwise
+// (another connection committed, the schema changed, or the index was
+// never built on this connection), with the triggers made again unless
+// the index was built on this connection at this schema version.
+//
+// The stamp a rebuild leaves is stored only once its transaction has
+// committed (an AfterCommit hook), so a rebuild that rolls back (a failed
+// savepoint, a lost group transaction) leaves the old stamp, or none, and
+// the next claim rebuilds again. A hook that lands late only costs a
+// rebuild: data_version never returns to an older value and a new
+// connection starts a new epoch, so a stale stamp never matches.
 func (w *wtx) refreshReady() error {
-	var dataOK, schemaOK bool
-	if err := w.queryRow(qReadyFresh).Scan(&dataOK, &schemaOK); err != nil {
+	in := w.b.in
+	epoch := in.readyEpoch.Load()
+	var data, schema int64
+	if err := w.queryRow(qDataVersion).Scan(&data); err != nil {
 		return err
 	}
-	if dataOK && schemaOK {
+	if err := w.queryRow(qSchemaVersion).Scan(&schema); err != nil {
+		return err
+	}
+	st := in.readyStamp.Load()
+	if st != nil && *st == (readyStamp{epoch, data, schema}) {
 		return nil
 	}
-	if !schemaOK {
+	if st == nil || st.epoch != epoch || st.schema != schema {
 		for _, q := range readyTriggers {
 			if _, err := w.exec(q); err != nil {
 				return err
 			}
 		}
 	}
-	for _, q := range []string{qReadyClear, qReadyRebuild, qReadyStamp} {
+	for _, q := range []string{qReadyClear, qReadyRebuild} {
 		if _, err := w.exec(q); err != nil {
 			return err
 		}
 	}
-	w.b.in.readyRebuilds.Add(1)
+	in.readyRebuilds.Add(1)
+	stamp := &readyStamp{epoch, data, schema}
+	w.AfterCommit(func() { in.readyStamp.Store(stamp) })
 	return nil
 }
 

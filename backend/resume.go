@@ -24,7 +24,7 @@ var (
   raw_fields = json_patch(raw_fields, json_object('delay_until', ?3, 'blocking_detail', ?4,
     'signal_count', COALESCE(?5, json_extract(raw_fields, '$.signal_count'))))
 WHERE partition_key = ?1 AND execution_id = ?2 AND lifecycle_phase = 'suspended'
-RETURNING public_state`)
+RETURNING public_state, ` + evTagsReturning)
 
 	// qCloseSuspension closes the execution's open suspension with reason
 	// ?3 (?4: satisfied), clearing the timeout column (its index holds open
@@ -64,20 +64,24 @@ func (w *wtx) closeWaits(id ExecutionID, reason string) error {
 // writes "resumable"): the signal outbox row and the resumed claim's lease
 // event record the resume.
 func (w *wtx) resumeSuspended(id ExecutionID, delayMS int64, detail string) (string, error) {
-	return w.resumeSuspendedCounting(id, delayMS, detail, nil)
+	return w.resumeSuspendedCounting(id, delayMS, detail, nil, nil)
 }
 
 // resumeSuspendedCounting is resumeSuspended that also stores the
 // execution's signal count (nil: unchanged), saving DeliverSignal a
-// second update of the row.
-func (w *wtx) resumeSuspendedCounting(id ExecutionID, delayMS int64, detail string, signalCount any) (string, error) {
+// second update of the row, and, when tags is not nil, reads the row's
+// outbox columns into it (for DeliverSignal's outbox row).
+func (w *wtx) resumeSuspendedCounting(id ExecutionID, delayMS int64, detail string, signalCount any, tags *evTags) (string, error) {
 	part, key := id.key()
 	var until, bd any
 	if delayMS > 0 {
 		until, bd = w.now+min(delayMS, maxTTLMS), detail
 	}
 	var public string
-	err := w.queryRow(qResumeExec, part, key, until, bd, signalCount).Scan(&public)
+	if tags == nil {
+		tags = &evTags{}
+	}
+	err := w.queryRow(qResumeExec, part, key, until, bd, signalCount).Scan(append([]any{&public}, tags.dest()...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", stateErr("", "execution_not_suspended", "ExecutionNotSuspended")
 	}

@@ -86,7 +86,8 @@ LEFT JOIN ff_suspension_current s ON s.partition_key = e.partition_key AND s.exe
 WHERE e.partition_key = ?1 AND e.execution_id = ?2`)
 
 	qSignalCount = hotStmt(`UPDATE ff_exec_core SET raw_fields = json_set(raw_fields, '$.signal_count', ?3)
-WHERE partition_key = ?1 AND execution_id = ?2`)
+WHERE partition_key = ?1 AND execution_id = ?2
+RETURNING ` + evTagsReturning)
 
 	// qSuspensionProgress stores the evaluator state and, when the signal
 	// contributed (?5), appends its record to the satisfiers.
@@ -124,11 +125,12 @@ WHERE partition_key = ?1 AND waitpoint_id = ?2`)
 	qSuspensionSignals = hotStmt(`SELECT json_extract(member_map, '$.satisfiers') FROM ff_suspension_current
 WHERE partition_key = ?1 AND execution_id = ?2 AND json_extract(member_map, '$.attempt_index') = ?3`)
 
+	// qInsertSignalEvent writes the signal-delivery outbox row with the
+	// namespace and cairn.instance_id tag the update of the execution row
+	// read back (evTagsReturning), as INSERT … SELECT from the row would.
 	qInsertSignalEvent = hotStmt(`INSERT INTO ff_signal_event
   (execution_id, signal_id, waitpoint_id, source_identity, delivered_at_ms, partition_key, namespace, instance_tag)
-SELECT ?1, ?2, ?3, ?4, ?5, e.partition_key, json_extract(e.raw_fields, '$.namespace'),
-       json_extract(e.raw_fields, '$.tags."cairn.instance_id"')
-FROM ff_exec_core e WHERE e.partition_key = ?6 AND e.execution_id = ?7`)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`)
 )
 
 // DeliverSignal delivers a signal to one of an execution's waitpoints
@@ -301,6 +303,7 @@ func (w *wtx) deliverSignal(op string, a *DeliverSignalArgs) (DeliverSignalResul
 	if _, err := w.exec(qRecordSignal, part, a.WaitpointID[:], maxlen, recJSON, matched, w.now, o.Satisfied); err != nil {
 		return DeliverSignalResult{}, err
 	}
+	var tags evTags
 	if o.Satisfied {
 		if members.Int64 > 1 {
 			if err := w.closeWaitpoints(id, WaitpointActive, CloseResumed, true); err != nil {
@@ -312,13 +315,14 @@ func (w *wtx) deliverSignal(op string, a *DeliverSignalArgs) (DeliverSignalResul
 			delay = clampI64(*a.ResumeDelayMS)
 		}
 		detail := "resume delay " + strconv.FormatInt(delay, 10) + "ms after signal " + a.SignalName
-		if _, err := w.resumeSuspendedCounting(id, delay, detail, count+1); err != nil {
+		if _, err := w.resumeSuspendedCounting(id, delay, detail, count+1, &tags); err != nil {
 			return DeliverSignalResult{}, err
 		}
-	} else if _, err := w.exec(qSignalCount, part, key, count+1); err != nil {
+	} else if err := w.queryRow(qSignalCount, part, key, count+1).Scan(tags.dest()...); err != nil {
 		return DeliverSignalResult{}, err
 	}
-	if _, err := w.exec(qInsertSignalEvent, id.String(), signalID, wpID, a.SourceIdentity, w.now, part, key); err != nil {
+	if _, err := w.exec(qInsertSignalEvent, id.String(), signalID, wpID, a.SourceIdentity, w.now, part,
+		tags.namespace, tags.instanceTag); err != nil {
 		return DeliverSignalResult{}, err
 	}
 	w.wake(OutboxSignal)
