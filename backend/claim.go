@@ -211,38 +211,47 @@ func (b *Backend) claim(ctx context.Context, args ClaimArgs, n int) ([]*Lease, e
 	}
 	var leases []*Lease
 	err = b.write(ctx, op, func(w *wtx) error {
-		leases = make([]*Lease, 0, n)
-		pick := w.pickReady
-		if w.b.in.readyOff {
-			pick = w.pickSchema
-		} else if err := w.refreshReady(); err != nil {
-			return err
-		}
-		var quotas quotaAdmission
-		for len(leases) < n {
-			part, key, attemptState, found, err := pick(args.LaneID, w.now, p.capsJSON)
-			if err != nil {
-				return err
-			}
-			if !found {
-				return nil
-			}
-			if ok, err := quotas.admit(w, part, key); err != nil || !ok {
-				if err != nil {
-					return err
-				}
-				continue // blocked by its quota (quota_admission.go)
-			}
-			lease, err := w.grantLease(part, key, attemptState, args, p.ttl)
-			if err != nil {
-				return err
-			}
-			leases = append(leases, lease)
-		}
-		return nil
+		var err error
+		leases, err = w.claimUpTo(args, p, n)
+		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	return leases, nil
+}
+
+// claimUpTo leases up to n executions of args' lane to its worker inside
+// the current write transaction, best first; none found is an empty
+// slice. p is args validated (prepareClaim).
+func (w *wtx) claimUpTo(args ClaimArgs, p claimPlan, n int) ([]*Lease, error) {
+	leases := make([]*Lease, 0, n)
+	pick := w.pickReady
+	if w.b.in.readyOff {
+		pick = w.pickSchema
+	} else if err := w.refreshReady(); err != nil {
+		return nil, err
+	}
+	var quotas quotaAdmission
+	for len(leases) < n {
+		part, key, attemptState, found, err := pick(args.LaneID, w.now, p.capsJSON)
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			break
+		}
+		if ok, err := quotas.admit(w, part, key); err != nil || !ok {
+			if err != nil {
+				return nil, err
+			}
+			continue // blocked by its quota (quota_admission.go)
+		}
+		lease, err := w.grantLease(part, key, attemptState, args, p.ttl)
+		if err != nil {
+			return nil, err
+		}
+		leases = append(leases, lease)
 	}
 	return leases, nil
 }

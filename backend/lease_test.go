@@ -212,3 +212,73 @@ func TestComplete(t *testing.T) {
 		engCheckInvariants(t, b)
 	})
 }
+
+// CompleteAndClaim completes a lease and claims the next execution in one
+// write transaction; bad claim fields and a refused complete change
+// nothing, and a failure inside the transaction undoes the complete too.
+func TestCompleteAndClaim(t *testing.T) {
+	engBoth(t, func(t *testing.T, b *backend.Backend, clock *testdb.Clock) {
+		first := engCreate(t, b)
+		clock.Advance(time.Millisecond)
+		second := engCreate(t, b)
+		l := engClaim(t, b)
+		before := b.GroupCommitStats().Batches
+		next, err := b.CompleteAndClaim(engCtx, l.Handle, []byte("r1"), engClaimArgs())
+		if err != nil || next == nil || next.ExecutionID != second {
+			t.Fatalf("CompleteAndClaim = %+v, %v; want a lease of %s", next, err, second)
+		}
+		if n := b.GroupCommitStats().Batches - before; n != 1 {
+			t.Fatalf("CompleteAndClaim ran %d write transactions, want 1", n)
+		}
+		if s := engState(t, b, first); s != "completed" {
+			t.Fatalf("first: %s, want completed", s)
+		}
+		if s := engState(t, b, second); s != "active" {
+			t.Fatalf("second: %s, want active", s)
+		}
+		if ev := engJoin(engEvents(t, b, backend.OutboxLease, first)); ev != "acquired,released" {
+			t.Fatalf("first's lease events = %s", ev)
+		}
+		// The old handle is spent: a refused complete claims nothing.
+		third := engCreate(t, b)
+		snap := engSnapshot(t, b)
+		_, err = b.CompleteAndClaim(engCtx, l.Handle, nil, engClaimArgs())
+		engWantCode(t, err, backend.KindContention, "")
+		if after := engSnapshot(t, b); after != snap {
+			t.Fatalf("a refused complete changed state:\n%s\n%s", snap, after)
+		}
+		// Bad claim fields are refused before the complete.
+		_, err = b.CompleteAndClaim(engCtx, next.Handle, nil, engClaimArgs(func(c *backend.ClaimArgs) { c.LaneID = "" }))
+		engWantCode(t, err, backend.KindValidation, "invalid_input")
+		if after := engSnapshot(t, b); after != snap {
+			t.Fatalf("bad claim fields changed state:\n%s\n%s", snap, after)
+		}
+		// A claim failing inside the transaction undoes the complete.
+		db := b.WriterDB()
+		if _, err := db.ExecContext(engCtx, `CREATE TRIGGER zz_refuse_acquire BEFORE INSERT ON ff_lease_event
+WHEN NEW.event_type = 'acquired' BEGIN SELECT RAISE(ABORT, 'refused by test'); END`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.CompleteAndClaim(engCtx, next.Handle, nil, engClaimArgs()); err == nil {
+			t.Fatal("CompleteAndClaim with a failing claim: no error")
+		}
+		if _, err := db.ExecContext(engCtx, `DROP TRIGGER zz_refuse_acquire`); err != nil {
+			t.Fatal(err)
+		}
+		if after := engSnapshot(t, b); after != snap {
+			t.Fatalf("a failed claim left the complete applied:\n%s\n%s", snap, after)
+		}
+		// Nothing claimable: nil, the complete stands.
+		last, err := b.CompleteAndClaim(engCtx, next.Handle, nil, engClaimArgs(func(c *backend.ClaimArgs) { c.LaneID = "empty-lane" }))
+		if err != nil || last != nil {
+			t.Fatalf("CompleteAndClaim on an empty lane = %+v, %v", last, err)
+		}
+		if s := engState(t, b, second); s != "completed" {
+			t.Fatalf("second: %s, want completed", s)
+		}
+		if s := engState(t, b, third); s != "waiting" {
+			t.Fatalf("third: %s, want waiting", s)
+		}
+		engCheckInvariants(t, b)
+	})
+}

@@ -142,7 +142,8 @@ func TestWorkerClaimNext(t *testing.T) {
 		t.Run(mode.name, func(t *testing.T) {
 			t.Parallel()
 			clk := testdb.NewClock(epoch)
-			a := newAPI(t, mode.open(t, testdb.WithClock(clk.Now)), server.Config{})
+			bk := mode.open(t, testdb.WithClock(clk.Now))
+			a := newAPI(t, bk, server.Config{})
 			first := a.create(0, map[string]any{"priority": 9})
 			second := a.create(0, map[string]any{"priority": 1, "policy": map[string]any{
 				"retry_policy": map[string]any{"max_retries": 1, "backoff": map[string]any{"type": "fixed", "delay_ms": 1000}}}})
@@ -150,10 +151,15 @@ func TestWorkerClaimNext(t *testing.T) {
 			if l == nil || l.ExecutionID != first.String() {
 				t.Fatalf("first claim %+v", l)
 			}
+			txns := bk.GroupCommitStats().Batches
 			res, next := nextAnswer(t, a.do("POST", "/v1/worker/complete", map[string]any{
 				"handle": l.Handle, "result": []int{1}, "claim_next": claimArgs(nil)}))
 			if res != `"Completed"` || next == nil || next.ExecutionID != second.String() || next.AttemptType != "initial" {
 				t.Fatalf("complete with claim_next: result %s, next %+v", res, next)
+			}
+			// The complete and the claim of the next lease share one commit.
+			if n := bk.GroupCommitStats().Batches - txns; n != 1 {
+				t.Fatalf("complete with claim_next ran %d write transactions, want 1", n)
 			}
 			a.do("GET", ep(first)+"/state", nil).wantJSON(t, http.StatusOK, `"completed"`)
 

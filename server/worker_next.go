@@ -18,10 +18,12 @@ import (
 //
 // The claim fields are checked before the lease is settled, with the
 // claim route's rules (a bad claim_next is refused and changes nothing).
-// Once the complete or fail has happened, its result stands: a claim that
-// then fails in the engine answers "next": null (and is logged), so the
-// worker neither retries a settled lease nor loses its result, and
-// claims again on its own.
+// A complete and its first claim are one write transaction
+// (Backend.CompleteAndClaim): an engine error undoes both and is the
+// answer, so the handle can be completed again. A fail is settled first
+// and its result stands: a claim that then fails in the engine answers
+// "next": null (and is logged), so the worker neither retries a settled
+// lease nor loses its result, and claims again on its own.
 
 // parseClaimNext checks a claim_next object. It returns nil, true when
 // there is none, and false after writing the refusal.
@@ -83,4 +85,24 @@ func (s *Server) answerWithNext(w http.ResponseWriter, r *http.Request, result a
 		ans.Next = leases[0]
 	}
 	writeJSON(w, http.StatusOK, ans)
+}
+
+// completeAndClaim answers a complete with claim_next: the complete and
+// the first claim share one write transaction (Backend.CompleteAndClaim,
+// one commit per job); when that finds nothing and next has block_ms, it
+// long-polls as the claim route does.
+func (s *Server) completeAndClaim(w http.ResponseWriter, r *http.Request, h backend.Handle, result []byte, next *claimRequest) {
+	ctx := r.Context()
+	lease, err := s.b.CompleteAndClaim(ctx, h, result, next.args)
+	if err != nil {
+		writeEngineError(w, err)
+		return
+	}
+	s.wake.notify() // a flow member's success can make its children claimable
+	s.touchPresence(ctx, next.args)
+	if lease == nil && next.block > 0 {
+		s.answerWithNext(w, r, "Completed", next)
+		return
+	}
+	writeJSON(w, http.StatusOK, nextAnswer{Result: "Completed", Next: lease})
 }

@@ -265,15 +265,15 @@ func (s *Server) workerComplete(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if next != nil {
+		s.completeAndClaim(w, r, body.Handle, body.Result, next)
+		return
+	}
 	if err := s.b.Complete(r.Context(), body.Handle, body.Result); err != nil {
 		writeEngineError(w, err)
 		return
 	}
 	s.wake.notify() // a flow member's success can make its children claimable
-	if next != nil {
-		s.answerWithNext(w, r, "Completed", next)
-		return
-	}
 	writeJSON(w, http.StatusOK, "Completed")
 }
 
