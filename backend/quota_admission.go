@@ -98,6 +98,16 @@ func (w *wtx) checkQuotaAttachment(op string, p *ExecutionPolicy) error {
 	return nil
 }
 
+// slotHeld is true for an admitted execution e that holds a slot of its
+// quota at time now (an SQL expression): it is active (leased), or it is
+// waiting under a live route-14 claim grant, which admitted it at issue
+// (grant.go) and turns into a lease without admitting again.
+func slotHeld(now string) string {
+	return `(e.lifecycle_phase = 'active' OR EXISTS (SELECT 1 FROM ff_claim_grant g
+    WHERE g.partition_key = e.partition_key AND g.execution_id = e.execution_id
+      AND g.kind = '` + grantKindClaim + `' AND g.expires_at_ms > ` + now + `))`
+}
+
 // admittedExec joins an ff_quota_admitted row a to its execution e on
 // e's primary key: execution_id is stored in its wire form
 // "{fp:N}:<uuid>", the key is the partition N and the uuid's 16 bytes.
@@ -133,16 +143,16 @@ ON CONFLICT (partition_key, quota_policy_id, execution_id) DO UPDATE SET
   admitted_at_ms = excluded.admitted_at_ms, expires_at_ms = excluded.expires_at_ms`)
 
 	// qQuotaMarkersDrop drops quota ?2's rows of executions that hold no
-	// slot (not active), so that the slot count below reads about the
+	// slot at ?3 (slotHeld), so that the slot count below reads about the
 	// slots held.
 	qQuotaMarkersDrop = hotStmt(`DELETE FROM ff_quota_admitted AS a
 WHERE a.partition_key = ?1 AND a.quota_policy_id = ?2
-  AND NOT EXISTS (SELECT 1 FROM ff_exec_core e WHERE ` + admittedExec + ` AND e.lifecycle_phase = 'active')`)
+  AND NOT EXISTS (SELECT 1 FROM ff_exec_core e WHERE ` + admittedExec + ` AND ` + slotHeld("?3") + `)`)
 
-	// qQuotaSlots counts the slots held: admitted executions other than
-	// ?3 that are active now.
+	// qQuotaSlots counts the slots held at ?4: admitted executions other
+	// than ?3 that are active or hold a live claim grant (slotHeld).
 	qQuotaSlots = hotStmt(`SELECT count(*) FROM ff_quota_admitted a CROSS JOIN ff_exec_core e ON ` + admittedExec + `
-WHERE a.partition_key = ?1 AND a.quota_policy_id = ?2 AND a.execution_id <> ?3 AND e.lifecycle_phase = 'active'`)
+WHERE a.partition_key = ?1 AND a.quota_policy_id = ?2 AND a.execution_id <> ?3 AND ` + slotHeld("?4"))
 
 	// qQuotaBlock blocks a runnable candidate; a due delay is dropped (the
 	// execution is past it).
@@ -175,15 +185,15 @@ WHERE e.partition_key = parts.p AND e.lane_id = l.lane_id AND e.lifecycle_phase 
 LIMIT ?2`
 
 	// qQuotaMarkersSweep drops the rows of executions that hold no slot
-	// (not active), of every quota.
-	qQuotaMarkersSweep = `DELETE FROM ff_quota_admitted AS a WHERE a.partition_key = ?1 AND ?2 IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM ff_exec_core e WHERE ` + admittedExec + ` AND e.lifecycle_phase = 'active')`
+	// at ?2 (slotHeld), of every quota.
+	qQuotaMarkersSweep = `DELETE FROM ff_quota_admitted AS a WHERE a.partition_key = ?1
+  AND NOT EXISTS (SELECT 1 FROM ff_exec_core e WHERE ` + admittedExec + ` AND ` + slotHeld("?2") + `)`
 
 	// qQuotaRecount stores every policy's slot count.
 	qQuotaRecount = `UPDATE ff_quota_policy AS p SET active_concurrency = n.c, updated_at_ms = ?2
 FROM (SELECT q.quota_policy_id AS id, (SELECT count(*) FROM ff_quota_admitted a CROSS JOIN ff_exec_core e ON ` + admittedExec + `
         WHERE a.partition_key = q.partition_key AND a.quota_policy_id = q.quota_policy_id
-          AND e.lifecycle_phase = 'active') AS c
+          AND ` + slotHeld("?2") + `) AS c
       FROM ff_quota_policy q WHERE q.partition_key = ?1) AS n
 WHERE p.partition_key = ?1 AND p.quota_policy_id = n.id AND p.active_concurrency <> n.c`
 )
@@ -257,10 +267,10 @@ func (w *wtx) checkQuota(q quotaLimits, eid string) (quotaVerdict, error) {
 		}
 	}
 	if q.maxConcr > 0 {
-		if _, err := w.exec(qQuotaMarkersDrop, quotaPartition, q.id); err != nil {
+		if _, err := w.exec(qQuotaMarkersDrop, quotaPartition, q.id, now); err != nil {
 			return v, err
 		}
-		if err := w.queryRow(qQuotaSlots, quotaPartition, q.id, eid).Scan(&v.slots); err != nil {
+		if err := w.queryRow(qQuotaSlots, quotaPartition, q.id, eid, now).Scan(&v.slots); err != nil {
 			return v, err
 		}
 		v.slotRoom = q.maxConcr - v.slots

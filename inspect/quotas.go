@@ -53,6 +53,14 @@ func Quotas(ctx context.Context, db *sql.DB, now int64) (*QuotaList, error) {
 	if err := cat.need("ff_quota_policy", "ff_quota_window", "ff_quota_admitted"); err != nil {
 		return nil, err
 	}
+	// A slot is held by an admitted execution that is active, or waiting
+	// under a live claim grant (admitted at issue), as the engine counts.
+	slotHeld := `e.lifecycle_phase = 'active'`
+	if cat.has("ff_claim_grant") {
+		slotHeld = `(e.lifecycle_phase = 'active' OR EXISTS (SELECT 1 FROM ff_claim_grant AS g
+			WHERE g.partition_key = e.partition_key AND g.execution_id = e.execution_id
+			AND g.kind = 'claim' AND g.expires_at_ms > ?1))`
+	}
 	blocked, err := quotaBlocked(ctx, db)
 	if err != nil {
 		return nil, err
@@ -68,7 +76,7 @@ func Quotas(ctx context.Context, db *sql.DB, now int64) (*QuotaList, error) {
 		(SELECT count(*) FROM ff_quota_admitted AS a CROSS JOIN ff_exec_core AS e
 			ON e.partition_key = CAST(substr(a.execution_id, 5, instr(a.execution_id, '}') - 5) AS INTEGER)
 			AND e.execution_id = unhex(replace(substr(a.execution_id, instr(a.execution_id, '}:') + 2), '-', ''))
-			WHERE a.partition_key = p.partition_key AND a.quota_policy_id = p.quota_policy_id AND e.lifecycle_phase = 'active')
+			WHERE a.partition_key = p.partition_key AND a.quota_policy_id = p.quota_policy_id AND `+slotHeld+`)
 		FROM ff_quota_policy AS p ORDER BY p.quota_policy_id, p.partition_key`, now)
 	if err != nil {
 		return nil, fmt.Errorf("list quotas: %w", err)
