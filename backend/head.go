@@ -32,6 +32,14 @@ type execHead struct {
 // lease_expires_at_ms set).
 func (h *execHead) live() bool { return h.hasAttempt && !h.outcome.Valid && h.expires.Valid }
 
+// running reports whether the current attempt is still running: live, or
+// its lease revoked or marked expired and waiting for a reclaim (out of the
+// expiry index, not ended).
+func (h *execHead) running() bool {
+	return h.live() || (h.hasAttempt && !h.outcome.Valid &&
+		(h.ownership == "lease_revoked" || h.ownership == "lease_expired_reclaimable"))
+}
+
 var qHead = hotStmt(`SELECT e.lifecycle_phase, e.ownership_state, e.eligibility_state, e.public_state,
   e.attempt_index, e.policy, COALESCE(json_extract(e.raw_fields, '$.replay_count'), 0),
   COALESCE(json_extract(e.raw_fields, '$.retry_count'), 0), e.lease_reclaim_count, e.deadline_at_ms, e.priority,

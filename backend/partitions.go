@@ -32,6 +32,19 @@ var (
 	// lease_expires_at_ms) WHERE lease_expires_at_ms IS NOT NULL.
 	attemptPartsCTE = partitionCTE("ap", "ff_attempt", "lease_expires_at_ms IS NOT NULL")
 
+	// lanesCTE enumerates every (partition, lane) pair of ff_exec_core, as
+	// lanes(p, l) after parts(p): one seek per pair on
+	// ff_exec_core_lane_phase_idx (partition_key, lane_id,
+	// lifecycle_phase), so a query can then seek one lifecycle phase of
+	// each lane instead of scanning the table.
+	lanesCTE = partsCTE + `,
+lanes(p, l) AS (
+  SELECT parts.p, (SELECT min(lane_id) FROM ff_exec_core WHERE partition_key = parts.p)
+  FROM parts WHERE parts.p IS NOT NULL
+  UNION ALL
+  SELECT lanes.p, (SELECT min(lane_id) FROM ff_exec_core WHERE partition_key = lanes.p AND lane_id > lanes.l)
+  FROM lanes WHERE lanes.l IS NOT NULL)`
+
 	// deadlinePartsCTE enumerates the partitions holding a live deadline,
 	// as dp(p), on ff_exec_core_deadline_idx (partition_key,
 	// deadline_at_ms) WHERE deadline_at_ms IS NOT NULL.

@@ -1,6 +1,7 @@
 package backend_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -301,4 +302,96 @@ func TestReclaimRefusals(t *testing.T) {
 		_, err = b.ReclaimExecution(engCtx, reclaimArgs(id, g))
 		engWantCode(t, err, backend.KindNotFound, "")
 	})
+}
+
+// TestReclaimableAttemptTimesOut: a lease that is waiting for its reclaim
+// (revoked and granted, or marked by the canonical reconciler) still ends
+// at its attempt timeout; before the fix the attempt-timeout reconciler
+// only looked through the lease-expiry index, which marking clears, so such
+// an execution stayed active forever.
+func TestReclaimableAttemptTimesOut(t *testing.T) {
+	t.Parallel()
+	const policy = `{"timeout_policy":{"attempt_timeout_ms":30000}}`
+	cases := []struct {
+		name string
+		mode backend.LeaseExpiryMode
+		mark func(t *testing.T, b *backend.Backend, clock *testdb.Clock, id backend.ExecutionID)
+	}{
+		{"revoked and granted", backend.LeaseExpiryRequeue, func(t *testing.T, b *backend.Backend, _ *testdb.Clock, id backend.ExecutionID) {
+			if _, err := b.RevokeLease(engCtx, backend.RevokeLeaseArgs{ExecutionID: id}); err != nil {
+				t.Fatal(err)
+			}
+			mustReclaimGrant(t, b, id)
+		}},
+		{"canonical marking", backend.LeaseExpiryReclaimable, func(t *testing.T, b *backend.Backend, clock *testdb.Clock, _ backend.ExecutionID) {
+			clock.Advance(10 * time.Second)
+			if rep, err := b.ExpireLeases(engCtx, clock.MS(), 100); err != nil || rep.Processed != 1 {
+				t.Fatalf("ExpireLeases = %+v, %v", rep, err)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			clock := testdb.NewClock(engT0)
+			b := testdb.Open(t, testdb.WithClock(clock.Now), func(o *backend.Options) { o.LeaseExpiry = tc.mode })
+			id := engCreate(t, b, engPolicy(policy))
+			l := engClaim(t, b)
+			start := clock.MS()
+			tc.mark(t, b, clock, id)
+			if _, own := reclaimCount(t, b, id); own != "lease_expired_reclaimable" && own != "lease_revoked" {
+				t.Fatalf("ownership after marking = %s", own)
+			}
+			if rep, err := b.TimeoutAttempts(engCtx, start+29_999, 100); err != nil || rep.Processed != 0 {
+				t.Fatalf("TimeoutAttempts 1 ms early = %+v, %v", rep, err)
+			}
+			if rep, err := b.TimeoutAttempts(engCtx, start+30_000, 100); err != nil || rep.Processed != 1 {
+				t.Fatalf("TimeoutAttempts at the timeout = %+v, %v", rep, err)
+			}
+			if s := engState(t, b, id); s != "failed" {
+				t.Fatalf("state = %s, want failed", s)
+			}
+			if got := attemptRow(t, b, id, l.AttemptIndex); got != "failed/attempt timed out after 30000 ms" {
+				t.Fatalf("attempt = %s", got)
+			}
+			if rep, err := b.TimeoutAttempts(engCtx, start+60_000, 100); err != nil || rep.Processed != 0 {
+				t.Fatalf("second pass = %+v, %v", rep, err)
+			}
+		})
+	}
+}
+
+// TestTimedOutAttemptsPlanSeeks: the attempt-timeout query finds both kinds
+// of running attempt by index seeks; it never scans ff_exec_core or
+// ff_attempt (the table grows with every execution ever run).
+func TestTimedOutAttemptsPlanSeeks(t *testing.T) {
+	t.Parallel()
+	b := testdb.Open(t)
+	rows, err := b.ReaderDB().QueryContext(engCtx, "EXPLAIN QUERY PLAN "+backend.TimedOutAttemptsSQLForTest(), int64(0), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(plan, "\n")
+	for _, line := range plan {
+		if strings.HasPrefix(line, "SCAN ") && !strings.HasPrefix(line, "SCAN ap") && !strings.HasPrefix(line, "SCAN lanes") &&
+			!strings.HasPrefix(line, "SCAN parts") && line != "SCAN CONSTANT ROW" {
+			t.Errorf("plan scans a table: %s\n%s", line, joined)
+		}
+	}
+	if !strings.Contains(joined, "ff_exec_core_lane_phase_idx (partition_key=? AND lane_id=? AND lifecycle_phase=?)") {
+		t.Errorf("marked leases are not found by a lane/phase seek:\n%s", joined)
+	}
 }

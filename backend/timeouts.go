@@ -6,16 +6,31 @@ import (
 )
 
 var (
-	// Live attempts (via ff_attempt_lease_expiry_idx) whose execution's
-	// policy sets timeout_policy.attempt_timeout_ms and that started at
-	// least that long ago.
-	qTimedOutAttempts = `WITH RECURSIVE ` + attemptPartsCTE + `
+	// Running attempts past their policy's
+	// timeout_policy.attempt_timeout_ms: live leases (via
+	// ff_attempt_lease_expiry_idx), then leases waiting for a reclaim
+	// (revoked or marked lease_expired_reclaimable: the marking took them
+	// out of that index, so they are found through the active executions of
+	// each lane instead). The clock runs from the attempt's start, or its
+	// latest resume.
+	qTimedOutAttempts = `WITH RECURSIVE ` + attemptPartsCTE + `, ` + lanesCTE + `
 SELECT a.partition_key, a.execution_id, a.attempt_index
 FROM ap CROSS JOIN ff_attempt a
   ON a.partition_key = ap.p AND a.lease_expires_at_ms IS NOT NULL
 JOIN ff_exec_core e
   ON e.partition_key = a.partition_key AND e.execution_id = a.execution_id AND e.attempt_index = a.attempt_index
 WHERE a.outcome IS NULL AND e.lifecycle_phase = 'active'
+  AND json_extract(e.policy, '$.timeout_policy.attempt_timeout_ms') > 0
+  AND COALESCE(json_extract(a.raw_fields, '$.resumed_at_ms'), a.started_at_ms)
+      + json_extract(e.policy, '$.timeout_policy.attempt_timeout_ms') <= ?1
+UNION ALL
+SELECT e.partition_key, e.execution_id, e.attempt_index
+FROM lanes CROSS JOIN ff_exec_core e
+  ON e.partition_key = lanes.p AND e.lane_id = lanes.l AND e.lifecycle_phase = 'active'
+JOIN ff_attempt a
+  ON a.partition_key = e.partition_key AND a.execution_id = e.execution_id AND a.attempt_index = e.attempt_index
+WHERE e.ownership_state IN ('lease_revoked', 'lease_expired_reclaimable')
+  AND a.outcome IS NULL AND a.lease_expires_at_ms IS NULL
   AND json_extract(e.policy, '$.timeout_policy.attempt_timeout_ms') > 0
   AND COALESCE(json_extract(a.raw_fields, '$.resumed_at_ms'), a.started_at_ms)
       + json_extract(e.policy, '$.timeout_policy.attempt_timeout_ms') <= ?1
@@ -33,7 +48,8 @@ ORDER BY e.deadline_at_ms
 LIMIT ?2`
 )
 
-// TimeoutAttempts fails up to limit running attempts that ran at least
+// TimeoutAttempts fails up to limit running attempts (a lease waiting for
+// its reclaim included) that ran at least
 // the policy's timeout_policy.attempt_timeout_ms since they started (or,
 // for an attempt resumed after a suspend or delay, since it resumed:
 // waiting does not count as running), with failure class
@@ -46,7 +62,7 @@ func (b *Backend) TimeoutAttempts(ctx context.Context, nowMS int64, limit int) (
 		if err != nil {
 			return false, skipNotFound(err)
 		}
-		if h.lifecycle != "active" || h.attemptIndex != c.idx || !h.live() || !h.attemptStart.Valid {
+		if h.lifecycle != "active" || h.attemptIndex != c.idx || !h.running() || !h.attemptStart.Valid {
 			return false, nil
 		}
 		p := h.policy
