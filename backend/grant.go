@@ -101,7 +101,7 @@ FROM ff_claim_grant WHERE partition_key = ?1 AND grant_id = ?2`
 	qGrantLive = `SELECT EXISTS (SELECT 1 FROM ff_claim_grant
   WHERE partition_key = ?1 AND execution_id = ?2 AND expires_at_ms > ?3)`
 
-	qGrantExecState = `SELECT lifecycle_phase, eligibility_state, attempt_state
+	qGrantExecState = `SELECT lifecycle_phase, ownership_state, eligibility_state, attempt_state
 FROM ff_exec_core WHERE partition_key = ?1 AND execution_id = ?2`
 )
 
@@ -288,10 +288,13 @@ const (
 	CodeClaimGrantExpired     = "claim_grant_expired"
 	CodeExecutionNotLeaseable = "execution_not_leaseable"
 	CodeActiveAttemptExists   = "active_attempt_exists"
+	// CodeLeaseConflict: the execution is owned (a lease holds it, or one
+	// is waiting for its reclaim).
+	CodeLeaseConflict = "lease_conflict"
 )
 
 // ClaimFromGrant consumes a claim grant: the execution must still be
-// runnable and eligible now, the grant must be this execution's claim
+// unowned, runnable and eligible now, with no running attempt, the grant must be this execution's claim
 // grant, issued to args.WorkerID for args.LaneID and not expired. The
 // grant is deleted and the execution leased exactly as Claim leases it
 // (a new attempt, or the attempt paused by a suspend, a delay or a wait
@@ -316,20 +319,24 @@ func (b *Backend) ClaimFromGrant(ctx context.Context, args ClaimFromGrantArgs) (
 	err = b.write(ctx, op, func(w *wtx) error {
 		id := args.ExecutionID
 		part, key := id.key()
-		var lifecycle, eligibility, attemptState string
-		err := w.queryRow(qGrantExecState, part, key).Scan(&lifecycle, &eligibility, &attemptState)
+		var lifecycle, ownership, eligibility, attemptState string
+		err := w.queryRow(qGrantExecState, part, key).Scan(&lifecycle, &ownership, &eligibility, &attemptState)
 		if errors.Is(err, sql.ErrNoRows) {
 			return execNotFound(op, id)
 		}
 		if err != nil {
 			return err
 		}
+		// §2.5's order: leaseable (runnable, unowned, eligible now) first,
+		// then the attempt state, then the grant.
 		switch {
-		case lifecycle == "active" && attemptState == "running_attempt":
-			return newErr(KindContention, op, CodeActiveAttemptExists, "execution %s already has a running attempt", id)
+		case ownership != "unowned":
+			return newErr(KindContention, op, CodeLeaseConflict, "execution %s is owned (%s)", id, ownership)
 		case lifecycle != "runnable" || eligibility != "eligible_now":
 			return newErr(KindContention, op, CodeExecutionNotLeaseable,
 				"execution %s is not leaseable (%s, %s)", id, lifecycle, eligibility)
+		case attemptState == "running_attempt":
+			return newErr(KindContention, op, CodeActiveAttemptExists, "execution %s already has a running attempt", id)
 		}
 		g, err := w.readGrant(id, gid)
 		if err != nil {

@@ -61,9 +61,9 @@ func TestClaimGrantLifecycle(t *testing.T) {
 		if err != nil || lease.ExecutionID != high || lease.AttemptType != "initial" || lease.Handle.Kind != backend.HandleFresh {
 			t.Fatalf("ClaimFromGrant = %+v, %v", lease, err)
 		}
-		// A second consumption meets the running attempt.
+		// A second consumption meets the lease (§2.5 checks leaseable first).
 		_, err = b.ClaimFromGrant(engCtx, fromGrant(g))
-		engWantCode(t, err, backend.KindContention, backend.CodeActiveAttemptExists)
+		engWantCode(t, err, backend.KindContention, backend.CodeLeaseConflict)
 		if err := b.Complete(engCtx, lease.Handle, []byte(`"ok"`)); err != nil {
 			t.Fatal(err)
 		}
@@ -132,6 +132,41 @@ func TestClaimGrantRefusals(t *testing.T) {
 		}
 		if _, err := b.ClaimFromGrant(engCtx, fromGrant(g)); err != nil {
 			t.Fatalf("the right worker still consumes: %v", err)
+		}
+	})
+}
+
+// TestClaimGrantCheckOrder: consumption checks the execution before the
+// grant, in §2.5's order: owned → lease_conflict, not runnable and eligible
+// → execution_not_leaseable, a running attempt → active_attempt_exists,
+// and only then the grant (a wrong worker's call meets the state error).
+func TestClaimGrantCheckOrder(t *testing.T) {
+	engBoth(t, func(t *testing.T, b *backend.Backend, clock *testdb.Clock) {
+		id := engCreate(t, b)
+		g := mustGrant(t, b)
+		part, key := int64(id.Partition), id.UUID[:]
+		wrongWorker := fromGrant(g)
+		wrongWorker.WorkerID = "w2"
+		cases := []struct {
+			name, set, code string
+		}{
+			{"owned", `ownership_state = 'leased'`, backend.CodeLeaseConflict},
+			{"not eligible", `eligibility_state = 'not_eligible_until_time'`, backend.CodeExecutionNotLeaseable},
+			{"running attempt", `attempt_state = 'running_attempt'`, backend.CodeActiveAttemptExists},
+		}
+		for _, c := range cases {
+			engExec(t, b, `UPDATE ff_exec_core SET `+c.set+` WHERE partition_key = ? AND execution_id = ?`, part, key)
+			for _, a := range []backend.ClaimFromGrantArgs{fromGrant(g), wrongWorker} {
+				_, err := b.ClaimFromGrant(engCtx, a)
+				engWantCode(t, err, backend.KindContention, c.code)
+			}
+			engExec(t, b, `UPDATE ff_exec_core SET ownership_state = 'unowned', eligibility_state = 'eligible_now',
+  attempt_state = 'pending_first_attempt' WHERE partition_key = ? AND execution_id = ?`, part, key)
+		}
+		_, err := b.ClaimFromGrant(engCtx, wrongWorker)
+		engWantCode(t, err, backend.KindContention, backend.CodeInvalidClaimGrant)
+		if _, err := b.ClaimFromGrant(engCtx, fromGrant(g)); err != nil {
+			t.Fatalf("consumption after the checks: %v", err)
 		}
 	})
 }

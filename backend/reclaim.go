@@ -221,7 +221,8 @@ func (r ReclaimGrantResult) MarshalJSON() ([]byte, error) {
 }
 
 // CodeGrantAlreadyExists is a grant request for an execution another
-// live grant holds (409).
+// live grant holds: a KindState error, which ff-server renders 409
+// "state_conflict: GrantAlreadyExists".
 const CodeGrantAlreadyExists = "grant_already_exists"
 
 // IssueReclaimGrant is route 13: for an active execution of args.LaneID whose
@@ -279,7 +280,7 @@ WHERE execution_id = ?1 AND capability NOT IN (SELECT value FROM json_each(?2)) 
 			return err
 		}
 		if held {
-			return newErr(KindConflict, op, CodeGrantAlreadyExists, "execution %s is held by a live grant", id)
+			return stateErr(op, CodeGrantAlreadyExists, "GrantAlreadyExists")
 		}
 		if capN := reclaimCap(h.policy); h.reclaimCount >= capN {
 			out.Status, out.ReclaimCount = ReclaimCapExceeded, h.reclaimCount

@@ -87,7 +87,7 @@ func TestReclaimAfterRevoke(t *testing.T) {
 		if _, err := b.IssueReclaimGrant(engCtx, reclaimGrantArgs(id)); err == nil {
 			t.Fatal("a second reclaim grant while the first is live")
 		} else {
-			engWantCode(t, err, backend.KindConflict, backend.CodeGrantAlreadyExists)
+			engWantCode(t, err, backend.KindState, backend.CodeGrantAlreadyExists)
 		}
 		// The reconciler does not requeue it under the grant.
 		if _, err := b.ExpireLeases(engCtx, clock.MS()+1, 100); err != nil {

@@ -78,15 +78,7 @@ func engineStatus(err error) (int, envelope) {
 	case backend.KindNotFound:
 		return http.StatusNotFound, envelope{Error: detail}
 	case backend.KindValidation:
-		code := e.Code
-		if code == "" {
-			code = "validation_error"
-		}
-		msg := code
-		if detail != "" && detail != code {
-			msg = code + ": " + detail
-		}
-		return http.StatusBadRequest, envelope{Error: msg}
+		return http.StatusBadRequest, envelope{Error: coded(or(e.Code, "validation_error"), detail)}
 	case backend.KindConflict:
 		code := or(e.Code, "conflict")
 		return http.StatusConflict, envelope{Error: coded(code, detail), Kind: code, Retryable: boolPtr(false)}

@@ -35,3 +35,20 @@ func TestContentionMapping(t *testing.T) {
 		t.Errorf("transport: %d %+v", status, env)
 	}
 }
+
+// A validation message that already starts with its code (the capability
+// checks write "invalid_capabilities: …") is not prefixed a second time.
+func TestValidationMessageNamesCodeOnce(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ code, msg, want string }{
+		{"invalid_capabilities", "invalid_capabilities: token 1 is empty", "invalid_capabilities: token 1 is empty"},
+		{"invalid_input", "lease_ttl_ms: must be positive", "invalid_input: lease_ttl_ms: must be positive"},
+		{"invalid_input", "invalid_input", "invalid_input"},
+		{"", "", "validation_error"},
+	} {
+		status, env := engineStatus(&backend.Error{Kind: backend.KindValidation, Code: c.code, Msg: c.msg})
+		if status != http.StatusBadRequest || env.Error != c.want {
+			t.Errorf("%q/%q: %d %q, want 400 %q", c.code, c.msg, status, env.Error, c.want)
+		}
+	}
+}

@@ -132,6 +132,10 @@ func TestReclaimRoutes(t *testing.T) {
 				!strings.HasPrefix(r.body, `{"status":"granted","execution_id":`) {
 				t.Fatalf("reclaim grant: %d %s", r.status, r.body)
 			}
+			// A second grant while the first is live: a State error, which
+			// ff-server renders state_conflict (engine-canonical.md C10).
+			a.do("POST", ep(id)+"/reclaim", reclaim).wantJSON(t, http.StatusConflict,
+				`{"error":"state_conflict: GrantAlreadyExists","kind":"state_conflict","retryable":false}`)
 			r = a.do("POST", "/v1/worker/reclaim", consumeBody(g, map[string]any{"worker_instance_id": "w-2"}))
 			var l wireLease
 			r.decode(t, &l)

@@ -106,6 +106,21 @@ func streamCursor(w http.ResponseWriter, r *http.Request, field, def string, upp
 	return c, true
 }
 
+// streamLimit reads a stream route's limit (def when absent) and checks
+// its range (tail: a tail's bound); a bad one is answered 400 and ok is
+// false.
+func streamLimit(w http.ResponseWriter, r *http.Request, def int, tail bool) (int, bool) {
+	limit, ok := queryLimit(w, r, def)
+	if !ok {
+		return 0, false
+	}
+	if err := backend.CheckStreamLimit(limit, tail); err != nil {
+		writeError(w, http.StatusBadRequest, invalidInput(err))
+		return 0, false
+	}
+	return limit, true
+}
+
 // Route 15: GET /v1/executions/{id}/attempts/{idx}/stream?from=&to=&limit=
 func (s *Server) readStream(w http.ResponseWriter, r *http.Request) {
 	id, idx, ok := streamPath(w, r)
@@ -120,12 +135,8 @@ func (s *Server) readStream(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	limit, ok := queryLimit(w, r, 100)
+	limit, ok := streamLimit(w, r, 100, false)
 	if !ok {
-		return
-	}
-	if err := backend.CheckStreamLimit(limit, false); err != nil {
-		writeError(w, http.StatusBadRequest, invalidInput(err))
 		return
 	}
 	release, ok := s.acquireStreamOp(w)
@@ -181,12 +192,8 @@ func (s *Server) tailStream(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, invalidInput(err))
 		return
 	}
-	limit, ok := queryLimit(w, r, 50)
+	limit, ok := streamLimit(w, r, 50, true)
 	if !ok {
-		return
-	}
-	if err := backend.CheckStreamLimit(limit, true); err != nil {
-		writeError(w, http.StatusBadRequest, invalidInput(err))
 		return
 	}
 	release, ok := s.acquireStreamOp(w)
