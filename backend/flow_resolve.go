@@ -373,14 +373,8 @@ func (w *wtx) skipExecution(child ExecutionID, ch *childHead, why string) error 
 	if ch.attempt == "running_attempt" || ch.attempt == "attempt_interrupted" {
 		attempt = "attempt_terminal"
 	}
-	if h.live() {
-		part, key := child.key()
-		if err := w.endAttempt(part, key, h.attemptIndex, "cancelled", 1, `{"failure_reason":"dependency_impossible"}`); err != nil {
-			return err
-		}
-		if err := w.leaseEvent(child, h.leaseID, "revoked"); err != nil {
-			return err
-		}
+	if err := w.endRunning(child, h, "cancelled", `{"failure_reason":"dependency_impossible"}`, "revoked"); err != nil {
+		return err
 	}
 	_, err = w.terminate(child, outcomeSkipped, terminal{attemptState: attempt, pausedOutcome: "cancelled",
 		fields: map[string]any{"failure_reason": "dependency_impossible", "skip_detail": why}})

@@ -96,15 +96,9 @@ func (w *wtx) cancelExecution(op string, args CancelExecutionArgs, source string
 			return newErr(KindContention, op, CodeStaleLease, "stale lease: execution %s is at lease epoch %d", id, h.epoch)
 		}
 	}
-	part, key := id.key()
-	if leased {
-		patch := jsonString(map[string]any{"failure_reason": "cancelled: " + args.Reason})
-		if err := w.endAttempt(part, key, h.attemptIndex, "cancelled", 1, patch); err != nil {
-			return err
-		}
-		if err := w.leaseEvent(id, h.leaseID, "revoked"); err != nil {
-			return err
-		}
+	patch := jsonString(map[string]any{"failure_reason": "cancelled: " + args.Reason})
+	if err := w.endRunning(id, h, "cancelled", patch, "revoked"); err != nil {
+		return err
 	}
 	_, err = w.terminate(id, outcomeCancelled, terminal{cancel: &cancelInfo{reason: args.Reason, by: source}})
 	return err

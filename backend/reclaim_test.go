@@ -395,3 +395,59 @@ func TestTimedOutAttemptsPlanSeeks(t *testing.T) {
 		t.Errorf("marked leases are not found by a lane/phase seek:\n%s", joined)
 	}
 }
+
+// TestMarkedLeaseEndsAsRunning: an execution whose lease waits for its
+// reclaim and that is cancelled or expires ends its attempt as a running
+// one (cancelled / expired), not as one paused by a suspend (ended_paused),
+// and writes no second lease event: the revoke already recorded the
+// lease's end.
+func TestMarkedLeaseEndsAsRunning(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, outcome string
+		end           func(t *testing.T, b *backend.Backend, clock *testdb.Clock, id backend.ExecutionID)
+	}{
+		{"cancel", "cancelled", func(t *testing.T, b *backend.Backend, _ *testdb.Clock, id backend.ExecutionID) {
+			if _, err := b.CancelExecution(engCtx, backend.CancelExecutionArgs{ExecutionID: id, Reason: "stop",
+				Source: backend.SourceOperatorOverride}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"deadline", "expired", func(t *testing.T, b *backend.Backend, clock *testdb.Clock, _ backend.ExecutionID) {
+			if rep, err := b.ExpireDeadlines(engCtx, clock.MS()+60_000, 100); err != nil || rep.Processed != 1 {
+				t.Fatalf("ExpireDeadlines = %+v, %v", rep, err)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			clock := testdb.NewClock(engT0)
+			b := testdb.Open(t, testdb.WithClock(clock.Now))
+			id := engCreate(t, b, func(a *backend.CreateExecutionArgs) {
+				d := clock.MS() + 30_000
+				a.ExecutionDeadlineAt = &d
+			})
+			l := engClaim(t, b)
+			if _, err := b.RevokeLease(engCtx, backend.RevokeLeaseArgs{ExecutionID: id}); err != nil {
+				t.Fatal(err)
+			}
+			mustReclaimGrant(t, b, id)
+			tc.end(t, b, clock, id)
+			var outcome string
+			var paused bool
+			err := b.ReaderDB().QueryRowContext(engCtx, `SELECT outcome, json_extract(raw_fields, '$.ended_paused') IS NOT NULL
+FROM ff_attempt WHERE partition_key = ? AND execution_id = ? AND attempt_index = ?`,
+				int64(id.Partition), id.UUID[:], l.AttemptIndex).Scan(&outcome, &paused)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if outcome != tc.outcome || paused {
+				t.Fatalf("attempt outcome %s, ended_paused %v; want %s, not paused", outcome, paused, tc.outcome)
+			}
+			if ev := engJoin(engEvents(t, b, backend.OutboxLease, id)); ev != "acquired,revoked" {
+				t.Fatalf("lease events = %s", ev)
+			}
+		})
+	}
+}

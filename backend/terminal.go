@@ -169,6 +169,25 @@ func (w *wtx) terminate(id ExecutionID, outcome string, t terminal) (*evTags, er
 	return &tags, nil
 }
 
+// endRunning ends the running attempt of an execution about to end (head
+// h, before terminate) with outcome and patch. A live lease's end is
+// recorded with lease event ev; a lease waiting for its reclaim had its
+// end recorded already (expired or revoked) and gets none. Without a
+// running attempt it does nothing: terminate ends a paused one.
+func (w *wtx) endRunning(id ExecutionID, h *execHead, outcome, patch, ev string) error {
+	if !h.running() {
+		return nil
+	}
+	part, key := id.key()
+	if err := w.endAttempt(part, key, h.attemptIndex, outcome, 1, patch); err != nil {
+		return err
+	}
+	if !h.live() {
+		return nil
+	}
+	return w.leaseEvent(id, h.leaseID, ev)
+}
+
 // endPaused ends attempt idx, paused by a suspend or a delay, as its
 // execution ends with outcome: ended_paused marks that it ended without
 // a lease; its failure_reason is t.fields' or the cancellation's.

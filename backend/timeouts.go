@@ -94,14 +94,8 @@ func (b *Backend) ExpireDeadlines(ctx context.Context, nowMS int64, limit int) (
 		if h.lifecycle == "terminal" || !h.deadline.Valid || h.deadline.Int64 > w.now {
 			return false, nil
 		}
-		part, key := c.id.key()
-		if h.live() {
-			if err := w.endAttempt(part, key, h.attemptIndex, "expired", 1, "{}"); err != nil {
-				return false, err
-			}
-			if err := w.leaseEvent(c.id, h.leaseID, "released"); err != nil {
-				return false, err
-			}
+		if err := w.endRunning(c.id, h, "expired", "{}", "released"); err != nil {
+			return false, err
 		}
 		_, err = w.terminate(c.id, outcomeExpired, terminal{fields: map[string]any{
 			"failure_reason": "execution deadline " + strconv.FormatInt(h.deadline.Int64, 10) + " passed",
