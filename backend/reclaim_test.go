@@ -395,3 +395,35 @@ func TestTimedOutAttemptsPlanSeeks(t *testing.T) {
 		t.Errorf("marked leases are not found by a lane/phase seek:\n%s", joined)
 	}
 }
+
+// TestReclaimGrantDoesNotHoldARequeuedExecution: a reclaim grant reserves
+// an active execution for its reclaim only. When the execution leaves that
+// state another way (here its attempt times out and a retry is scheduled;
+// also a cancel then a replay), the leftover grant must not keep plain
+// claims and route-14 grants off the now waiting execution until it
+// expires: before the fix every live grant, of either kind, took the
+// execution out of the claim's rule.
+func TestReclaimGrantDoesNotHoldARequeuedExecution(t *testing.T) {
+	engBoth(t, func(t *testing.T, b *backend.Backend, clock *testdb.Clock) {
+		id := engCreate(t, b, engPolicy(`{"timeout_policy":{"attempt_timeout_ms":1000},"retry_policy":{"max_retries":1,"backoff":{"type":"fixed","delay_ms":0}}}`))
+		engClaim(t, b)
+		if _, err := b.RevokeLease(engCtx, backend.RevokeLeaseArgs{ExecutionID: id}); err != nil {
+			t.Fatal(err)
+		}
+		g := mustReclaimGrant(t, b, id) // live for 5 s
+		clock.Advance(time.Second)
+		if rep, err := b.TimeoutAttempts(engCtx, clock.MS(), 10); err != nil || rep.Processed != 1 {
+			t.Fatalf("TimeoutAttempts = %+v, %v", rep, err)
+		}
+		if g.Grant.ExpiresAtMS <= clock.MS() {
+			t.Fatal("the reclaim grant should still be live")
+		}
+		l, err := b.Claim(engCtx, engClaimArgs())
+		if err != nil || l == nil || l.ExecutionID != id || l.AttemptType != "retry" {
+			t.Fatalf("claim of the retried execution = %+v, %v; want its retry attempt", l, err)
+		}
+		// The stale grant cannot reclaim the new lease.
+		_, err = b.ReclaimExecution(engCtx, reclaimArgs(id, g))
+		engWantCode(t, err, backend.KindState, backend.CodeNotReclaimable)
+	})
+}
