@@ -427,3 +427,37 @@ func TestReclaimGrantDoesNotHoldARequeuedExecution(t *testing.T) {
 		engWantCode(t, err, backend.KindState, backend.CodeNotReclaimable)
 	})
 }
+
+// TestMarkedLeaseFencesAsExpired: a lease marked lease_expired_reclaimable
+// (by the canonical reconciler, or by a route-13 grant of an expired lease)
+// is an expired lease: its holder's renew, progress and complete answer
+// lease_expired (docs/http-api.md, "Fencing errors"; engine-canonical.md
+// §2.3 for progress), as they did a moment before the marking. Before the
+// fix the marking turned the answer into "stale_lease: execution is
+// active".
+func TestMarkedLeaseFencesAsExpired(t *testing.T) {
+	t.Parallel()
+	for _, viaGrant := range []bool{false, true} {
+		clock := testdb.NewClock(engT0)
+		b := testdb.Open(t, testdb.WithClock(clock.Now), func(o *backend.Options) { o.LeaseExpiry = backend.LeaseExpiryReclaimable })
+		id := engCreate(t, b)
+		l := engClaim(t, b)
+		clock.Advance(10 * time.Second)
+		_, err := b.Renew(engCtx, l.Handle, 0)
+		engWantCode(t, err, backend.KindContention, backend.CodeLeaseExpired)
+		if viaGrant {
+			mustReclaimGrant(t, b, id)
+		} else if rep, err := b.ExpireLeases(engCtx, clock.MS(), 100); err != nil || rep.Processed != 1 {
+			t.Fatalf("ExpireLeases = %+v, %v", rep, err)
+		}
+		if _, own := reclaimCount(t, b, id); own != "lease_expired_reclaimable" {
+			t.Fatalf("ownership = %s", own)
+		}
+		_, err = b.Renew(engCtx, l.Handle, 0)
+		engWantCode(t, err, backend.KindContention, backend.CodeLeaseExpired)
+		err = b.UpdateProgress(engCtx, l.Handle, 50, "half")
+		engWantCode(t, err, backend.KindContention, backend.CodeLeaseExpired)
+		err = b.Complete(engCtx, l.Handle, nil)
+		engWantCode(t, err, backend.KindContention, backend.CodeLeaseExpired)
+	}
+}
