@@ -188,9 +188,10 @@ WHERE partition_key = ?1 AND execution_id = ?2 AND lifecycle_phase = 'runnable'
   WHERE e.partition_key = parts.p AND e.lane_id = l.lane_id AND e.lifecycle_phase = 'runnable'
     AND e.eligibility_state = 'blocked_by_quota')`
 
-	// qQuotaBlockedIDs lists the quota ids blocked executions name.
+	// qQuotaBlockedIDs lists the quota ids blocked executions name (NULL
+	// for one whose attachment is gone).
 	qQuotaBlockedIDs = `WITH RECURSIVE ` + quotaBlockedCTE + `
-SELECT DISTINCT q FROM blocked WHERE q IS NOT NULL`
+SELECT DISTINCT q FROM blocked`
 
 	// qQuotaBlocked picks the blocked executions an unblock pass
 	// re-checks: per quota, its best ones (priority, then age) up to the
@@ -200,9 +201,11 @@ SELECT DISTINCT q FROM blocked WHERE q IS NOT NULL`
 	// a long backlog of one quota cannot keep another quota's executions
 	// from being re-checked. ?1 (now) is unused.
 	qQuotaBlocked = `WITH RECURSIVE ` + quotaBlockedCTE + `,
-ranked AS (SELECT p, x, q, row_number() OVER (PARTITION BY q ORDER BY pr DESC, c, p, r) AS rn FROM blocked)
-SELECT ranked.p, ranked.x FROM ranked LEFT JOIN json_each(?3) AS room ON room.key = ranked.q
-WHERE ?1 IS NOT NULL AND (room.key IS NULL OR ranked.rn <= room.value)
+ranked AS (SELECT b.p, b.x, room.key AS k, room.value AS n,
+    row_number() OVER (PARTITION BY b.q ORDER BY b.pr DESC, b.c, b.p, b.r) AS rn
+  FROM blocked AS b LEFT JOIN json_each(?3) AS room ON room.key = b.q
+  WHERE room.key IS NULL OR room.value > 0)
+SELECT p, x FROM ranked WHERE ?1 IS NOT NULL AND (k IS NULL OR rn <= n)
 LIMIT ?2`
 
 	// qQuotaRedetailRefused rewrites the detail of the blocked executions
@@ -401,13 +404,18 @@ func (b *Backend) UnblockQuotas(ctx context.Context, nowMS int64, limit int) (Sw
 	if err != nil {
 		return SweepReport{}, transport(op, err)
 	}
+	unattached := false // a blocked execution whose attachment is gone
 	for rows.Next() {
-		var id string
+		var id sql.NullString
 		if err := rows.Scan(&id); err != nil {
 			rows.Close()
 			return SweepReport{}, transport(op, err)
 		}
-		ids = append(ids, id)
+		if !id.Valid {
+			unattached = true
+			continue
+		}
+		ids = append(ids, id.String)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -432,7 +440,8 @@ func (b *Backend) UnblockQuotas(ctx context.Context, nowMS int64, limit int) (Sw
 			var q quotaLimits
 			err := w.queryRow(qQuotaLimits, quotaPartition, id).Scan(&q.id, &q.windowS, &q.maxReq, &q.maxConcr)
 			if errors.Is(err, sql.ErrNoRows) {
-				continue // the policy is gone: its executions are unblocked
+				unattached = true // the policy is gone: its executions are unblocked
+				continue
 			}
 			if err != nil {
 				return err
@@ -461,6 +470,13 @@ func (b *Backend) UnblockQuotas(ctx context.Context, nowMS int64, limit int) (Sw
 		return err
 	}); err != nil {
 		return SweepReport{}, err
+	}
+	someRoom := unattached
+	for _, n := range room {
+		someRoom = someRoom || n > 0
+	}
+	if !someRoom {
+		return SweepReport{}, nil // every blocked execution's quota still refuses it
 	}
 	roomJSON, err := json.Marshal(room)
 	if err != nil {
