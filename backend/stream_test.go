@@ -567,3 +567,27 @@ func TestStreamClosedByAttemptTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamFailReasonIsNotACloseReason: a worker's fail reason is free
+// text; one that happens to read like a skip's or a suspension timeout's
+// failure reason must not become the stream's close reason. Every fail
+// closes attempt_failure (C4); before the fix the close reason was sniffed
+// from the failure reason, so these closed "dependency_impossible" and
+// "suspension_timeout".
+func TestStreamFailReasonIsNotACloseReason(t *testing.T) {
+	t.Parallel()
+	for _, reason := range []string{"dependency_impossible", "suspension_timeout: upstream too slow"} {
+		for _, class := range []backend.FailureClass{backend.FailPermanent, backend.FailTransient} {
+			b, _ := engOpen(t, true)
+			id := engCreate(t, b, engPolicy(`{"retry_policy":{"max_retries":1,"backoff":{"type":"fixed","delay_ms":0}}}`))
+			l := engClaim(t, b)
+			streamAppend(t, b, l, "out")
+			if _, err := b.Fail(engCtx, l.Handle, backend.FailArgs{Class: class, Reason: reason}); err != nil {
+				t.Fatal(err)
+			}
+			if s := streamRead(t, b, id, 0); s.ClosedReason != backend.StreamClosedFailure {
+				t.Fatalf("fail(%s, %q): stream closed %q, want %s", class, reason, s.ClosedReason, backend.StreamClosedFailure)
+			}
+		}
+	}
+}
