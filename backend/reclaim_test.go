@@ -422,9 +422,9 @@ func TestReclaimGrantDoesNotHoldARequeuedExecution(t *testing.T) {
 		if err != nil || l == nil || l.ExecutionID != id || l.AttemptType != "retry" {
 			t.Fatalf("claim of the retried execution = %+v, %v; want its retry attempt", l, err)
 		}
-		// The stale grant cannot reclaim the new lease.
+		// The stale grant ended with the new lease.
 		_, err = b.ReclaimExecution(engCtx, reclaimArgs(id, g))
-		engWantCode(t, err, backend.KindState, backend.CodeNotReclaimable)
+		engWantCode(t, err, backend.KindNotFound, "")
 	})
 }
 
@@ -460,4 +460,35 @@ func TestMarkedLeaseFencesAsExpired(t *testing.T) {
 		err = b.Complete(engCtx, l.Handle, nil)
 		engWantCode(t, err, backend.KindContention, backend.CodeLeaseExpired)
 	}
+}
+
+// TestStaleReclaimGrantDroppedByClaim: a reclaim grant left over from an
+// earlier lease (here: revoked, granted, then timed out and retried) ends
+// when a claim leases the execution again: a later revocation of the new
+// lease can be granted to another worker (no GrantAlreadyExists from the
+// stale grant), and the stale grant no longer reclaims the new lease.
+func TestStaleReclaimGrantDroppedByClaim(t *testing.T) {
+	engBoth(t, func(t *testing.T, b *backend.Backend, clock *testdb.Clock) {
+		id := engCreate(t, b, engPolicy(`{"timeout_policy":{"attempt_timeout_ms":1000},"retry_policy":{"max_retries":1,"backoff":{"type":"fixed","delay_ms":0}}}`))
+		engClaim(t, b)
+		if _, err := b.RevokeLease(engCtx, backend.RevokeLeaseArgs{ExecutionID: id}); err != nil {
+			t.Fatal(err)
+		}
+		stale := mustReclaimGrant(t, b, id) // worker w2, live for 5 s
+		clock.Advance(time.Second)
+		if rep, err := b.TimeoutAttempts(engCtx, clock.MS(), 10); err != nil || rep.Processed != 1 {
+			t.Fatalf("TimeoutAttempts = %+v, %v", rep, err)
+		}
+		engClaim(t, b)
+		if _, err := b.RevokeLease(engCtx, backend.RevokeLeaseArgs{ExecutionID: id}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := b.ReclaimExecution(engCtx, reclaimArgs(id, stale))
+		engWantCode(t, err, backend.KindNotFound, "")
+		args := reclaimGrantArgs(id)
+		args.WorkerID, args.WorkerInstanceID = "w3", "w3-i1"
+		if g, err := b.IssueReclaimGrant(engCtx, args); err != nil || g.Status != backend.ReclaimGranted {
+			t.Fatalf("grant after the new lease's revocation = %+v, %v", g, err)
+		}
+	})
 }
