@@ -101,12 +101,14 @@ func (w *wtx) checkQuotaAttachment(op string, p *ExecutionPolicy) error {
 
 // slotHeld is true for an admitted execution e that holds a slot of its
 // quota at time now (an SQL expression): it is active (leased), or it is
-// waiting under a live route-14 claim grant, which admitted it at issue
-// (grant.go) and turns into a lease without admitting again.
+// waiting (runnable) under a live route-14 claim grant, which admitted it
+// at issue (grant.go) and turns into a lease without admitting again. A
+// granted execution that ended another way (a cancel, a deadline) frees
+// its slot at once, not when the unused grant expires.
 func slotHeld(now string) string {
-	return `(e.lifecycle_phase = 'active' OR EXISTS (SELECT 1 FROM ff_claim_grant g
+	return `(e.lifecycle_phase = 'active' OR (e.lifecycle_phase = 'runnable' AND EXISTS (SELECT 1 FROM ff_claim_grant g
     WHERE g.partition_key = e.partition_key AND g.execution_id = e.execution_id
-      AND g.kind = '` + grantKindClaim + `' AND g.expires_at_ms > ` + now + `))`
+      AND g.kind = '` + grantKindClaim + `' AND g.expires_at_ms > ` + now + `)))`
 }
 
 // admittedExec joins an ff_quota_admitted row a to its execution e on
