@@ -97,6 +97,11 @@ SELECT ?1, ?2, COALESCE(max(attempt_index) + 1, 0), ?3, ?4, COALESCE(max(lease_e
 FROM ff_attempt WHERE partition_key = ?1 AND execution_id = ?2
 RETURNING attempt_index, lease_epoch`)
 
+	// qReclaimGrantsDrop deletes the execution's reclaim grants
+	// (ff_claim_grant_execution_idx).
+	qReclaimGrantsDrop = hotStmt(`DELETE FROM ff_claim_grant
+WHERE partition_key = ?1 AND execution_id = ?2 AND kind = '` + grantKindReclaim + `'`)
+
 	qClaimExec = hotStmt(`UPDATE ff_exec_core SET
   lifecycle_phase = 'active', ownership_state = 'leased', eligibility_state = 'not_applicable',
   blocking_reason = 'none', attempt_state = 'running_attempt', public_state = 'active',
@@ -291,6 +296,12 @@ func (w *wtx) grantLease(part int64, key []byte, attemptState string, args Claim
 	var payload []byte
 	var tags evTags
 	if err := w.queryRow(qClaimExec, part, key, idx, now).Scan(append([]any{&payload}, tags.dest()...)...); err != nil {
+		return nil, err
+	}
+	// A reclaim grant left over from an earlier lease (the execution
+	// became runnable again by a timeout retry, a cancel and a replay, …)
+	// ends with the new lease: it must not reclaim this one.
+	if _, err := w.exec(qReclaimGrantsDrop, part, key); err != nil {
 		return nil, err
 	}
 	event := "acquired"

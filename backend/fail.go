@@ -78,7 +78,7 @@ func (b *Backend) Fail(ctx context.Context, h Handle, args FailArgs) (FailResult
 			return err
 		}
 		out, err = w.failAttempt(f.id, int64(f.h.AttemptIndex), f.h.LeaseID, f.policy, f.retryCount,
-			args.Class, args.Reason, args.Class.retryable())
+			args.Class, args.Reason, args.Class.retryable(), StreamClosedFailure)
 		return err
 	})
 	return out, err
@@ -86,12 +86,17 @@ func (b *Backend) Fail(ctx context.Context, h Handle, args FailArgs) (FailResult
 
 // failAttempt ends attempt idx of a live execution in failure and either
 // schedules a retry (when retryable and the policy allows) or fails the
-// execution.
+// execution. streamReason is the attempt's stream close reason (C4): a
+// worker's fail attempt_failure, the attempt timeout's expired. It is
+// always named, so that a worker's free-text reason is never read as
+// another path's close reason (streamCloseReason).
 func (w *wtx) failAttempt(id ExecutionID, idx int64, leaseID string, policy *ExecutionPolicy, retryCount int64,
-	class FailureClass, reason string, retryable bool) (FailResult, error) {
+	class FailureClass, reason string, retryable bool, streamReason string) (FailResult, error) {
 	part, key := id.key()
 	failure := map[string]any{"failure_class": string(class), "failure_reason": reason}
-	if err := w.endAttempt(part, key, idx, "failed", 0, jsonString(failure)); err != nil {
+	attemptPatch := map[string]any{"failure_class": string(class), "failure_reason": reason,
+		"stream_closed_reason": streamReason}
+	if err := w.endAttempt(part, key, idx, "failed", 0, jsonString(attemptPatch)); err != nil {
 		return FailResult{}, err
 	}
 	var out FailResult

@@ -73,6 +73,12 @@ func (w *wtx) fence(op string, h Handle) (*fenced, error) {
 	case lifecycle == "active" && ownership == "lease_revoked":
 		return nil, newErr(KindContention, op, CodeLeaseRevoked, "lease revoked (execution %s, attempt %d)",
 			p.ExecutionID, p.AttemptIndex)
+	case lifecycle == "active" && ownership == "lease_expired_reclaimable" && !outcome.Valid:
+		// A marked lease (canonical lease-expiry marking, or a route-13
+		// grant of an expired lease) is an expired one; the marking moved
+		// its expiry out of lease_expires_at_ms.
+		return nil, newErr(KindContention, op, CodeLeaseExpired, "lease expired, waiting for its reclaim (execution %s, attempt %d)",
+			p.ExecutionID, p.AttemptIndex)
 	case uint64(epoch.Int64) != p.LeaseEpoch:
 		return nil, stale("lease epoch moved")
 	case lifecycle != "active" || outcome.Valid || !expires.Valid:

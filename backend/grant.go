@@ -46,10 +46,14 @@ const (
 const MaxGrantTTLMS = 60_000
 
 // notGranted is the part of the claim's rule (claimableRow) that leaves
-// out an execution held by a live claim or reclaim grant; ?2 is now.
+// out an execution held by a live claim grant; ?2 is now. A reclaim
+// grant reserves an active execution for its reclaim only: one left over
+// after the execution became runnable again another way (an attempt
+// timeout's retry, a cancel and a replay) does not hold it.
 const notGranted = `
   AND NOT EXISTS (SELECT 1 FROM ff_claim_grant g
-    WHERE g.partition_key = e.partition_key AND g.execution_id = e.execution_id AND g.expires_at_ms > ?2)`
+    WHERE g.partition_key = e.partition_key AND g.execution_id = e.execution_id
+      AND g.kind = '` + grantKindClaim + `' AND g.expires_at_ms > ?2)`
 
 // budgetHeld is true for an execution e one of whose policy budgets
 // (budget_ids) has a dimension at or over its hard limit.

@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -100,12 +101,14 @@ func (w *wtx) checkQuotaAttachment(op string, p *ExecutionPolicy) error {
 
 // slotHeld is true for an admitted execution e that holds a slot of its
 // quota at time now (an SQL expression): it is active (leased), or it is
-// waiting under a live route-14 claim grant, which admitted it at issue
-// (grant.go) and turns into a lease without admitting again.
+// waiting (runnable) under a live route-14 claim grant, which admitted it
+// at issue (grant.go) and turns into a lease without admitting again. A
+// granted execution that ended another way (a cancel, a deadline) frees
+// its slot at once, not when the unused grant expires.
 func slotHeld(now string) string {
-	return `(e.lifecycle_phase = 'active' OR EXISTS (SELECT 1 FROM ff_claim_grant g
+	return `(e.lifecycle_phase = 'active' OR (e.lifecycle_phase = 'runnable' AND EXISTS (SELECT 1 FROM ff_claim_grant g
     WHERE g.partition_key = e.partition_key AND g.execution_id = e.execution_id
-      AND g.kind = '` + grantKindClaim + `' AND g.expires_at_ms > ` + now + `))`
+      AND g.kind = '` + grantKindClaim + `' AND g.expires_at_ms > ` + now + `)))`
 }
 
 // admittedExec joins an ff_quota_admitted row a to its execution e on
@@ -174,15 +177,50 @@ WHERE partition_key = ?1 AND execution_id = ?2 AND lifecycle_phase = 'runnable'
 WHERE partition_key = ?1 AND execution_id = ?2 AND lifecycle_phase = 'runnable'
   AND eligibility_state = 'blocked_by_quota'`
 
-	// qQuotaBlocked finds blocked executions the way the delayed promoter
-	// finds delayed ones: every partition × every lane, one lookup each on
-	// ff_exec_core_lane_phase_idx. ?1 (now) is unused.
-	qQuotaBlocked = `WITH RECURSIVE ` + partsCTE + `
-SELECT e.partition_key, e.execution_id
-FROM parts CROSS JOIN ff_lane_registry l CROSS JOIN ff_exec_core e
-WHERE e.partition_key = parts.p AND e.lane_id = l.lane_id AND e.lifecycle_phase = 'runnable'
-  AND e.eligibility_state = 'blocked_by_quota' AND ?1 IS NOT NULL
+	// quotaBlockedCTE is the executions blocked by their quota, found the
+	// way the delayed promoter finds delayed ones (every partition × every
+	// lane, one lookup each on ff_exec_core_lane_phase_idx), as
+	// blocked(p, x, pr, c, r, q): key, priority, age, rowid and the
+	// lower-cased quota id their policy names (NULL: none).
+	quotaBlockedCTE = partsCTE + `, blocked AS (
+  SELECT e.partition_key AS p, e.execution_id AS x, e.priority AS pr, e.created_at_ms AS c, e.rowid AS r,
+    lower(CASE WHEN json_valid(e.policy) AND json_type(e.policy, '$.quota_policy_id') = 'text'
+      THEN json_extract(e.policy, '$.quota_policy_id') END) AS q
+  FROM parts CROSS JOIN ff_lane_registry l CROSS JOIN ff_exec_core e
+  WHERE e.partition_key = parts.p AND e.lane_id = l.lane_id AND e.lifecycle_phase = 'runnable'
+    AND e.eligibility_state = 'blocked_by_quota')`
+
+	// qQuotaBlockedIDs lists the quota ids blocked executions name (NULL
+	// for one whose attachment is gone).
+	qQuotaBlockedIDs = `WITH RECURSIVE ` + quotaBlockedCTE + `
+SELECT DISTINCT q FROM blocked`
+
+	// qQuotaBlocked picks the blocked executions an unblock pass
+	// re-checks: per quota, its best ones (priority, then age) up to the
+	// room ?3 (a JSON object quota id → room) gives it, and every one
+	// whose quota is not in ?3 (no attachment, or a policy that is gone).
+	// An execution its quota still refuses takes no place in the batch, so
+	// a long backlog of one quota cannot keep another quota's executions
+	// from being re-checked. ?1 (now) is unused.
+	qQuotaBlocked = `WITH RECURSIVE ` + quotaBlockedCTE + `,
+ranked AS (SELECT b.p, b.x, room.key AS k, room.value AS n,
+    row_number() OVER (PARTITION BY b.q ORDER BY b.pr DESC, b.c, b.p, b.r) AS rn
+  FROM blocked AS b LEFT JOIN json_each(?3) AS room ON room.key = b.q
+  WHERE room.key IS NULL OR room.value > 0)
+SELECT p, x FROM ranked WHERE ?1 IS NOT NULL AND (k IS NULL OR rn <= n)
 LIMIT ?2`
+
+	// qQuotaRedetailRefused rewrites the detail of the blocked executions
+	// of the quotas in ?1 (a JSON object quota id → [detail, LIKE pattern
+	// of its limit]) unless it already names that limit.
+	qQuotaRedetailRefused = `WITH RECURSIVE ` + quotaBlockedCTE + `
+UPDATE ff_exec_core AS t SET raw_fields = json_set(t.raw_fields, '$.blocking_detail', json_extract(d.value, '$[0]'))
+FROM blocked JOIN json_each(?1) AS d ON d.key = blocked.q
+WHERE t.partition_key = blocked.p AND t.execution_id = blocked.x
+  AND COALESCE(json_extract(t.raw_fields, '$.blocking_detail'), '') NOT LIKE json_extract(d.value, '$[1]')`
+
+	qQuotaLimits = `SELECT quota_policy_id, requests_per_window_seconds, max_requests_per_window, active_concurrency_cap
+FROM ff_quota_policy WHERE partition_key = ?1 AND quota_policy_id = ?2`
 
 	// qQuotaMarkersSweep drops the rows of executions that hold no slot
 	// at ?2 (slotHeld), of every quota.
@@ -363,20 +401,98 @@ func (b *Backend) UnblockQuotas(ctx context.Context, nowMS int64, limit int) (Sw
 	if limit <= 0 {
 		return SweepReport{}, nil
 	}
+	var ids []string
+	rows, err := b.in.reader.QueryContext(ctx, qQuotaBlockedIDs)
+	if err != nil {
+		return SweepReport{}, transport(op, err)
+	}
+	unattached := false // a blocked execution whose attachment is gone
+	for rows.Next() {
+		var id sql.NullString
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return SweepReport{}, transport(op, err)
+		}
+		if !id.Valid {
+			unattached = true
+			continue
+		}
+		ids = append(ids, id.String)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return SweepReport{}, transport(op, err)
+	}
+	// The room each blocked execution's quota has now (0: it still
+	// refuses), which picks the candidates below. The executions of a
+	// quota that still refuses are not candidates: their detail is
+	// rewritten here when the refusing limit changed.
+	room := map[string]int64{}
 	if err := b.write(ctx, op, func(w *wtx) error {
+		w.now = nowMS
+		clear(room)
+		refused := map[string][2]string{} // quota id → detail, LIKE pattern of its limit
 		if _, err := w.exec(qQuotaMarkersSweep, quotaPartition, nowMS); err != nil {
 			return err
 		}
-		_, err := w.exec(qQuotaRecount, quotaPartition, nowMS)
+		if _, err := w.exec(qQuotaRecount, quotaPartition, nowMS); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			var q quotaLimits
+			err := w.queryRow(qQuotaLimits, quotaPartition, id).Scan(&q.id, &q.windowS, &q.maxReq, &q.maxConcr)
+			if errors.Is(err, sql.ErrNoRows) {
+				unattached = true // the policy is gone: its executions are unblocked
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			v, err := w.checkQuota(q, "")
+			if err != nil {
+				return err
+			}
+			n := int64(0)
+			if v.admit {
+				n = min(v.rateRoom, v.slotRoom, int64(limit))
+			} else {
+				lim, _, _ := strings.Cut(v.detail, " reached")
+				refused[id] = [2]string{v.detail, lim + " reached%"}
+			}
+			room[id] = n
+		}
+		if len(refused) == 0 {
+			return nil
+		}
+		details, err := json.Marshal(refused)
+		if err != nil {
+			return err
+		}
+		_, err = w.exec(qQuotaRedetailRefused, string(details))
 		return err
 	}); err != nil {
 		return SweepReport{}, err
+	}
+	someRoom := unattached
+	for _, n := range room {
+		someRoom = someRoom || n > 0
+	}
+	if !someRoom {
+		return SweepReport{}, nil // every blocked execution's quota still refuses it
+	}
+	roomJSON, err := json.Marshal(room)
+	if err != nil {
+		return SweepReport{}, err
+	}
+	cands, err := b.findSweepCandidates(ctx, qQuotaBlocked, false, nowMS, limit, string(roomJSON))
+	if err != nil {
+		return SweepReport{}, transport(op, err)
 	}
 	// Room already handed out in this pass, per quota: an unblocked
 	// execution is not admitted until it is claimed, so the checks of the
 	// next ones would not see it.
 	granted := map[string]int64{}
-	return b.sweep(ctx, op, qQuotaBlocked, false, nowMS, limit, func(w *wtx, c sweepCandidate) (bool, error) {
+	return b.sweepRows(ctx, op, nowMS, cands, func(w *wtx, c sweepCandidate) (bool, error) {
 		part, key := c.id.key()
 		q, ok, err := w.attachedQuota(part, key)
 		if err != nil {
@@ -403,5 +519,5 @@ func (b *Backend) UnblockQuotas(ctx context.Context, nowMS int64, limit int) (Sw
 			granted[q.id]++
 		}
 		return n == 1, err
-	})
+	}), nil
 }

@@ -357,3 +357,40 @@ func TestQuotaPolicyGone(t *testing.T) {
 		quotaNoDrift(t, b)
 	})
 }
+
+// TestQuotaUnblockReachesEveryQuota: the unblock reconciler's batch must
+// not be used up by executions whose quota still refuses them. Quota A
+// (cap 1) holds a backlog of more blocked executions than one batch;
+// quota B (cap 1) blocks one; once B's slot is free its execution must be
+// unblocked by the next pass. Before the fix every pass re-checked the
+// same first batch (A's backlog, still refused) and B's execution stayed
+// rate_limited for as long as A's backlog lasted.
+func TestQuotaUnblockReachesEveryQuota(t *testing.T) {
+	t.Parallel()
+	b, clock := engOpen(t, true)
+	qa := quotaCreate(t, b, 0, 0, 1)
+	qb := quotaCreate(t, b, 0, 0, 1)
+	as := quotaAttached(t, b, qa, backend.DefaultQuotaUnblockBatch+1)
+	bs := quotaAttached(t, b, qb, 2)
+	if l := engClaim(t, b); l.ExecutionID != as[0] {
+		t.Fatalf("claim 1 = %s, want %s", l.ExecutionID, as[0])
+	}
+	lb := engClaim(t, b) // blocks as[1:] on the way
+	if lb.ExecutionID != bs[0] {
+		t.Fatalf("claim 2 = %s, want %s", lb.ExecutionID, bs[0])
+	}
+	quotaNoClaim(t, b) // blocks bs[1]
+	quotaWantBlocked(t, b, as[len(as)-1], qa, "concurrency cap 1 reached")
+	quotaWantBlocked(t, b, bs[1], qb, "concurrency cap 1 reached")
+	if err := b.Complete(engCtx, lb.Handle, nil); err != nil {
+		t.Fatal(err)
+	}
+	quotaUnblock(t, b, clock, 1)
+	if s := engState(t, b, bs[1]); s != "waiting" {
+		t.Fatalf("quota B's execution is %s after the pass, want waiting", s)
+	}
+	if l := engClaim(t, b); l.ExecutionID != bs[1] {
+		t.Fatalf("claim 3 = %s, want %s", l.ExecutionID, bs[1])
+	}
+	quotaNoDrift(t, b)
+}

@@ -91,3 +91,27 @@ func TestQuotaCapGrantExpiry(t *testing.T) {
 		quotaNoClaim(t, b)
 	})
 }
+
+// TestQuotaSlotFreedWhenGrantedExecutionEnds: a live claim grant holds its
+// execution's quota slot only while the execution waits for the grant's
+// consumption. Once the execution ends another way (an operator cancel of
+// the granted execution), the slot is free at once, not when the unused
+// grant expires: before the fix a cancelled execution kept its slot, and
+// the other attached executions were refused, for the grant's whole life.
+func TestQuotaSlotFreedWhenGrantedExecutionEnds(t *testing.T) {
+	engBoth(t, func(t *testing.T, b *backend.Backend, clock *testdb.Clock) {
+		q := quotaCreate(t, b, 60, 0, 1)
+		ids := quotaAttached(t, b, q, 2)
+		g := mustGrant(t, b)
+		if g.ExecutionID != ids[0] {
+			t.Fatalf("grant = %s, want %s", g.ExecutionID, ids[0])
+		}
+		if _, err := b.CancelExecution(engCtx, backend.CancelExecutionArgs{ExecutionID: ids[0], Reason: "stop"}); err != nil {
+			t.Fatal(err)
+		}
+		l, err := b.Claim(engCtx, engClaimArgs())
+		if err != nil || l == nil || l.ExecutionID != ids[1] {
+			t.Fatalf("claim after the granted execution was cancelled = %+v, %v; want %s", l, err, ids[1])
+		}
+	})
+}

@@ -451,3 +451,100 @@ FROM ff_attempt WHERE partition_key = ? AND execution_id = ? AND attempt_index =
 		})
 	}
 }
+
+// TestReclaimGrantDoesNotHoldARequeuedExecution: a reclaim grant reserves
+// an active execution for its reclaim only. When the execution leaves that
+// state another way (here its attempt times out and a retry is scheduled;
+// also a cancel then a replay), the leftover grant must not keep plain
+// claims and route-14 grants off the now waiting execution until it
+// expires: before the fix every live grant, of either kind, took the
+// execution out of the claim's rule.
+func TestReclaimGrantDoesNotHoldARequeuedExecution(t *testing.T) {
+	engBoth(t, func(t *testing.T, b *backend.Backend, clock *testdb.Clock) {
+		id := engCreate(t, b, engPolicy(`{"timeout_policy":{"attempt_timeout_ms":1000},"retry_policy":{"max_retries":1,"backoff":{"type":"fixed","delay_ms":0}}}`))
+		engClaim(t, b)
+		if _, err := b.RevokeLease(engCtx, backend.RevokeLeaseArgs{ExecutionID: id}); err != nil {
+			t.Fatal(err)
+		}
+		g := mustReclaimGrant(t, b, id) // live for 5 s
+		clock.Advance(time.Second)
+		if rep, err := b.TimeoutAttempts(engCtx, clock.MS(), 10); err != nil || rep.Processed != 1 {
+			t.Fatalf("TimeoutAttempts = %+v, %v", rep, err)
+		}
+		if g.Grant.ExpiresAtMS <= clock.MS() {
+			t.Fatal("the reclaim grant should still be live")
+		}
+		l, err := b.Claim(engCtx, engClaimArgs())
+		if err != nil || l == nil || l.ExecutionID != id || l.AttemptType != "retry" {
+			t.Fatalf("claim of the retried execution = %+v, %v; want its retry attempt", l, err)
+		}
+		// The stale grant ended with the new lease.
+		_, err = b.ReclaimExecution(engCtx, reclaimArgs(id, g))
+		engWantCode(t, err, backend.KindNotFound, "")
+	})
+}
+
+// TestMarkedLeaseFencesAsExpired: a lease marked lease_expired_reclaimable
+// (by the canonical reconciler, or by a route-13 grant of an expired lease)
+// is an expired lease: its holder's renew, progress and complete answer
+// lease_expired (docs/http-api.md, "Fencing errors"; engine-canonical.md
+// §2.3 for progress), as they did a moment before the marking. Before the
+// fix the marking turned the answer into "stale_lease: execution is
+// active".
+func TestMarkedLeaseFencesAsExpired(t *testing.T) {
+	t.Parallel()
+	for _, viaGrant := range []bool{false, true} {
+		clock := testdb.NewClock(engT0)
+		b := testdb.Open(t, testdb.WithClock(clock.Now), func(o *backend.Options) { o.LeaseExpiry = backend.LeaseExpiryReclaimable })
+		id := engCreate(t, b)
+		l := engClaim(t, b)
+		clock.Advance(10 * time.Second)
+		_, err := b.Renew(engCtx, l.Handle, 0)
+		engWantCode(t, err, backend.KindContention, backend.CodeLeaseExpired)
+		if viaGrant {
+			mustReclaimGrant(t, b, id)
+		} else if rep, err := b.ExpireLeases(engCtx, clock.MS(), 100); err != nil || rep.Processed != 1 {
+			t.Fatalf("ExpireLeases = %+v, %v", rep, err)
+		}
+		if _, own := reclaimCount(t, b, id); own != "lease_expired_reclaimable" {
+			t.Fatalf("ownership = %s", own)
+		}
+		_, err = b.Renew(engCtx, l.Handle, 0)
+		engWantCode(t, err, backend.KindContention, backend.CodeLeaseExpired)
+		err = b.UpdateProgress(engCtx, l.Handle, 50, "half")
+		engWantCode(t, err, backend.KindContention, backend.CodeLeaseExpired)
+		err = b.Complete(engCtx, l.Handle, nil)
+		engWantCode(t, err, backend.KindContention, backend.CodeLeaseExpired)
+	}
+}
+
+// TestStaleReclaimGrantDroppedByClaim: a reclaim grant left over from an
+// earlier lease (here: revoked, granted, then timed out and retried) ends
+// when a claim leases the execution again: a later revocation of the new
+// lease can be granted to another worker (no GrantAlreadyExists from the
+// stale grant), and the stale grant no longer reclaims the new lease.
+func TestStaleReclaimGrantDroppedByClaim(t *testing.T) {
+	engBoth(t, func(t *testing.T, b *backend.Backend, clock *testdb.Clock) {
+		id := engCreate(t, b, engPolicy(`{"timeout_policy":{"attempt_timeout_ms":1000},"retry_policy":{"max_retries":1,"backoff":{"type":"fixed","delay_ms":0}}}`))
+		engClaim(t, b)
+		if _, err := b.RevokeLease(engCtx, backend.RevokeLeaseArgs{ExecutionID: id}); err != nil {
+			t.Fatal(err)
+		}
+		stale := mustReclaimGrant(t, b, id) // worker w2, live for 5 s
+		clock.Advance(time.Second)
+		if rep, err := b.TimeoutAttempts(engCtx, clock.MS(), 10); err != nil || rep.Processed != 1 {
+			t.Fatalf("TimeoutAttempts = %+v, %v", rep, err)
+		}
+		engClaim(t, b)
+		if _, err := b.RevokeLease(engCtx, backend.RevokeLeaseArgs{ExecutionID: id}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := b.ReclaimExecution(engCtx, reclaimArgs(id, stale))
+		engWantCode(t, err, backend.KindNotFound, "")
+		args := reclaimGrantArgs(id)
+		args.WorkerID, args.WorkerInstanceID = "w3", "w3-i1"
+		if g, err := b.IssueReclaimGrant(engCtx, args); err != nil || g.Status != backend.ReclaimGranted {
+			t.Fatalf("grant after the new lease's revocation = %+v, %v", g, err)
+		}
+	})
+}

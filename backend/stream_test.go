@@ -542,3 +542,52 @@ func TestStreamClosedBySkipAndSuspensionTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestStreamClosedByAttemptTimeout: an attempt that hits its
+// timeout_policy.attempt_timeout_ms closes its stream "expired"
+// (engine-canonical.md C4: expired is the deadline's and the attempt
+// timeout's reason), whether the execution retries or fails; before the
+// fix the timeout ended the attempt as a plain fail, "attempt_failure".
+func TestStreamClosedByAttemptTimeout(t *testing.T) {
+	t.Parallel()
+	for _, policy := range []string{
+		`{"timeout_policy":{"attempt_timeout_ms":100}}`,
+		`{"timeout_policy":{"attempt_timeout_ms":100},"retry_policy":{"max_retries":1,"backoff":{"type":"fixed","delay_ms":0}}}`,
+	} {
+		b, clock := engOpen(t, true)
+		id := engCreate(t, b, engPolicy(policy))
+		l := engClaim(t, b)
+		streamAppend(t, b, l, "out")
+		clock.Advance(100 * time.Millisecond)
+		if rep, err := b.TimeoutAttempts(engCtx, clock.MS(), 10); err != nil || rep.Processed != 1 {
+			t.Fatalf("TimeoutAttempts = %+v, %v", rep, err)
+		}
+		if s := streamRead(t, b, id, 0); s.ClosedReason != backend.StreamClosedExpired || s.ClosedAt == nil || *s.ClosedAt != clock.MS() {
+			t.Fatalf("%s: stream = %+v; want closed %s", policy, s, backend.StreamClosedExpired)
+		}
+	}
+}
+
+// TestStreamFailReasonIsNotACloseReason: a worker's fail reason is free
+// text; one that happens to read like a skip's or a suspension timeout's
+// failure reason must not become the stream's close reason. Every fail
+// closes attempt_failure (C4); before the fix the close reason was sniffed
+// from the failure reason, so these closed "dependency_impossible" and
+// "suspension_timeout".
+func TestStreamFailReasonIsNotACloseReason(t *testing.T) {
+	t.Parallel()
+	for _, reason := range []string{"dependency_impossible", "suspension_timeout: upstream too slow"} {
+		for _, class := range []backend.FailureClass{backend.FailPermanent, backend.FailTransient} {
+			b, _ := engOpen(t, true)
+			id := engCreate(t, b, engPolicy(`{"retry_policy":{"max_retries":1,"backoff":{"type":"fixed","delay_ms":0}}}`))
+			l := engClaim(t, b)
+			streamAppend(t, b, l, "out")
+			if _, err := b.Fail(engCtx, l.Handle, backend.FailArgs{Class: class, Reason: reason}); err != nil {
+				t.Fatal(err)
+			}
+			if s := streamRead(t, b, id, 0); s.ClosedReason != backend.StreamClosedFailure {
+				t.Fatalf("fail(%s, %q): stream closed %q, want %s", class, reason, s.ClosedReason, backend.StreamClosedFailure)
+			}
+		}
+	}
+}

@@ -74,7 +74,8 @@ func (b *Backend) TimeoutAttempts(ctx context.Context, nowMS int64, limit int) (
 			return false, nil
 		}
 		reason := "attempt timed out after " + strconv.FormatInt(timeout, 10) + " ms"
-		_, err = w.failAttempt(c.id, c.idx, h.leaseID, p, h.retryCount, FailTimeout, reason, true)
+		// The stream closes "expired", the attempt timeout's reason (C4).
+		_, err = w.failAttempt(c.id, c.idx, h.leaseID, p, h.retryCount, FailTimeout, reason, true, StreamClosedExpired)
 		return err == nil, err
 	})
 }

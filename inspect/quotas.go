@@ -54,12 +54,13 @@ func Quotas(ctx context.Context, db *sql.DB, now int64) (*QuotaList, error) {
 		return nil, err
 	}
 	// A slot is held by an admitted execution that is active, or waiting
-	// under a live claim grant (admitted at issue), as the engine counts.
+	// (runnable) under a live claim grant (admitted at issue), as the
+	// engine counts.
 	slotHeld := `e.lifecycle_phase = 'active'`
 	if cat.has("ff_claim_grant") {
-		slotHeld = `(e.lifecycle_phase = 'active' OR EXISTS (SELECT 1 FROM ff_claim_grant AS g
+		slotHeld = `(e.lifecycle_phase = 'active' OR (e.lifecycle_phase = 'runnable' AND EXISTS (SELECT 1 FROM ff_claim_grant AS g
 			WHERE g.partition_key = e.partition_key AND g.execution_id = e.execution_id
-			AND g.kind = 'claim' AND g.expires_at_ms > ?1))`
+			AND g.kind = 'claim' AND g.expires_at_ms > ?1)))`
 	}
 	blocked, err := quotaBlocked(ctx, db)
 	if err != nil {

@@ -77,6 +77,25 @@ func streamPath(w http.ResponseWriter, r *http.Request) (backend.ExecutionID, ui
 	return id, uint32(idx), true
 }
 
+// queryUint parses query parameter field as upstream's u64 / usize: ok
+// false means it answered the extractor's plain-text 400 (not digits, or
+// past u64). A value past maxInt is clamped to it: the range checks that
+// follow refuse it with their own message.
+func queryUint(w http.ResponseWriter, v, field string, maxInt int64) (int64, bool) {
+	n, err := strconv.ParseUint(v, 10, 64)
+	switch {
+	case errors.Is(err, strconv.ErrRange):
+		queryError(w, field+": number too large to fit in target type")
+		return 0, false
+	case err != nil:
+		queryError(w, field+": invalid digit found in string")
+		return 0, false
+	case n > uint64(maxInt):
+		return maxInt, true
+	}
+	return int64(n), true
+}
+
 // queryLimit parses limit (def when absent) as a usize; range checks are
 // the backend's (CheckStreamLimit).
 func queryLimit(w http.ResponseWriter, r *http.Request, def int) (int, bool) {
@@ -84,12 +103,8 @@ func queryLimit(w http.ResponseWriter, r *http.Request, def int) (int, bool) {
 	if !ok {
 		return def, true
 	}
-	n, err := strconv.ParseUint(v[0], 10, 31)
-	if err != nil {
-		queryError(w, "limit: invalid digit found in string")
-		return 0, false
-	}
-	return int(n), true
+	n, ok := queryUint(w, v[0], "limit", backend.MaxStreamReadLimit+1)
+	return int(n), ok
 }
 
 // streamCursor parses a range cursor; false means it answered 400.
@@ -181,12 +196,9 @@ func (s *Server) tailStream(w http.ResponseWriter, r *http.Request) {
 	}
 	var block int64
 	if vs, ok := q["block_ms"]; ok {
-		n, err := strconv.ParseUint(vs[0], 10, 63)
-		if err != nil {
-			queryError(w, "block_ms: invalid digit found in string")
+		if block, ok = queryUint(w, vs[0], "block_ms", backend.MaxTailBlockMS+1); !ok {
 			return
 		}
-		block = int64(n)
 	}
 	if err := backend.CheckTailBlock(block); err != nil {
 		writeError(w, http.StatusBadRequest, invalidInput(err))

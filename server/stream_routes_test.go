@@ -258,3 +258,30 @@ func TestStreamRoutesTailPollsForOtherWriters(t *testing.T) {
 		t.Fatalf("tail: %d %s", r.status, r.body)
 	}
 }
+
+// TestStreamRoutesLargeNumbers: a limit or block_ms that is a valid
+// unsigned integer (upstream's usize / u64) but past ffsqlite's parse width
+// fails the range check with upstream's JSON 400, not the query
+// extractor's plain-text "invalid digit" (it is all digits); one past u64
+// is the extractor's overflow message. Before the fix limit was parsed as
+// 31 bits and block_ms as 63.
+func TestStreamRoutesLargeNumbers(t *testing.T) {
+	t.Parallel()
+	a, _, id, _ := streamAPI(t, server.Config{}, nil)
+	plain := func(msg string) string { return "Failed to deserialize query string: " + msg + "\n" }
+	cases := []struct {
+		name, path string
+		body       string
+	}{
+		{"read limit 2^32", streamURL(id, 0, false, "limit=4294967296"), `{"error":"limit exceeds REST ceiling 1000; paginate via from/to for larger spans"}`},
+		{"tail limit u64 max", streamURL(id, 0, true, "limit=18446744073709551615"), `{"error":"limit exceeds REST ceiling 1000; paginate via after for larger spans"}`},
+		{"block_ms 2^63", streamURL(id, 0, true, "block_ms=9223372036854775808"), `{"error":"block_ms exceeds 30000ms ceiling"}`},
+		{"limit past u64", streamURL(id, 0, false, "limit=18446744073709551616"), plain("limit: number too large to fit in target type")},
+		{"block_ms past u64", streamURL(id, 0, true, "block_ms=18446744073709551616"), plain("block_ms: number too large to fit in target type")},
+	}
+	for _, tc := range cases {
+		if r := a.do("GET", tc.path, nil); r.status != 400 || r.body != tc.body {
+			t.Errorf("%s: %d %q; want 400 %q", tc.name, r.status, r.body, tc.body)
+		}
+	}
+}
