@@ -44,6 +44,14 @@ func ParseHMACGraceMS(v string) (time.Duration, error) {
 	return time.Duration(n) * time.Millisecond, nil
 }
 
+// ValidateKid checks a waitpoint key id: non-empty, without ':'.
+func ValidateKid(kid string) error {
+	if kid == "" || strings.Contains(kid, ":") {
+		return validation("rotate_waitpoint_hmac_secret", "invalid_kid", "new_kid must be non-empty and must not contain ':'")
+	}
+	return nil
+}
+
 // ParseSecretHex decodes a waitpoint secret: non-empty, even-length hex.
 func ParseSecretHex(s string) ([]byte, error) {
 	b, err := hex.DecodeString(s)
