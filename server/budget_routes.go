@@ -120,8 +120,9 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil {
 		if !s.rotating.TryLock() {
+			// ff-server's ServerError::ConcurrencyLimitExceeded: no kind.
 			writeJSON(w, http.StatusTooManyRequests, envelope{
-				Error: "too many concurrent admin_rotate calls (server max: 1); retry with backoff", Kind: "resource_exhausted", Retryable: boolPtr(true)})
+				Error: "too many concurrent admin_rotate calls (server max: 1); retry with backoff", Retryable: boolPtr(true)})
 			return
 		}
 		defer s.rotating.Unlock()
