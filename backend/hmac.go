@@ -32,16 +32,29 @@ const HMACGraceEnv = "FF_WAITPOINT_HMAC_GRACE_MS"
 const qRetireKeys = "UPDATE ff_waitpoint_hmac SET active = 0, rotated_at_ms = ?1 WHERE active = 1 AND kid <> ?2"
 
 // ParseHMACGraceMS parses FF_WAITPOINT_HMAC_GRACE_MS: an unsigned count
-// of milliseconds; 0 means no grace (a negative Options value).
+// of milliseconds (any u64, as upstream parses it; one longer than a
+// Duration holds, about 292 years, is the longest Duration); 0 means no
+// grace (a negative Options value).
 func ParseHMACGraceMS(v string) (time.Duration, error) {
-	n, err := strconv.ParseUint(v, 10, 63)
-	if err != nil || n > uint64(math.MaxInt64/int64(time.Millisecond)) {
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
 		return 0, fmt.Errorf("invalid value for %s: expected u64, got '%s'", HMACGraceEnv, v)
 	}
-	if n == 0 {
+	switch {
+	case n == 0:
 		return -1, nil
+	case n > uint64(math.MaxInt64/int64(time.Millisecond)):
+		return time.Duration(math.MaxInt64), nil
 	}
 	return time.Duration(n) * time.Millisecond, nil
+}
+
+// ValidateKid checks a waitpoint key id: non-empty, without ':'.
+func ValidateKid(kid string) error {
+	if kid == "" || strings.Contains(kid, ":") {
+		return validation("rotate_waitpoint_hmac_secret", "invalid_kid", "new_kid must be non-empty and must not contain ':'")
+	}
+	return nil
 }
 
 // ParseSecretHex decodes a waitpoint secret: non-empty, even-length hex.

@@ -1,6 +1,7 @@
 package backend_test
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -95,6 +96,13 @@ func TestHMACGraceOption(t *testing.T) {
 	for _, bad := range []string{"", "-1", "1.5", "ten", "99999999999999999999"} {
 		if _, err := backend.ParseHMACGraceMS(bad); err == nil || err.Error() != "invalid value for FF_WAITPOINT_HMAC_GRACE_MS: expected u64, got '"+bad+"'" {
 			t.Errorf("ParseHMACGraceMS(%q) = %v", bad, err)
+		}
+	}
+	// Every u64 is valid, as upstream parses it; one past what a Duration
+	// holds is the longest grace (a key that never expires in practice).
+	for _, big := range []string{"9223372036854775807", "18446744073709551615", "10000000000000"} {
+		if d, err := backend.ParseHMACGraceMS(big); err != nil || d != time.Duration(math.MaxInt64) {
+			t.Errorf("ParseHMACGraceMS(%q) = %s, %v", big, d, err)
 		}
 	}
 	none, err := backend.ParseHMACGraceMS("0")

@@ -121,9 +121,13 @@ WHERE partition_key = ?1 AND execution_id = ?2 AND json_extract(member_map, '$.s
 WHERE partition_key = ?1 AND waitpoint_id = ?2`)
 
 	// qSuspensionSignals reads the satisfier records of the execution's
-	// suspension of attempt ?3.
+	// suspension of attempt ?3 when signals satisfied it (satisfied_at_ms).
+	// Canonical's observe_signals reads the signals of satisfied matchers
+	// (or all_satisfier_signals, which only the satisfying signal writes),
+	// so an operator or timeout resume leaves nothing to observe.
 	qSuspensionSignals = hotStmt(`SELECT json_extract(member_map, '$.satisfiers') FROM ff_suspension_current
-WHERE partition_key = ?1 AND execution_id = ?2 AND json_extract(member_map, '$.attempt_index') = ?3`)
+WHERE partition_key = ?1 AND execution_id = ?2 AND json_extract(member_map, '$.attempt_index') = ?3
+  AND json_extract(member_map, '$.satisfied_at_ms') IS NOT NULL`)
 
 	// qInsertSignalEvent writes the signal-delivery outbox row with the
 	// namespace and cairn.instance_id tag the update of the execution row
@@ -366,7 +370,8 @@ type ResumeSignal struct {
 
 // resumeSignals returns the signals that satisfied the execution's last
 // suspension of attempt idx, in arrival order (empty when the attempt
-// did not suspend, or an operator or timeout resumed it). The suspension
+// did not suspend, or an operator or timeout resumed it, even when some
+// signals had arrived: the condition was not satisfied by them). The suspension
 // keeps copies of its satisfiers' records, so this is one row read.
 func (w *wtx) resumeSignals(part int64, key []byte, idx int64) ([]ResumeSignal, error) {
 	out := []ResumeSignal{}

@@ -459,3 +459,49 @@ func TestDeadlineExpiresSuspended(t *testing.T) {
 	}
 	waitCheckInvariants(t, b)
 }
+
+// A resumed claim observes the signals that satisfied the suspension it
+// resumes from, and none after an operator or timeout resume, even when
+// part of the condition had been met (canonical's observe_signals reads
+// satisfied matchers, or the satisfier list only the satisfying signal
+// writes). The partial satisfiers of the unsatisfied condition were
+// reported.
+func TestResumedClaimObservesOnlySatisfiers(t *testing.T) {
+	waitBoth(t, func(t *testing.T, b *backend.Backend, clock *testdb.Clock) {
+		// AllOf on two waitpoints: one of two signals arrives, then an
+		// operator resumes, or the timeout auto-resumes.
+		for _, byOperator := range []bool{true, false} {
+			a, b2 := uuid.New(), uuid.New()
+			ka, kb := "wpk:"+a.String(), "wpk:"+b2.String()
+			args := waitArgs("", func(s *suspension.SuspendArgs) {
+				s.Waitpoints = []suspension.WaitpointBinding{suspension.Fresh(a, ka), suspension.Fresh(b2, kb)}
+				s.ResumeCondition = suspension.AllOf(suspension.Single(ka, suspension.ByName("x")), suspension.Single(kb, suspension.ByName("y")))
+			}, waitTimeout(clock.Now().UnixMilli()+1000, suspension.TimeoutAutoResumeWithTimeoutSignal))
+			id, _, o := waitSuspend(t, b, args)
+			if r := waitDeliver(t, b, waitSignal(id, o.Details.WaitpointID, o.Details.WaitpointToken, "x")); r.Effect != suspension.EffectAppended {
+				t.Fatalf("first of two = %+v", r)
+			}
+			if byOperator {
+				if _, err := b.ResumeExecution(engCtx, backend.ResumeExecutionArgs{ExecutionID: id}); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				clock.Advance(2 * time.Second)
+				if rep, err := b.ExpireSuspensions(engCtx, clock.Now().UnixMilli(), 10); err != nil || rep.Processed != 1 {
+					t.Fatalf("ExpireSuspensions = %+v, %v", rep, err)
+				}
+			}
+			l := engClaim(t, b)
+			if l.ExecutionID != id || !l.Resumed || l.Signals == nil || len(l.Signals) != 0 {
+				t.Fatalf("operator %v: resumed claim observes %d signals, want none", byOperator, len(l.Signals))
+			}
+			if sigs, err := b.ObserveSignals(engCtx, l.Handle); err != nil || sigs == nil || len(sigs) != 0 {
+				t.Fatalf("operator %v: ObserveSignals = %d, %v", byOperator, len(sigs), err)
+			}
+			if err := b.Complete(engCtx, l.Handle, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitCheckInvariants(t, b)
+	})
+}

@@ -111,14 +111,21 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, limitDefault, "/v1/admin/rotate-waitpoint-secret", &body, "new_kid", "new_secret_hex") {
 		return
 	}
-	if !s.rotating.TryLock() {
-		writeJSON(w, http.StatusTooManyRequests, envelope{
-			Error: "too many concurrent admin_rotate calls (server max: 1); retry with backoff", Kind: "resource_exhausted", Retryable: boolPtr(true)})
-		return
-	}
-	defer s.rotating.Unlock()
-	secret, err := backend.ParseSecretHex(body.NewSecretHex)
+	// Upstream validates the kid, then the secret, then takes the
+	// single-rotation gate.
+	var secret []byte
+	err := backend.ValidateKid(body.NewKid)
 	if err == nil {
+		secret, err = backend.ParseSecretHex(body.NewSecretHex)
+	}
+	if err == nil {
+		if !s.rotating.TryLock() {
+			// ff-server's ServerError::ConcurrencyLimitExceeded: no kind.
+			writeJSON(w, http.StatusTooManyRequests, envelope{
+				Error: "too many concurrent admin_rotate calls (server max: 1); retry with backoff", Retryable: boolPtr(true)})
+			return
+		}
+		defer s.rotating.Unlock()
 		err = s.b.RotateWaitpointSecret(r.Context(), body.NewKid, secret)
 	}
 	if err != nil {

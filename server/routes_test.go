@@ -294,6 +294,9 @@ func TestRotateWaitpointSecret(t *testing.T) {
 		{"k3", "", "new_secret_hex must be a non-empty even-length hex string"},
 		{"k3", "abc", "new_secret_hex must be a non-empty even-length hex string"},
 		{"k3", "zz", "new_secret_hex must be a non-empty even-length hex string"},
+		// Upstream checks the kid before the secret.
+		{"", "", "new_kid must be non-empty and must not contain ':'"},
+		{"a:b", "zz", "new_kid must be non-empty and must not contain ':'"},
 	} {
 		a.do("POST", "/v1/admin/rotate-waitpoint-secret", map[string]any{"new_kid": c.kid, "new_secret_hex": c.hex}).
 			wantJSON(t, http.StatusBadRequest, `{"error":"`+c.want+`"}`)
