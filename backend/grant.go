@@ -286,7 +286,8 @@ type ClaimFromGrantArgs struct {
 	LeaseTTLMS int64 `json:"lease_ttl_ms"`
 }
 
-// Grant-consumption error codes (409 contention, engine-canonical.md §2.5).
+// Grant-consumption error codes (409 contention, engine-canonical.md §2.5;
+// active_attempt_exists is a KindConflict, as upstream's Conflict kind).
 const (
 	CodeInvalidClaimGrant     = "invalid_claim_grant"
 	CodeClaimGrantExpired     = "claim_grant_expired"
@@ -340,7 +341,8 @@ func (b *Backend) ClaimFromGrant(ctx context.Context, args ClaimFromGrantArgs) (
 			return newErr(KindContention, op, CodeExecutionNotLeaseable,
 				"execution %s is not leaseable (%s, %s)", id, lifecycle, eligibility)
 		case attemptState == "running_attempt":
-			return newErr(KindContention, op, CodeActiveAttemptExists, "execution %s already has a running attempt", id)
+			// A Conflict upstream (server-api.md §1.3), not a contention.
+			return &Error{Kind: KindConflict, Op: op, Code: CodeActiveAttemptExists, Msg: "ActiveAttemptExists"}
 		}
 		g, err := w.readGrant(id, gid)
 		if err != nil {

@@ -148,17 +148,19 @@ func TestClaimGrantCheckOrder(t *testing.T) {
 		wrongWorker := fromGrant(g)
 		wrongWorker.WorkerID = "w2"
 		cases := []struct {
-			name, set, code string
+			name, set string
+			kind      backend.Kind
+			code      string
 		}{
-			{"owned", `ownership_state = 'leased'`, backend.CodeLeaseConflict},
-			{"not eligible", `eligibility_state = 'not_eligible_until_time'`, backend.CodeExecutionNotLeaseable},
-			{"running attempt", `attempt_state = 'running_attempt'`, backend.CodeActiveAttemptExists},
+			{"owned", `ownership_state = 'leased'`, backend.KindContention, backend.CodeLeaseConflict},
+			{"not eligible", `eligibility_state = 'not_eligible_until_time'`, backend.KindContention, backend.CodeExecutionNotLeaseable},
+			{"running attempt", `attempt_state = 'running_attempt'`, backend.KindConflict, backend.CodeActiveAttemptExists},
 		}
 		for _, c := range cases {
 			engExec(t, b, `UPDATE ff_exec_core SET `+c.set+` WHERE partition_key = ? AND execution_id = ?`, part, key)
 			for _, a := range []backend.ClaimFromGrantArgs{fromGrant(g), wrongWorker} {
 				_, err := b.ClaimFromGrant(engCtx, a)
-				engWantCode(t, err, backend.KindContention, c.code)
+				engWantCode(t, err, c.kind, c.code)
 			}
 			engExec(t, b, `UPDATE ff_exec_core SET ownership_state = 'unowned', eligibility_state = 'eligible_now',
   attempt_state = 'pending_first_attempt' WHERE partition_key = ? AND execution_id = ?`, part, key)

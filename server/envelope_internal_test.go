@@ -52,3 +52,15 @@ func TestValidationMessageNamesCodeOnce(t *testing.T) {
 		}
 	}
 }
+
+// active_attempt_exists is upstream's Conflict kind (server-api.md §1.3):
+// 409 named by its code, not retryable, unlike the other grant-consumption
+// refusals (contention).
+func TestActiveAttemptExistsIsAConflict(t *testing.T) {
+	t.Parallel()
+	status, env := engineStatus(&backend.Error{Kind: backend.KindConflict, Code: backend.CodeActiveAttemptExists, Msg: "ActiveAttemptExists"})
+	if status != http.StatusConflict || env.Error != "active_attempt_exists: ActiveAttemptExists" ||
+		env.Kind != "active_attempt_exists" || env.Retryable == nil || *env.Retryable {
+		t.Fatalf("%d %+v", status, env)
+	}
+}
