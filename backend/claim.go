@@ -234,20 +234,22 @@ func (w *wtx) claimUpTo(args ClaimArgs, p claimPlan, n int) ([]*Lease, error) {
 	}
 	var quotas quotaAdmission
 	for len(leases) < n {
-		part, key, attemptState, found, err := pick(args.LaneID, w.now, p.capsJSON)
+		c, found, err := pick(args.LaneID, w.now, p.capsJSON)
 		if err != nil {
 			return nil, err
 		}
 		if !found {
 			break
 		}
-		if ok, err := quotas.admit(w, part, key); err != nil || !ok {
-			if err != nil {
-				return nil, err
+		if c.mayQuota {
+			if ok, err := quotas.admit(w, c.part, c.key); err != nil || !ok {
+				if err != nil {
+					return nil, err
+				}
+				continue // blocked by its quota (quota_admission.go)
 			}
-			continue // blocked by its quota (quota_admission.go)
 		}
-		lease, err := w.grantLease(part, key, attemptState, args, p.ttl)
+		lease, err := w.grantLease(c.part, c.key, c.attemptState, args, p.ttl)
 		if err != nil {
 			return nil, err
 		}
