@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 
 	"github.com/google/uuid"
@@ -275,13 +276,14 @@ func (w *wtx) grantLease(part int64, key []byte, attemptState string, args Claim
 	var idx, epoch int64
 	aid := attemptID
 	resumed := false
+	var satisfiers sql.NullString
 	if attemptState == "attempt_interrupted" {
 		r, ok, err := w.resumeAttempt(part, key, expires, args, leaseID)
 		if err != nil {
 			return nil, err
 		}
 		if ok {
-			resumed, idx, epoch, aid, atype = true, r.idx, r.epoch, r.attemptID, r.atype
+			resumed, idx, epoch, aid, atype, satisfiers = true, r.idx, r.epoch, r.attemptID, r.atype, r.satisfiers
 		}
 	}
 	if !resumed {
@@ -313,7 +315,7 @@ func (w *wtx) grantLease(part int64, key []byte, attemptState string, args Claim
 		WorkerInstanceID: args.WorkerInstanceID, Resumed: resumed,
 	}
 	if resumed {
-		if lease.Signals, err = w.resumeSignals(part, key, idx); err != nil {
+		if lease.Signals, err = resumeSignalsFrom(satisfiers); err != nil {
 			return nil, err
 		}
 	}

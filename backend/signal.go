@@ -369,14 +369,23 @@ type ResumeSignal struct {
 // did not suspend, or an operator or timeout resumed it). The suspension
 // keeps copies of its satisfiers' records, so this is one row read.
 func (w *wtx) resumeSignals(part int64, key []byte, idx int64) ([]ResumeSignal, error) {
-	out := []ResumeSignal{}
 	var text sql.NullString
 	err := w.queryRow(qSuspensionSignals, part, key, idx).Scan(&text)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && !text.Valid) {
-		return out, nil
+	if errors.Is(err, sql.ErrNoRows) {
+		return []ResumeSignal{}, nil
 	}
 	if err != nil {
 		return nil, err
+	}
+	return resumeSignalsFrom(text)
+}
+
+// resumeSignalsFrom converts the satisfier records qSuspensionSignals
+// reads (NULL: none) to what a worker observes.
+func resumeSignalsFrom(text sql.NullString) ([]ResumeSignal, error) {
+	out := []ResumeSignal{}
+	if !text.Valid {
+		return out, nil
 	}
 	var recs []signalRecord
 	if err := json.Unmarshal([]byte(text.String), &recs); err != nil {
