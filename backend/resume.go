@@ -21,7 +21,7 @@ var (
   blocking_reason = CASE WHEN ?3 IS NULL THEN 'waiting_for_worker' ELSE 'waiting_for_resume_delay' END,
   public_state = CASE WHEN ?3 IS NULL THEN 'waiting' ELSE 'delayed' END,
   attempt_state = 'attempt_interrupted',
-  raw_fields = json_patch(raw_fields, json_object('delay_until', ?3, 'blocking_detail', ?4,
+  raw_fields = json_patch(raw_fields, jsonb_object('delay_until', ?3, 'blocking_detail', ?4,
     'signal_count', COALESCE(?5, json_extract(raw_fields, '$.signal_count'))))
 WHERE partition_key = ?1 AND execution_id = ?2 AND lifecycle_phase = 'suspended'
 RETURNING public_state, ` + evTagsReturning)
@@ -152,7 +152,7 @@ func (b *Backend) ResumeExecution(ctx context.Context, args ResumeExecutionArgs)
 // does, so the resumed claim needs no second statement for them.
 var qResumeAttempt = hotStmt(`UPDATE ff_attempt SET lease_epoch = lease_epoch + 1, lease_expires_at_ms = ?3,
   worker_id = ?4, worker_instance_id = ?5,
-  raw_fields = json_set(json_remove(raw_fields, '$.paused', '$.paused_at_ms'), '$.lease_id', ?6,
+  raw_fields = json_set(jsonb_remove(raw_fields, '$.paused', '$.paused_at_ms'), '$.lease_id', ?6,
     '$.resumed_at_ms', ?7, '$.resume_count', COALESCE(json_extract(raw_fields, '$.resume_count'), 0) + 1)
 WHERE partition_key = ?1 AND execution_id = ?2 AND outcome IS NULL AND lease_expires_at_ms IS NULL
   AND attempt_index = (SELECT attempt_index FROM ff_exec_core WHERE partition_key = ?1 AND execution_id = ?2)
