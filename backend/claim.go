@@ -89,13 +89,18 @@ SELECT EXISTS (SELECT 1 FROM parts CROSS JOIN ff_exec_core e
   ON e.partition_key = parts.p AND e.lane_id = ?1 AND e.lifecycle_phase = 'runnable'
 WHERE ` + claimableRow + `)`
 
-	// The new attempt takes the next index and the next epoch.
+	// The new attempt takes the next index and the next epoch. The two
+	// are scalar subqueries of VALUES rather than an INSERT … SELECT from
+	// ff_attempt itself, which SQLite would first copy to a temporary
+	// table.
 	qClaimAttempt = hotStmt(`INSERT INTO ff_attempt
   (partition_key, execution_id, attempt_index, worker_id, worker_instance_id, lease_epoch,
    lease_expires_at_ms, started_at_ms, raw_fields)
-SELECT ?1, ?2, COALESCE(max(attempt_index) + 1, 0), ?3, ?4, COALESCE(max(lease_epoch), 0) + 1, ?5, ?6,
-       json_object('attempt_id', ?7, 'lease_id', ?8, 'attempt_type', ?9, 'lane_id', ?10)
-FROM ff_attempt WHERE partition_key = ?1 AND execution_id = ?2
+VALUES (?1, ?2,
+  (SELECT COALESCE(max(attempt_index) + 1, 0) FROM ff_attempt WHERE partition_key = ?1 AND execution_id = ?2),
+  ?3, ?4,
+  (SELECT COALESCE(max(lease_epoch), 0) + 1 FROM ff_attempt WHERE partition_key = ?1 AND execution_id = ?2),
+  ?5, ?6, json_object('attempt_id', ?7, 'lease_id', ?8, 'attempt_type', ?9, 'lane_id', ?10))
 RETURNING attempt_index, lease_epoch`)
 
 	qClaimExec = hotStmt(`UPDATE ff_exec_core SET
