@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 
 	"github.com/google/uuid"
@@ -88,13 +89,18 @@ SELECT EXISTS (SELECT 1 FROM parts CROSS JOIN ff_exec_core e
   ON e.partition_key = parts.p AND e.lane_id = ?1 AND e.lifecycle_phase = 'runnable'
 WHERE ` + claimableRow + `)`
 
-	// The new attempt takes the next index and the next epoch.
+	// The new attempt takes the next index and the next epoch. The two
+	// are scalar subqueries of VALUES rather than an INSERT … SELECT from
+	// ff_attempt itself, which SQLite would first copy to a temporary
+	// table.
 	qClaimAttempt = hotStmt(`INSERT INTO ff_attempt
   (partition_key, execution_id, attempt_index, worker_id, worker_instance_id, lease_epoch,
    lease_expires_at_ms, started_at_ms, raw_fields)
-SELECT ?1, ?2, COALESCE(max(attempt_index) + 1, 0), ?3, ?4, COALESCE(max(lease_epoch), 0) + 1, ?5, ?6,
-       json_object('attempt_id', ?7, 'lease_id', ?8, 'attempt_type', ?9, 'lane_id', ?10)
-FROM ff_attempt WHERE partition_key = ?1 AND execution_id = ?2
+VALUES (?1, ?2,
+  (SELECT COALESCE(max(attempt_index) + 1, 0) FROM ff_attempt WHERE partition_key = ?1 AND execution_id = ?2),
+  ?3, ?4,
+  (SELECT COALESCE(max(lease_epoch), 0) + 1 FROM ff_attempt WHERE partition_key = ?1 AND execution_id = ?2),
+  ?5, ?6, json_object('attempt_id', ?7, 'lease_id', ?8, 'attempt_type', ?9, 'lane_id', ?10))
 RETURNING attempt_index, lease_epoch`)
 
 	// qReclaimGrantsDrop deletes the execution's reclaim grants
@@ -239,20 +245,22 @@ func (w *wtx) claimUpTo(args ClaimArgs, p claimPlan, n int) ([]*Lease, error) {
 	}
 	var quotas quotaAdmission
 	for len(leases) < n {
-		part, key, attemptState, found, err := pick(args.LaneID, w.now, p.capsJSON)
+		c, found, err := pick(args.LaneID, w.now, p.capsJSON)
 		if err != nil {
 			return nil, err
 		}
 		if !found {
 			break
 		}
-		if ok, err := quotas.admit(w, part, key); err != nil || !ok {
-			if err != nil {
-				return nil, err
+		if c.mayQuota {
+			if ok, err := quotas.admit(w, c.part, c.key); err != nil || !ok {
+				if err != nil {
+					return nil, err
+				}
+				continue // blocked by its quota (quota_admission.go)
 			}
-			continue // blocked by its quota (quota_admission.go)
 		}
-		lease, err := w.grantLease(part, key, attemptState, args, p.ttl)
+		lease, err := w.grantLease(c.part, c.key, c.attemptState, args, p.ttl)
 		if err != nil {
 			return nil, err
 		}
@@ -278,13 +286,14 @@ func (w *wtx) grantLease(part int64, key []byte, attemptState string, args Claim
 	var idx, epoch int64
 	aid := attemptID
 	resumed := false
+	var satisfiers sql.NullString
 	if attemptState == "attempt_interrupted" {
 		r, ok, err := w.resumeAttempt(part, key, expires, args, leaseID)
 		if err != nil {
 			return nil, err
 		}
 		if ok {
-			resumed, idx, epoch, aid, atype = true, r.idx, r.epoch, r.attemptID, r.atype
+			resumed, idx, epoch, aid, atype, satisfiers = true, r.idx, r.epoch, r.attemptID, r.atype, r.satisfiers
 		}
 	}
 	if !resumed {
@@ -322,7 +331,7 @@ func (w *wtx) grantLease(part int64, key []byte, attemptState string, args Claim
 		WorkerInstanceID: args.WorkerInstanceID, Resumed: resumed,
 	}
 	if resumed {
-		if lease.Signals, err = w.resumeSignals(part, key, idx); err != nil {
+		if lease.Signals, err = resumeSignalsFrom(satisfiers); err != nil {
 			return nil, err
 		}
 	}

@@ -153,22 +153,26 @@ SELECT ` + readyValues("e") + ` FROM main.ff_exec_core e WHERE ` + readyCond("e"
 	// delayed ones (which the delayed promoter soon makes eligible now,
 	// so they are few), each re-checked against its real row (the claim
 	// query's own conditions) and the worker's capabilities; the better of
-	// the two wins. ?1 lane, ?2 now, ?3 the worker's capabilities as a
-	// JSON array.
-	qReadyPick = hotStmt(`SELECT part, key, state FROM (
-  SELECT * FROM (
+	// the two wins (pickReady compares them on priority, created_at_ms
+	// and rowid, the claim order, so the statement needs no sort of its
+	// own on top of the branches'). ?1 lane, ?2 now, ?3 the worker's
+	// capabilities as a JSON array. The fourth column tells whether the
+	// execution has a policy at all: without one it has no quota
+	// attached, and the claim skips the quota lookup
+	// (quota_admission.go).
+	qReadyPick = hotStmt(`SELECT * FROM (
     SELECT e.partition_key AS part, e.execution_id AS key, e.attempt_state AS state,
-           r.priority AS pr, r.created_at_ms AS ca, r.exec_rowid AS rid
+           e.policy IS NOT NULL AS pol, r.priority AS pr, r.created_at_ms AS ca, r.exec_rowid AS rid
     FROM ffsqlite_ready r INDEXED BY ffsqlite_ready_now CROSS JOIN main.ff_exec_core e ON e.rowid = r.exec_rowid
     WHERE r.lane_id = ?1 AND r.due_at IS NULL AND ` + claimableRow + `
     ORDER BY r.priority DESC, r.created_at_ms, r.exec_rowid LIMIT 1)
-  UNION ALL
-  SELECT * FROM (
-    SELECT e.partition_key, e.execution_id, e.attempt_state, r.priority, r.created_at_ms, r.exec_rowid
+UNION ALL
+SELECT * FROM (
+    SELECT e.partition_key, e.execution_id, e.attempt_state, e.policy IS NOT NULL, r.priority, r.created_at_ms,
+           r.exec_rowid
     FROM ffsqlite_ready r INDEXED BY ffsqlite_ready_due CROSS JOIN main.ff_exec_core e ON e.rowid = r.exec_rowid
     WHERE r.lane_id = ?1 AND r.due_at <= ?2 AND ` + claimableRow + `
-    ORDER BY r.priority DESC, r.created_at_ms, r.exec_rowid LIMIT 1))
-ORDER BY pr DESC, ca, rid LIMIT 1`)
+    ORDER BY r.priority DESC, r.created_at_ms, r.exec_rowid LIMIT 1)`)
 )
 
 // refreshReady brings the ready index up to date inside the claim's
@@ -217,30 +221,56 @@ func (w *wtx) refreshReady() error {
 	return nil
 }
 
+// claimCandidate is the execution a claim's pick chose: its primary key,
+// its pending attempt state and whether it may have a quota attached
+// (false only when it has no policy, so nothing to admit).
+type claimCandidate struct {
+	part         int64
+	key          []byte
+	attemptState string
+	mayQuota     bool
+}
+
 // pickReady returns the execution a claim of lane by a worker with the
 // capabilities capsJSON takes at now, through the ready index (which
 // refreshReady brought up to date in this transaction); found is false
-// when there is none.
-func (w *wtx) pickReady(lane string, now int64, capsJSON string) (part int64, key []byte, attemptState string, found bool, err error) {
-	err = w.queryRow(qReadyPick, lane, now, capsJSON).Scan(&part, &key, &attemptState)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil, "", false, nil
-	}
+// when there is none. Of qReadyPick's rows (at most one per branch) it
+// takes the first in claim order: highest priority, then oldest, then
+// lowest rowid.
+func (w *wtx) pickReady(lane string, now int64, capsJSON string) (c claimCandidate, found bool, err error) {
+	rows, err := w.QueryContext(w.ctx, qReadyPick, lane, now, capsJSON)
 	if err != nil {
-		return 0, nil, "", false, err
+		return claimCandidate{}, false, err
 	}
-	return part, key, attemptState, true, nil
+	defer rows.Close()
+	var bestPr, bestCa, bestRid int64
+	for rows.Next() {
+		var r claimCandidate
+		var pr, ca, rid int64
+		if err := rows.Scan(&r.part, &r.key, &r.attemptState, &r.mayQuota, &pr, &ca, &rid); err != nil {
+			return claimCandidate{}, false, err
+		}
+		if !found || pr > bestPr || (pr == bestPr && (ca < bestCa || (ca == bestCa && rid < bestRid))) {
+			c, bestPr, bestCa, bestRid, found = r, pr, ca, rid, true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return claimCandidate{}, false, err
+	}
+	return c, found, nil
 }
 
 // pickSchema is pickReady through the schema-only query (qClaimPickSchema):
 // the claims of a backend whose index tests turned off, their baseline.
-func (w *wtx) pickSchema(lane string, now int64, capsJSON string) (part int64, key []byte, attemptState string, found bool, err error) {
-	err = w.queryRow(qClaimPickSchema, lane, now, capsJSON).Scan(&part, &key, &attemptState)
+// It does not read the policy, so every candidate may have a quota.
+func (w *wtx) pickSchema(lane string, now int64, capsJSON string) (c claimCandidate, found bool, err error) {
+	err = w.queryRow(qClaimPickSchema, lane, now, capsJSON).Scan(&c.part, &c.key, &c.attemptState)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil, "", false, nil
+		return claimCandidate{}, false, nil
 	}
 	if err != nil {
-		return 0, nil, "", false, err
+		return claimCandidate{}, false, err
 	}
-	return part, key, attemptState, true, nil
+	c.mayQuota = true
+	return c, true, nil
 }

@@ -21,7 +21,7 @@ var (
   blocking_reason = CASE WHEN ?3 IS NULL THEN 'waiting_for_worker' ELSE 'waiting_for_resume_delay' END,
   public_state = CASE WHEN ?3 IS NULL THEN 'waiting' ELSE 'delayed' END,
   attempt_state = 'attempt_interrupted',
-  raw_fields = json_patch(raw_fields, json_object('delay_until', ?3, 'blocking_detail', ?4,
+  raw_fields = json_patch(raw_fields, jsonb_object('delay_until', ?3, 'blocking_detail', ?4,
     'signal_count', COALESCE(?5, json_extract(raw_fields, '$.signal_count'))))
 WHERE partition_key = ?1 AND execution_id = ?2 AND lifecycle_phase = 'suspended'
 RETURNING public_state, ` + evTagsReturning)
@@ -147,21 +147,29 @@ func (b *Backend) ResumeExecution(ctx context.Context, args ResumeExecutionArgs)
 // lease: epoch + 1, the claiming worker, a new lease id. It matches only
 // an attempt that did not end (outcome NULL) and holds no lease: one
 // paused by suspend or delay. An attempt interrupted by lease expiry has
-// outcome "interrupted" and is reclaimed instead.
+// outcome "interrupted" and is reclaimed instead. It also reads back the
+// satisfier records of the attempt's suspension, as qSuspensionSignals
+// does, so the resumed claim needs no second statement for them.
 var qResumeAttempt = hotStmt(`UPDATE ff_attempt SET lease_epoch = lease_epoch + 1, lease_expires_at_ms = ?3,
   worker_id = ?4, worker_instance_id = ?5,
-  raw_fields = json_set(json_remove(raw_fields, '$.paused', '$.paused_at_ms'), '$.lease_id', ?6,
+  raw_fields = json_set(jsonb_remove(raw_fields, '$.paused', '$.paused_at_ms'), '$.lease_id', ?6,
     '$.resumed_at_ms', ?7, '$.resume_count', COALESCE(json_extract(raw_fields, '$.resume_count'), 0) + 1)
 WHERE partition_key = ?1 AND execution_id = ?2 AND outcome IS NULL AND lease_expires_at_ms IS NULL
   AND attempt_index = (SELECT attempt_index FROM ff_exec_core WHERE partition_key = ?1 AND execution_id = ?2)
 RETURNING attempt_index, lease_epoch, COALESCE(json_extract(raw_fields, '$.attempt_id'), ''),
-  COALESCE(json_extract(raw_fields, '$.attempt_type'), 'initial')`)
+  COALESCE(json_extract(raw_fields, '$.attempt_type'), 'initial'),
+  (SELECT json_extract(s.member_map, '$.satisfiers') FROM ff_suspension_current s
+   WHERE s.partition_key = ?1 AND s.execution_id = ?2
+     AND json_extract(s.member_map, '$.attempt_index') = ff_attempt.attempt_index)`)
 
 // resumedAttempt is the attempt a claim resumed.
 type resumedAttempt struct {
 	idx, epoch int64
 	attemptID  string
 	atype      string
+	// satisfiers is the JSON array of the satisfier records of the
+	// attempt's suspension (NULL: it has none; resumeSignalsFrom).
+	satisfiers sql.NullString
 }
 
 // resumeAttempt resumes the execution's paused attempt for the claim, if
@@ -169,7 +177,7 @@ type resumedAttempt struct {
 func (w *wtx) resumeAttempt(part int64, key []byte, expires int64, args ClaimArgs, leaseID string) (resumedAttempt, bool, error) {
 	var r resumedAttempt
 	err := w.queryRow(qResumeAttempt, part, key, expires, args.WorkerID, args.WorkerInstanceID, leaseID, w.now).
-		Scan(&r.idx, &r.epoch, &r.attemptID, &r.atype)
+		Scan(&r.idx, &r.epoch, &r.attemptID, &r.atype, &r.satisfiers)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, false, nil
 	}

@@ -99,8 +99,8 @@ WHERE partition_key = ?1 AND execution_id = ?2`)
 	// satisfied the condition: it also closes the suspension (resumed,
 	// satisfied) and clears its timeout.
 	qSatisfySuspension = hotStmt(`UPDATE ff_suspension_current SET satisfied_set = ?3, timeout_at_ms = NULL,
-  member_map = json_patch(json_insert(member_map, '$.satisfiers[#]', json(?4)),
-    json_object('state', 'closed', 'closed_at_ms', ?5, 'close_reason', 'resumed', 'satisfied_at_ms', ?5))
+  member_map = json_patch(jsonb_insert(member_map, '$.satisfiers[#]', json(?4)),
+    jsonb_object('state', 'closed', 'closed_at_ms', ?5, 'close_reason', 'resumed', 'satisfied_at_ms', ?5))
 WHERE partition_key = ?1 AND execution_id = ?2 AND json_extract(member_map, '$.state') = 'open'`)
 
 	// qRecordSignal appends a signal record to its waitpoint (dropping the
@@ -109,14 +109,14 @@ WHERE partition_key = ?1 AND execution_id = ?2 AND json_extract(member_map, '$.s
 	qRecordSignal = hotStmt(`UPDATE ff_waitpoint_pending SET
   state = CASE WHEN ?7 THEN 'closed' ELSE state END,
   expires_at_ms = CASE WHEN ?7 THEN NULL ELSE expires_at_ms END,
-  condition = json_patch(json_set(
+  condition = json_patch(jsonb_set(
     CASE WHEN json_array_length(COALESCE(condition, '{}'), '$.signals') >= ?3
-         THEN json_remove(condition, '$.signals[0]') ELSE COALESCE(condition, '{}') END,
+         THEN jsonb_remove(condition, '$.signals[0]') ELSE COALESCE(condition, '{}') END,
     '$.signals[#]', json(?4),
     '$.signal_count', COALESCE(json_extract(condition, '$.signal_count'), 0) + 1,
     '$.matched_signal_count', COALESCE(json_extract(condition, '$.matched_signal_count'), 0) + ?5,
     '$.last_signal_at_ms', ?6),
-    CASE WHEN ?7 THEN json_object('closed_at_ms', ?6, 'close_reason', 'resumed', 'satisfied_at_ms', ?6,
+    CASE WHEN ?7 THEN jsonb_object('closed_at_ms', ?6, 'close_reason', 'resumed', 'satisfied_at_ms', ?6,
       'expires_at_ms', expires_at_ms) ELSE '{}' END)
 WHERE partition_key = ?1 AND waitpoint_id = ?2`)
 
@@ -374,14 +374,23 @@ type ResumeSignal struct {
 // signals had arrived: the condition was not satisfied by them). The suspension
 // keeps copies of its satisfiers' records, so this is one row read.
 func (w *wtx) resumeSignals(part int64, key []byte, idx int64) ([]ResumeSignal, error) {
-	out := []ResumeSignal{}
 	var text sql.NullString
 	err := w.queryRow(qSuspensionSignals, part, key, idx).Scan(&text)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && !text.Valid) {
-		return out, nil
+	if errors.Is(err, sql.ErrNoRows) {
+		return []ResumeSignal{}, nil
 	}
 	if err != nil {
 		return nil, err
+	}
+	return resumeSignalsFrom(text)
+}
+
+// resumeSignalsFrom converts the satisfier records qSuspensionSignals
+// reads (NULL: none) to what a worker observes.
+func resumeSignalsFrom(text sql.NullString) ([]ResumeSignal, error) {
+	out := []ResumeSignal{}
+	if !text.Valid {
+		return out, nil
 	}
 	var recs []signalRecord
 	if err := json.Unmarshal([]byte(text.String), &recs); err != nil {

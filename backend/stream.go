@@ -429,7 +429,7 @@ func streamCloseReason(outcome, patch string) string {
 // patch parameter, then the stream closed at the time parameter with the
 // reason parameter unless it was closed already.
 func streamCloseSQL(patch, at, reason string) string {
-	return `json_patch(json_patch(raw_fields, ` + patch + `), json_object(
+	return `json_patch(jsonb_patch(raw_fields, ` + patch + `), jsonb_object(
     'stream_closed_at_ms', COALESCE(json_extract(raw_fields, '$.stream_closed_at_ms'), ` + at + `),
     'stream_closed_reason', COALESCE(json_extract(raw_fields, '$.stream_closed_reason'), ` + reason + `)))`
 }

@@ -127,7 +127,7 @@ const (
 var (
 	qSuspendExec = hotStmt(`UPDATE ff_exec_core SET lifecycle_phase = 'suspended', ownership_state = 'unowned',
   eligibility_state = 'not_applicable', blocking_reason = ?3, attempt_state = 'attempt_interrupted',
-  public_state = 'suspended', raw_fields = json_set(json_remove(raw_fields, '$.delay_until'), '$.blocking_detail', ?4)
+  public_state = 'suspended', raw_fields = json_set(jsonb_remove(raw_fields, '$.delay_until'), '$.blocking_detail', ?4)
 WHERE partition_key = ?1 AND execution_id = ?2 AND lifecycle_phase = 'active'
 RETURNING ` + evTagsReturning)
 
