@@ -148,8 +148,7 @@ func (b *Backend) ResumeExecution(ctx context.Context, args ResumeExecutionArgs)
 // an attempt that did not end (outcome NULL) and holds no lease: one
 // paused by suspend or delay. An attempt interrupted by lease expiry has
 // outcome "interrupted" and is reclaimed instead. It also reads back the
-// satisfier records of the attempt's suspension, as qSuspensionSignals
-// does, so the resumed claim needs no second statement for them.
+// satisfier records of the attempt's suspension (satisfiersOf), so the resumed claim needs no second statement for them.
 var qResumeAttempt = hotStmt(`UPDATE ff_attempt SET lease_epoch = lease_epoch + 1, lease_expires_at_ms = ?3,
   worker_id = ?4, worker_instance_id = ?5,
   raw_fields = json_set(jsonb_remove(raw_fields, '$.paused', '$.paused_at_ms'), '$.lease_id', ?6,
@@ -158,9 +157,7 @@ WHERE partition_key = ?1 AND execution_id = ?2 AND outcome IS NULL AND lease_exp
   AND attempt_index = (SELECT attempt_index FROM ff_exec_core WHERE partition_key = ?1 AND execution_id = ?2)
 RETURNING attempt_index, lease_epoch, COALESCE(json_extract(raw_fields, '$.attempt_id'), ''),
   COALESCE(json_extract(raw_fields, '$.attempt_type'), 'initial'),
-  (SELECT json_extract(s.member_map, '$.satisfiers') FROM ff_suspension_current s
-   WHERE s.partition_key = ?1 AND s.execution_id = ?2
-     AND json_extract(s.member_map, '$.attempt_index') = ff_attempt.attempt_index)`)
+  ` + satisfiersOf("ff_attempt.attempt_index"))
 
 // resumedAttempt is the attempt a claim resumed.
 type resumedAttempt struct {

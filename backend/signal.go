@@ -121,13 +121,8 @@ WHERE partition_key = ?1 AND execution_id = ?2 AND json_extract(member_map, '$.s
 WHERE partition_key = ?1 AND waitpoint_id = ?2`)
 
 	// qSuspensionSignals reads the satisfier records of the execution's
-	// suspension of attempt ?3 when signals satisfied it (satisfied_at_ms).
-	// Canonical's observe_signals reads the signals of satisfied matchers
-	// (or all_satisfier_signals, which only the satisfying signal writes),
-	// so an operator or timeout resume leaves nothing to observe.
-	qSuspensionSignals = hotStmt(`SELECT json_extract(member_map, '$.satisfiers') FROM ff_suspension_current
-WHERE partition_key = ?1 AND execution_id = ?2 AND json_extract(member_map, '$.attempt_index') = ?3
-  AND json_extract(member_map, '$.satisfied_at_ms') IS NOT NULL`)
+	// suspension of attempt ?3 (satisfiersOf; NULL: none).
+	qSuspensionSignals = hotStmt(`SELECT ` + satisfiersOf("?3"))
 
 	// qInsertSignalEvent writes the signal-delivery outbox row with the
 	// namespace and cairn.instance_id tag the update of the execution row
@@ -136,6 +131,18 @@ WHERE partition_key = ?1 AND execution_id = ?2 AND json_extract(member_map, '$.a
   (execution_id, signal_id, waitpoint_id, source_identity, delivered_at_ms, partition_key, namespace, instance_tag)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`)
 )
+
+// satisfiersOf is the scalar subquery of the satisfier records of the
+// suspension of attempt idx (an SQL expression) of execution (?1, ?2),
+// NULL unless signals satisfied it (satisfied_at_ms). Canonical's
+// observe_signals reads the signals of satisfied matchers (or
+// all_satisfier_signals, which only the satisfying signal writes), so an
+// operator or timeout resume leaves nothing to observe.
+func satisfiersOf(idx string) string {
+	return `(SELECT json_extract(s.member_map, '$.satisfiers') FROM ff_suspension_current s
+  WHERE s.partition_key = ?1 AND s.execution_id = ?2 AND json_extract(s.member_map, '$.attempt_index') = ` + idx + `
+    AND json_extract(s.member_map, '$.satisfied_at_ms') IS NOT NULL)`
+}
 
 // DeliverSignal delivers a signal to one of an execution's waitpoints
 // (route 9), in canonical check order, each failure changing nothing:
