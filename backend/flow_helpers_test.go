@@ -48,6 +48,19 @@ func flowRevision(t testing.TB, b *backend.Backend, flow uuid.UUID) uint64 {
 	return info.GraphRevision
 }
 
+// flowStoredRevision reads the flow's graph revision from ff_flow_core:
+// one row, where DescribeFlow reads every member, so that building a long
+// chain edge by edge stays linear (TestFlowChainCascade under -race).
+func flowStoredRevision(t testing.TB, b *backend.Backend, flow uuid.UUID) uint64 {
+	t.Helper()
+	var rev uint64
+	if err := b.ReaderDB().QueryRowContext(engCtx, `SELECT graph_revision FROM ff_flow_core WHERE flow_id = ?`,
+		flow[:]).Scan(&rev); err != nil {
+		t.Fatal(err)
+	}
+	return rev
+}
+
 // flowEdge stages and applies up → down at the flow's current revision
 // and returns the edge id.
 func flowEdge(t testing.TB, b *backend.Backend, flow uuid.UUID, up, down backend.ExecutionID, mods ...func(*backend.StageDependencyEdgeArgs)) uuid.UUID {
@@ -61,7 +74,7 @@ func flowEdge(t testing.TB, b *backend.Backend, flow uuid.UUID, up, down backend
 func flowStage(t testing.TB, b *backend.Backend, flow uuid.UUID, up, down backend.ExecutionID, mods ...func(*backend.StageDependencyEdgeArgs)) uuid.UUID {
 	t.Helper()
 	a := backend.StageDependencyEdgeArgs{FlowID: flow, EdgeID: uuid.New(), UpstreamExecutionID: up, DownstreamExecutionID: down,
-		ExpectedGraphRevision: flowRevision(t, b, flow)}
+		ExpectedGraphRevision: flowStoredRevision(t, b, flow)}
 	for _, m := range mods {
 		m(&a)
 	}
