@@ -71,6 +71,12 @@ func (in *inner) readySetup(ctx context.Context, conn *sql.Conn) error {
   ON ffsqlite_ready (lane_id, priority DESC, created_at_ms, exec_rowid) WHERE due_at IS NULL`,
 		`CREATE INDEX IF NOT EXISTS temp.ffsqlite_ready_due
   ON ffsqlite_ready (lane_id, due_at) WHERE due_at IS NOT NULL`,
+		// The data and schema versions of the last rebuild on this
+		// connection, written by the rebuild itself: transactional like
+		// the index, so a later request of the same group transaction
+		// sees a rebuild that has not committed yet (and not one whose
+		// savepoint rolled back).
+		`CREATE TEMP TABLE IF NOT EXISTS ffsqlite_ready_stamp (data INTEGER NOT NULL, schema INTEGER NOT NULL)`,
 	} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return err
@@ -144,6 +150,12 @@ BEGIN
 END`,
 	}
 
+	// qReadyStampFresh is 1 when this connection's last rebuild that was
+	// not rolled back was made at data version ?1 and schema version ?2.
+	qReadyStampFresh = hotStmt(`SELECT count(*) FROM temp.ffsqlite_ready_stamp WHERE data = ?1 AND schema = ?2`)
+	qReadyStampSet   = []string{`DELETE FROM temp.ffsqlite_ready_stamp`,
+		`INSERT INTO temp.ffsqlite_ready_stamp (data, schema) VALUES (?1, ?2)`}
+
 	qReadyClear   = `DELETE FROM ffsqlite_ready`
 	qReadyRebuild = `INSERT INTO ffsqlite_ready ` + readyCols + `
 SELECT ` + readyValues("e") + ` FROM main.ff_exec_core e WHERE ` + readyCond("e")
@@ -203,6 +215,16 @@ func (w *wtx) refreshReady() error {
 	if st != nil && *st == (readyStamp{epoch, data, schema}) {
 		return nil
 	}
+	// An earlier request of this group transaction may have rebuilt at
+	// these versions already: its stamp is stored only after the commit,
+	// but its TEMP row is visible now (and gone if it rolled back).
+	var fresh int64
+	if err := w.queryRow(qReadyStampFresh, data, schema).Scan(&fresh); err != nil {
+		return err
+	}
+	if fresh > 0 {
+		return nil
+	}
 	if st == nil || st.epoch != epoch || st.schema != schema {
 		for _, q := range readyTriggers {
 			if _, err := w.exec(q); err != nil {
@@ -214,6 +236,12 @@ func (w *wtx) refreshReady() error {
 		if _, err := w.exec(q); err != nil {
 			return err
 		}
+	}
+	if _, err := w.exec(qReadyStampSet[0]); err != nil {
+		return err
+	}
+	if _, err := w.exec(qReadyStampSet[1], data, schema); err != nil {
+		return err
 	}
 	in.readyRebuilds.Add(1)
 	stamp := &readyStamp{epoch, data, schema}

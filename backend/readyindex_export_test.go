@@ -111,3 +111,15 @@ func ReadyPickSQLForTest() string { return qReadyPick }
 // ReadyIndexOffForTest makes b's claims use the schema-only query (no
 // ready index, no triggers); call it before the first claim.
 func (b *Backend) ReadyIndexOffForTest() { b.in.readyOff = true }
+
+// ReadyRefreshTwiceForTest brings the ready index up to date twice in one
+// write transaction, as two claims of one group transaction do before its
+// commit.
+func (b *Backend) ReadyRefreshTwiceForTest(ctx context.Context) error {
+	return b.write(ctx, "ready_refresh_twice", func(w *wtx) error {
+		if err := w.refreshReady(); err != nil {
+			return err
+		}
+		return w.refreshReady()
+	})
+}

@@ -485,3 +485,33 @@ func sqlCountOn(t *testing.T, db *sql.DB, q string) int {
 	}
 	return n
 }
+
+// TestReadyIndexRebuildOncePerTransaction: after another connection's
+// write, two claims in one group transaction rebuild the index once: the
+// second sees the first's rebuild, not yet committed, through its TEMP
+// stamp (before, it rebuilt again: BenchmarkReadyIndexCost's 16 workers
+// counted 2 rebuilds).
+func TestReadyIndexRebuildOncePerTransaction(t *testing.T) {
+	t.Parallel()
+	engBoth(t, func(t *testing.T, b *backend.Backend, _ *testdb.Clock) {
+		engCreate(t, b)
+		engClaim(t, b)
+		second := readySecond(t, b)
+		if _, err := second.ExecContext(engCtx, `UPDATE ff_exec_core SET priority = priority + 1`); err != nil {
+			t.Fatal(err)
+		}
+		before := b.ReadyRebuildsForTest()
+		if err := b.ReadyRefreshTwiceForTest(engCtx); err != nil {
+			t.Fatal(err)
+		}
+		if n := b.ReadyRebuildsForTest() - before; n != 1 {
+			t.Fatalf("%d rebuilds in one transaction, want 1", n)
+		}
+		if drift, err := b.ReadyDriftForTest(engCtx); err != nil || drift != "" {
+			t.Fatalf("drift %q, %v", drift, err)
+		}
+		if n := b.ReadyRebuildsForTest() - before; n != 1 {
+			t.Fatalf("%d rebuilds after the commit, want 1", n)
+		}
+	})
+}
