@@ -49,10 +49,15 @@ func ParseHMACGraceMS(v string) (time.Duration, error) {
 	return time.Duration(n) * time.Millisecond, nil
 }
 
-// ValidateKid checks a waitpoint key id: non-empty, without ':'.
-func ValidateKid(kid string) error {
+// ValidateKid checks a waitpoint key id: non-empty, without ':' (the
+// token's separator). Rotation and seeding check with it; route 27 calls
+// it first, as ff-server checks the kid before the secret.
+func ValidateKid(kid string) error { return checkKid("rotate_waitpoint_hmac_secret", kid) }
+
+// checkKid is ValidateKid for operation op.
+func checkKid(op, kid string) error {
 	if kid == "" || strings.Contains(kid, ":") {
-		return validation("rotate_waitpoint_hmac_secret", "invalid_kid", "new_kid must be non-empty and must not contain ':'")
+		return validation(op, "invalid_kid", "new_kid must be non-empty and must not contain ':'")
 	}
 	return nil
 }
@@ -91,8 +96,8 @@ func SecretFromEnv() (secret []byte, generated bool, err error) {
 // changes nothing: replacing a key is what rotation is for.
 func (b *Backend) SeedWaitpointSecret(ctx context.Context, kid string, secret []byte) (bool, error) {
 	const op = "seed_waitpoint_hmac_secret"
-	if kid == "" || strings.Contains(kid, ":") {
-		return false, validation(op, "invalid_kid", "new_kid must be non-empty and must not contain ':'")
+	if err := checkKid(op, kid); err != nil {
+		return false, err
 	}
 	if len(secret) == 0 {
 		return false, validation(op, "invalid_secret_hex", "new_secret_hex must be a non-empty even-length hex string")
@@ -127,8 +132,8 @@ func (b *Backend) SeedWaitpointSecret(ctx context.Context, kid string, secret []
 // reactivates it.
 func (b *Backend) RotateWaitpointSecret(ctx context.Context, kid string, secret []byte) error {
 	const op = "rotate_waitpoint_hmac_secret"
-	if kid == "" || strings.Contains(kid, ":") {
-		return validation(op, "invalid_kid", "new_kid must be non-empty and must not contain ':'")
+	if err := checkKid(op, kid); err != nil {
+		return err
 	}
 	if len(secret) == 0 {
 		return validation(op, "invalid_secret_hex", "new_secret_hex must be a non-empty even-length hex string")
