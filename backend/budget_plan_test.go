@@ -63,20 +63,7 @@ func TestBudgetResetQueryPlanUsesPartialIndex(t *testing.T) {
 		sql  string
 		args []any
 	}{{parts, nil}, {due, []any{0, int64(1), 20}}} {
-		rows, err := b.ReaderDB().Query("EXPLAIN QUERY PLAN "+q.sql, q.args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
+		plan := engQueryPlan(t, b, q.sql, q.args...)
 		joined := strings.Join(plan, "\n")
 		if !strings.Contains(joined, "ff_budget_policy_reset_due_idx") {
 			t.Errorf("plan for %q does not use the partial index:\n%s", q.sql, joined)

@@ -246,3 +246,27 @@ FROM ff_exec_core e`)
 		t.Fatal(err)
 	}
 }
+
+// engQueryPlan returns the detail lines of EXPLAIN QUERY PLAN of q with
+// args, run on b's read pool.
+func engQueryPlan(t *testing.T, b *backend.Backend, q string, args ...any) []string {
+	t.Helper()
+	rows, err := b.ReaderDB().QueryContext(engCtx, "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan
+}

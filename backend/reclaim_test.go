@@ -367,23 +367,7 @@ func TestReclaimableAttemptTimesOut(t *testing.T) {
 func TestTimedOutAttemptsPlanSeeks(t *testing.T) {
 	t.Parallel()
 	b := testdb.Open(t)
-	rows, err := b.ReaderDB().QueryContext(engCtx, "EXPLAIN QUERY PLAN "+backend.TimedOutAttemptsSQLForTest(), int64(0), 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, notused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	plan := engQueryPlan(t, b, backend.TimedOutAttemptsSQLForTest(), int64(0), 100)
 	joined := strings.Join(plan, "\n")
 	for _, line := range plan {
 		if strings.HasPrefix(line, "SCAN ") && !strings.HasPrefix(line, "SCAN ap") && !strings.HasPrefix(line, "SCAN lanes") &&

@@ -148,7 +148,8 @@ func (b *Backend) ResumeExecution(ctx context.Context, args ResumeExecutionArgs)
 // an attempt that did not end (outcome NULL) and holds no lease: one
 // paused by suspend or delay. An attempt interrupted by lease expiry has
 // outcome "interrupted" and is reclaimed instead. It also reads back the
-// satisfier records of the attempt's suspension (satisfiersOf), so the resumed claim needs no second statement for them.
+// satisfier records of the attempt's suspension (satisfiersOf), so the
+// resumed claim needs no second statement for them.
 var qResumeAttempt = hotStmt(`UPDATE ff_attempt SET lease_epoch = lease_epoch + 1, lease_expires_at_ms = ?3,
   worker_id = ?4, worker_instance_id = ?5,
   raw_fields = json_set(jsonb_remove(raw_fields, '$.paused', '$.paused_at_ms'), '$.lease_id', ?6,

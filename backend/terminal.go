@@ -35,14 +35,15 @@ func (w *wtx) endAttempt(part int64, key []byte, idx int64, outcome string, bump
 
 // qTerminal moves a non-terminal execution to terminal with public state
 // ?3; the attempt state becomes ?9 when given (a skip's), else
-// attempt_terminal when the execution has any attempt. The deadline is cleared (the deadline index holds live
-// deadlines only); raw_fields is merge-patched with ?8 (terminal_outcome
-// and friends). It reads back the columns the outbox rows copy, then the
-// wait state terminate must end: the current attempt index, whether that
-// attempt is paused by a suspend or delay (no outcome, no lease) and
-// whether a suspension or waitpoint is still open (primary-key and
-// ff_waitpoint_pending_exec_idx probes inside the one statement, so a
-// completion with nothing to close costs no extra statement).
+// attempt_terminal when the execution has any attempt. The deadline is
+// cleared (the deadline index holds live deadlines only); raw_fields is
+// merge-patched with ?8 (terminal_outcome and friends). It reads back the
+// columns the outbox rows copy, then the wait state terminate must end:
+// the current attempt index, whether that attempt is paused by a suspend
+// or delay (no outcome, no lease) and whether a suspension or waitpoint
+// is still open (primary-key and ff_waitpoint_pending_exec_idx probes
+// inside the one statement, so a completion with nothing to close costs
+// no extra statement).
 var qTerminal = hotStmt(`UPDATE ff_exec_core SET lifecycle_phase = 'terminal', ownership_state = 'unowned',
   eligibility_state = 'not_applicable', blocking_reason = 'none',
   attempt_state = COALESCE(?9, CASE WHEN EXISTS (SELECT 1 FROM ff_attempt a
