@@ -26,7 +26,7 @@ const drainChunk = 1000
 // transaction per job after the first claim; loop_* metrics; its
 // enqueue is not timed).
 //
-//	go test -run '^$' -bench Drain -benchtime 20000x -count 3 ./backend/
+//	go test -run '^$' -bench 'Drain$' -benchtime 20000x -count 3 ./backend/
 func BenchmarkDrain(b *testing.B) {
 	for _, workers := range []int{1, 16} {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {

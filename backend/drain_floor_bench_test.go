@@ -1,0 +1,131 @@
+package backend_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ffsqlite/ffsqlite/backend"
+	"github.com/ffsqlite/ffsqlite/internal/testdb"
+)
+
+// floorJob claims and completes one execution of the default lane of
+// partition part with backend.FloorStmts, in two write transactions of
+// the engine's writer (WriteTx: its connection, prepared statements,
+// background checkpoints): the claim (pick, attempt, execution row, lease
+// event), then the completion (attempt, execution row, completion event,
+// lease event).
+func floorJob(ctx context.Context, e *backend.Backend, part int64) error {
+	var rowid int64
+	var id []byte
+	now := time.Now().UnixMilli()
+	lease := uuid.NewString()
+	type step struct {
+		q    string
+		args []any
+	}
+	run := func(tx *backend.Txn, steps []step) error {
+		for _, s := range steps {
+			if _, err := tx.ExecContext(ctx, s.q, s.args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	s := backend.FloorStmts
+	err := e.WriteTx(ctx, "floor_claim", func(ctx context.Context, tx *backend.Txn) error {
+		if err := tx.QueryRowContext(ctx, s.Pick, part).Scan(&rowid, &part, &id); err != nil {
+			return fmt.Errorf("pick: %w", err)
+		}
+		return run(tx, []step{
+			{s.Attempt, []any{part, id, now + 30000, now, uuid.NewString(), lease}},
+			{s.Claim, []any{rowid, now}},
+			{s.LeaseEvent, []any{string(id), lease, "acquired", now, part}},
+		})
+	})
+	if err != nil {
+		return err
+	}
+	return e.WriteTx(ctx, "floor_complete", func(ctx context.Context, tx *backend.Txn) error {
+		return run(tx, []step{
+			{s.End, []any{part, id, now}},
+			{s.Terminal, []any{rowid, now, []byte("done")}},
+			{s.Completion, []any{part, id, now}},
+			{s.LeaseEvent, []any{string(id), lease, "released", now, part}},
+		})
+	})
+}
+
+// BenchmarkDrainFloor bounds what BenchmarkDrain's 1-worker drain_ratio
+// can reach while the file keeps the upstream schema: b.N executions are
+// created through the engine, then drained with backend.FloorStmts — only
+// the rows a claim and a completion must write (the attempt, the
+// execution row, a lease event each, the completion event), in the
+// fewest statements, with no engine logic, no fencing and a pick in no
+// order, on the engine's own writer — against the raw queue baseline
+// (rawQueue) draining as many jobs, alternating every drainChunk jobs.
+// floor_ratio is that bound; engine_ratio, the engine's Claim + Complete
+// on a third file in the same rounds, is BenchmarkDrain's drain_ratio.
+//
+//	go test -run '^$' -bench DrainFloor -benchtime 20000x -count 3 ./backend/
+func BenchmarkDrainFloor(b *testing.B) {
+	floor, eng := testdb.Open(b), testdb.Open(b)
+	raw := openRaw(b, rawQueue)
+	payload := []byte(`{"job":true}`)
+	for i := range b.N {
+		for _, e := range []*backend.Backend{floor, eng} {
+			a := engArgs(func(a *backend.CreateExecutionArgs) { a.InputPayload, a.Priority = payload, int32(i%10) })
+			if _, err := e.CreateExecution(engCtx, a); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := raw.insert(payload, time.Now().UnixMilli()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var part int64
+	if err := floor.WriterDB().QueryRow(`SELECT partition_key FROM ff_exec_core LIMIT 1`).Scan(&part); err != nil {
+		b.Fatal(err)
+	}
+	var floorTime, engTime, rawTime time.Duration
+	timed := func(d *time.Duration, n int, job func() error) {
+		start := time.Now()
+		for range n {
+			if err := job(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		*d += time.Since(start)
+	}
+	b.ResetTimer()
+	for lo := 0; lo < b.N; lo += drainChunk {
+		n := min(drainChunk, b.N-lo)
+		timed(&floorTime, n, func() error { return floorJob(engCtx, floor, part) })
+		timed(&engTime, n, func() error {
+			l, err := eng.Claim(engCtx, engClaimArgs())
+			if err != nil || l == nil {
+				return fmt.Errorf("claim: %v, %v", l, err)
+			}
+			return eng.Complete(engCtx, l.Handle, []byte("done"))
+		})
+		timed(&rawTime, n, func() error {
+			now := time.Now().UnixMilli()
+			id, found, err := raw.claim(now, 0)
+			if err != nil || !found {
+				return fmt.Errorf("raw claim: %v, %v", found, err)
+			}
+			return raw.finish([]byte("done"), now, id)
+		})
+	}
+	b.StopTimer()
+	raw.completed(b, b.N)
+	rate := func(d time.Duration) float64 { return float64(b.N) / d.Seconds() }
+	b.ReportMetric(rate(floorTime), "floor_jobs/s")
+	b.ReportMetric(rate(engTime), "engine_jobs/s")
+	b.ReportMetric(rate(rawTime), "raw_drain_jobs/s")
+	b.ReportMetric(rate(floorTime)/rate(rawTime), "floor_ratio")
+	b.ReportMetric(rate(engTime)/rate(rawTime), "engine_ratio")
+}
