@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ffsqlite/ffsqlite/backend"
+	"github.com/ffsqlite/ffsqlite/internal/codec"
 	"github.com/ffsqlite/ffsqlite/internal/testdb"
 )
 
@@ -36,14 +37,20 @@ func floorJob(ctx context.Context, e *backend.Backend, part int64) error {
 		return nil
 	}
 	s := backend.FloorStmts
+	var execID string // the events' text form of the id, as the engine writes it
 	err := e.WriteTx(ctx, "floor_claim", func(ctx context.Context, tx *backend.Txn) error {
 		if err := tx.QueryRowContext(ctx, s.Pick, part).Scan(&rowid, &part, &id); err != nil {
 			return fmt.Errorf("pick: %w", err)
 		}
+		u, err := uuid.FromBytes(id)
+		if err != nil {
+			return err
+		}
+		execID = codec.FormatExecID(uint16(part), u)
 		return run(tx, []step{
 			{s.Attempt, []any{part, id, now + 30000, now, uuid.NewString(), lease}},
 			{s.Claim, []any{rowid, now}},
-			{s.LeaseEvent, []any{string(id), lease, "acquired", now, part}},
+			{s.LeaseEvent, []any{execID, lease, "acquired", now, part}},
 		})
 	})
 	if err != nil {
@@ -54,7 +61,7 @@ func floorJob(ctx context.Context, e *backend.Backend, part int64) error {
 			{s.End, []any{part, id, now}},
 			{s.Terminal, []any{rowid, now, []byte("done")}},
 			{s.Completion, []any{part, id, now}},
-			{s.LeaseEvent, []any{string(id), lease, "released", now, part}},
+			{s.LeaseEvent, []any{execID, lease, "released", now, part}},
 		})
 	})
 }
