@@ -13,57 +13,83 @@ import (
 	"github.com/ffsqlite/ffsqlite/internal/testdb"
 )
 
-// floorJob claims and completes one execution of the default lane of
-// partition part with backend.FloorStmts, in two write transactions of
-// the engine's writer (WriteTx: its connection, prepared statements,
-// background checkpoints): the claim (pick, attempt, execution row, lease
-// event), then the completion (attempt, execution row, completion event,
-// lease event).
-func floorJob(ctx context.Context, e *backend.Backend, part int64) error {
-	var rowid int64
-	var id []byte
-	now := time.Now().UnixMilli()
-	lease := uuid.NewString()
-	type step struct {
-		q    string
-		args []any
-	}
-	run := func(tx *backend.Txn, steps []step) error {
+// floorLease is what the floor's claim took: the execution row, its key
+// and text id, the lease id.
+type floorLease struct {
+	rowid, part int64
+	id          []byte
+	execID      string // the events' text form of the id, as the engine writes it
+	lease       string
+}
+
+// floorStep is one statement of a floor transaction.
+type floorStep struct {
+	q    string
+	args []any
+}
+
+// floorTx runs steps in one write transaction of e's writer (WriteTx:
+// its connection, prepared statements, background checkpoints).
+func floorTx(ctx context.Context, e *backend.Backend, op string, steps ...floorStep) error {
+	return e.WriteTx(ctx, op, func(ctx context.Context, tx *backend.Txn) error {
 		for _, s := range steps {
 			if _, err := tx.ExecContext(ctx, s.q, s.args...); err != nil {
 				return err
 			}
 		}
 		return nil
-	}
+	})
+}
+
+// floorClaim claims an execution of the default lane of partition part
+// with backend.FloorStmts in one transaction: pick, attempt, execution
+// row, lease event.
+func floorClaim(ctx context.Context, e *backend.Backend, part int64) (*floorLease, error) {
 	s := backend.FloorStmts
-	var execID string // the events' text form of the id, as the engine writes it
+	l := &floorLease{lease: uuid.NewString()}
+	now := time.Now().UnixMilli()
 	err := e.WriteTx(ctx, "floor_claim", func(ctx context.Context, tx *backend.Txn) error {
-		if err := tx.QueryRowContext(ctx, s.Pick, part).Scan(&rowid, &part, &id); err != nil {
+		if err := tx.QueryRowContext(ctx, s.Pick, part).Scan(&l.rowid, &l.part, &l.id); err != nil {
 			return fmt.Errorf("pick: %w", err)
 		}
-		u, err := uuid.FromBytes(id)
+		u, err := uuid.FromBytes(l.id)
 		if err != nil {
 			return err
 		}
-		execID = codec.FormatExecID(uint16(part), u)
-		return run(tx, []step{
-			{s.Attempt, []any{part, id, now + 30000, now, uuid.NewString(), lease}},
-			{s.Claim, []any{rowid, now}},
-			{s.LeaseEvent, []any{execID, lease, "acquired", now, part}},
-		})
+		l.execID = codec.FormatExecID(uint16(l.part), u)
+		for _, st := range []floorStep{
+			{s.Attempt, []any{l.part, l.id, now + 30000, now, uuid.NewString(), l.lease}},
+			{s.Claim, []any{l.rowid, now}},
+			{s.LeaseEvent, []any{l.execID, l.lease, "acquired", now, l.part}},
+		} {
+			if _, err := tx.ExecContext(ctx, st.q, st.args...); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
+	return l, err
+}
+
+// floorComplete completes l's attempt in one transaction: attempt,
+// execution row, completion event, lease event.
+func floorComplete(ctx context.Context, e *backend.Backend, l *floorLease) error {
+	s := backend.FloorStmts
+	now := time.Now().UnixMilli()
+	return floorTx(ctx, e, "floor_complete",
+		floorStep{s.End, []any{l.part, l.id, now}},
+		floorStep{s.Terminal, []any{l.rowid, now, []byte("done")}},
+		floorStep{s.Completion, []any{l.part, l.id, now}},
+		floorStep{s.LeaseEvent, []any{l.execID, l.lease, "released", now, l.part}})
+}
+
+// floorJob claims and completes one execution of partition part.
+func floorJob(ctx context.Context, e *backend.Backend, part int64) error {
+	l, err := floorClaim(ctx, e, part)
 	if err != nil {
 		return err
 	}
-	return e.WriteTx(ctx, "floor_complete", func(ctx context.Context, tx *backend.Txn) error {
-		return run(tx, []step{
-			{s.End, []any{part, id, now}},
-			{s.Terminal, []any{rowid, now, []byte("done")}},
-			{s.Completion, []any{part, id, now}},
-			{s.LeaseEvent, []any{execID, lease, "released", now, part}},
-		})
-	})
+	return floorComplete(ctx, e, l)
 }
 
 // BenchmarkDrainFloor bounds what BenchmarkDrain's 1-worker drain_ratio
