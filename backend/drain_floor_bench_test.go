@@ -32,13 +32,18 @@ type floorStep struct {
 // its connection, prepared statements, background checkpoints).
 func floorTx(ctx context.Context, e *backend.Backend, op string, steps ...floorStep) error {
 	return e.WriteTx(ctx, op, func(ctx context.Context, tx *backend.Txn) error {
-		for _, s := range steps {
-			if _, err := tx.ExecContext(ctx, s.q, s.args...); err != nil {
-				return err
-			}
-		}
-		return nil
+		return floorRun(ctx, tx, steps...)
 	})
+}
+
+// floorRun runs steps in tx, in order.
+func floorRun(ctx context.Context, tx *backend.Txn, steps ...floorStep) error {
+	for _, s := range steps {
+		if _, err := tx.ExecContext(ctx, s.q, s.args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // floorClaim claims an execution of the default lane of partition part
@@ -57,16 +62,10 @@ func floorClaim(ctx context.Context, e *backend.Backend, part int64) (*floorLeas
 			return err
 		}
 		l.execID = codec.FormatExecID(uint16(l.part), u)
-		for _, st := range []floorStep{
-			{s.Attempt, []any{l.part, l.id, now + 30000, now, uuid.NewString(), l.lease}},
-			{s.Claim, []any{l.rowid, now}},
-			{s.LeaseEvent, []any{l.execID, l.lease, "acquired", now, l.part}},
-		} {
-			if _, err := tx.ExecContext(ctx, st.q, st.args...); err != nil {
-				return err
-			}
-		}
-		return nil
+		return floorRun(ctx, tx,
+			floorStep{s.Attempt, []any{l.part, l.id, now + 30000, now, uuid.NewString(), l.lease}},
+			floorStep{s.Claim, []any{l.rowid, now}},
+			floorStep{s.LeaseEvent, []any{l.execID, l.lease, "acquired", now, l.part}})
 	})
 	return l, err
 }

@@ -72,16 +72,10 @@ func floorWait(ctx context.Context, e *backend.Backend, l *floorLease) error {
 		if err := tx.QueryRowContext(ctx, s.PickResumed, l.part).Scan(&rowid); err != nil || rowid != l.rowid {
 			return fmt.Errorf("resumed pick: %d, %v", rowid, err)
 		}
-		for _, st := range []floorStep{
-			{s.ResumeAttempt, []any{l.part, l.id, now + 30000, l.lease}},
-			{s.ClaimResumed, []any{l.rowid}},
-			{backend.FloorStmts.LeaseEvent, []any{l.execID, l.lease, "acquired", now, l.part}},
-		} {
-			if _, err := tx.ExecContext(ctx, st.q, st.args...); err != nil {
-				return err
-			}
-		}
-		return nil
+		return floorRun(ctx, tx,
+			floorStep{s.ResumeAttempt, []any{l.part, l.id, now + 30000, l.lease}},
+			floorStep{s.ClaimResumed, []any{l.rowid}},
+			floorStep{backend.FloorStmts.LeaseEvent, []any{l.execID, l.lease, "acquired", now, l.part}})
 	})
 }
 
