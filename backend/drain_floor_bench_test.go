@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ffsqlite/ffsqlite/backend"
-	"github.com/ffsqlite/ffsqlite/internal/codec"
 	"github.com/ffsqlite/ffsqlite/internal/testdb"
 )
 
@@ -61,7 +60,7 @@ func floorClaim(ctx context.Context, e *backend.Backend, part int64) (*floorLeas
 		if err != nil {
 			return err
 		}
-		l.execID = codec.FormatExecID(uint16(l.part), u)
+		l.execID = backend.ExecutionID{Partition: uint16(l.part), UUID: u}.String()
 		return floorRun(ctx, tx,
 			floorStep{s.Attempt, []any{l.part, l.id, now + 30000, now, uuid.NewString(), l.lease}},
 			floorStep{s.Claim, []any{l.rowid, now}},
@@ -107,20 +106,18 @@ func BenchmarkDrainFloor(b *testing.B) {
 	floor, eng := testdb.Open(b), testdb.Open(b)
 	raw := openRaw(b, rawQueue)
 	payload := []byte(`{"job":true}`)
+	var part int64 // the partition engArgs' ids share
 	for i := range b.N {
 		for _, e := range []*backend.Backend{floor, eng} {
 			a := engArgs(func(a *backend.CreateExecutionArgs) { a.InputPayload, a.Priority = payload, int32(i%10) })
 			if _, err := e.CreateExecution(engCtx, a); err != nil {
 				b.Fatal(err)
 			}
+			part = int64(a.ExecutionID.Partition)
 		}
 		if _, err := raw.insert(payload, time.Now().UnixMilli()); err != nil {
 			b.Fatal(err)
 		}
-	}
-	var part int64
-	if err := floor.WriterDB().QueryRow(`SELECT partition_key FROM ff_exec_core LIMIT 1`).Scan(&part); err != nil {
-		b.Fatal(err)
 	}
 	var floorTime, engTime, rawTime time.Duration
 	timed := func(d *time.Duration, n int, job func() error) {

@@ -94,19 +94,12 @@ func floorWait(ctx context.Context, e *backend.Backend, l *floorLease) error {
 func BenchmarkSuspendCycleFloor(b *testing.B) {
 	plain, cycle := testdb.Open(b), testdb.Open(b)
 	payload := []byte(`{"job":true}`)
-	parts := map[*backend.Backend]int64{}
 	job := func(e *backend.Backend, wait bool) error {
 		a := engArgs(func(a *backend.CreateExecutionArgs) { a.InputPayload = payload })
 		if _, err := e.CreateExecution(engCtx, a); err != nil {
 			return err
 		}
-		part, ok := parts[e]
-		if !ok {
-			if err := e.WriterDB().QueryRow(`SELECT partition_key FROM ff_exec_core LIMIT 1`).Scan(&part); err != nil {
-				return err
-			}
-			parts[e] = part
-		}
+		part := int64(a.ExecutionID.Partition)
 		l, err := floorClaim(engCtx, e, part)
 		if err != nil {
 			return err
