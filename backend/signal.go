@@ -75,9 +75,9 @@ var (
 	// execution, the waitpoint (its key row from the keystore) and the
 	// execution's open suspension.
 	qSignalTarget = hotStmt(`SELECT e.lifecycle_phase, COALESCE(json_extract(e.raw_fields, '$.signal_count'), 0),
-  w.execution_id, w.token_kid, w.token, w.waitpoint_key, w.state, w.expires_at_ms,
+  w.execution_id, w.token_kid, w.token, w.waitpoint_key, w.state, w.expires_at_ms, w.condition,
   k.secret, k.active, k.rotated_at_ms,
-  s.condition, s.satisfied_set, json_array_length(s.member_map, '$.waitpoints')
+  s.condition, s.satisfied_set, s.member_map, json_array_length(s.member_map, '$.waitpoints')
 FROM ff_exec_core e
 LEFT JOIN ff_waitpoint_pending w ON w.partition_key = e.partition_key AND w.waitpoint_id = ?3
 LEFT JOIN ff_waitpoint_hmac k ON k.kid = w.token_kid
@@ -198,10 +198,11 @@ func (w *wtx) deliverSignal(op string, a *DeliverSignalArgs) (DeliverSignalResul
 		active                sql.NullBool
 		rotatedAt             sql.NullInt64
 		condText, stateText   sql.NullString
+		wpRecord, memberMap   sql.NullString
 		members               sql.NullInt64
 	)
 	err := w.queryRow(qSignalTarget, part, key, a.WaitpointID[:]).Scan(&lifecycle, &count, &wpExec, &kid, &token, &wpKey,
-		&st, &expires, &secret, &active, &rotatedAt, &condText, &stateText, &members)
+		&st, &expires, &wpRecord, &secret, &active, &rotatedAt, &condText, &stateText, &memberMap, &members)
 	if errors.Is(err, sql.ErrNoRows) {
 		return DeliverSignalResult{}, notFound(op, "execution")
 	}
@@ -237,7 +238,7 @@ func (w *wtx) deliverSignal(op string, a *DeliverSignalArgs) (DeliverSignalResul
 		if !condText.Valid {
 			return DeliverSignalResult{}, stateErr(op, "waitpoint_closed", "WaitpointClosed")
 		}
-		if cond, err = suspension.ParseCondition([]byte(condText.String)); err != nil {
+		if cond, err = w.b.in.conditions.parse(condText.String); err != nil {
 			return DeliverSignalResult{}, corrupt(op, "ff_suspension_current.condition: "+err.Error())
 		}
 		if err := json.Unmarshal([]byte(stateText.String), state); err != nil {
@@ -294,12 +295,19 @@ func (w *wtx) deliverSignal(op string, a *DeliverSignalArgs) (DeliverSignalResul
 		if err != nil {
 			return DeliverSignalResult{}, err
 		}
-		q := qSuspensionProgress
-		var last any = o.Contributed
-		if o.Satisfied {
-			q, last = qSatisfySuspension, w.now
+		doc, built := "", false
+		if o.Contributed || o.Satisfied {
+			doc, built = addSatisfier(memberMap, recJSON, o.Satisfied, w.now)
 		}
-		if _, err := w.exec(q, part, key, string(stateJSON), recJSON, last); err != nil {
+		q, args := qStoreSuspensionRecord, []any{part, key, string(stateJSON), doc, o.Satisfied}
+		switch {
+		case built:
+		case o.Satisfied:
+			q, args = qSatisfySuspension, []any{part, key, string(stateJSON), recJSON, w.now}
+		default:
+			q, args = qSuspensionProgress, []any{part, key, string(stateJSON), recJSON, o.Contributed}
+		}
+		if _, err := w.exec(q, args...); err != nil {
 			return DeliverSignalResult{}, err
 		}
 	}
@@ -311,7 +319,12 @@ func (w *wtx) deliverSignal(op string, a *DeliverSignalArgs) (DeliverSignalResul
 	if o.Contributed {
 		matched = 1
 	}
-	if _, err := w.exec(qRecordSignal, part, a.WaitpointID[:], maxlen, recJSON, matched, w.now, o.Satisfied); err != nil {
+	entry := signalEntry{rec: recJSON, maxlen: maxlen, matched: o.Contributed, close: o.Satisfied, expires: expires}
+	if doc, ok := recordSignal(wpRecord, entry, w.now); ok {
+		if _, err := w.exec(qStoreWaitpointRecord, part, a.WaitpointID[:], doc, o.Satisfied); err != nil {
+			return DeliverSignalResult{}, err
+		}
+	} else if _, err := w.exec(qRecordSignal, part, a.WaitpointID[:], maxlen, recJSON, matched, w.now, o.Satisfied); err != nil {
 		return DeliverSignalResult{}, err
 	}
 	var tags evTags

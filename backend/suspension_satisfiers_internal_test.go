@@ -1,0 +1,104 @@
+package backend
+
+import (
+	"database/sql"
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	"github.com/ffsqlite/ffsqlite/suspension"
+)
+
+// TestAddSatisfierMatchesSQL: the suspension record addSatisfier builds in
+// Go is, as JSON, the record qSuspensionProgress (a contributing signal)
+// or qSatisfySuspension (the satisfying one) makes in SQL from the same
+// row; any other shape is left to the SQL.
+func TestAddSatisfierMatchesSQL(t *testing.T) {
+	t.Parallel()
+	b := gcOpen(t, Options{})
+	if err := b.write(gcCtx, "setup", func(w *wtx) error {
+		_, err := w.exec(`CREATE TABLE ff_suspension_current (partition_key INTEGER, execution_id BLOB,
+  timeout_at_ms INTEGER, satisfied_set TEXT, member_map TEXT)`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rec := func(id string) string {
+		return jsonString(signalRecord{SignalID: id, SignalName: "approve <&>", SourceType: "human", Effect: "appended"})
+	}
+	ptr := "s3://bucket/k"
+	timeout := int64(7000)
+	open := func(sats ...string) string {
+		r := suspensionRecord{State: SuspensionOpen, AttemptIndex: 1, RequestedBy: "worker",
+			ResumePolicy: suspension.DefaultResumePolicy(), ContinuationMetadataPointer: &ptr,
+			Waitpoints: []suspensionMember{{WaitpointID: "w1", WaitpointKey: "k1"}}, TimeoutAtMS: &timeout,
+			Satisfiers: []signalRecord{}}
+		for _, s := range sats {
+			r.Satisfiers = append(r.Satisfiers, signalRecord{SignalID: s, Effect: "appended"})
+		}
+		return jsonString(r)
+	}
+	const now = 1000
+	for _, c := range []struct {
+		name      string
+		old       string
+		satisfied bool
+	}{
+		{"first contributing signal", open(), false},
+		{"a later one", open("a", "b"), false},
+		{"the satisfying signal", open(), true},
+		{"satisfying after others", open("a"), true},
+	} {
+		r := rec("new")
+		var viaSQL string
+		err := b.write(gcCtx, "compare", func(w *wtx) error {
+			if _, err := w.exec(`DELETE FROM ff_suspension_current`); err != nil {
+				return err
+			}
+			if _, err := w.exec(`INSERT INTO ff_suspension_current VALUES (1, x'01', 7000, '{}', ?1)`, c.old); err != nil {
+				return err
+			}
+			q, last := qSuspensionProgress, any(true)
+			if c.satisfied {
+				q, last = qSatisfySuspension, int64(now)
+			}
+			if _, err := w.exec(q, 1, []byte{1}, `{"s":1}`, r, last); err != nil {
+				return err
+			}
+			return w.queryRow(`SELECT member_map FROM ff_suspension_current`).Scan(&viaSQL)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		viaGo, ok := addSatisfier(sql.NullString{String: c.old, Valid: true}, r, c.satisfied, now)
+		if !ok {
+			t.Fatalf("%s: addSatisfier refused %s", c.name, c.old)
+		}
+		var a, g any
+		if err := json.Unmarshal([]byte(viaSQL), &a); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(viaGo), &g); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if !reflect.DeepEqual(a, g) {
+			t.Errorf("%s:\n  SQL %s\n  Go  %s", c.name, viaSQL, viaGo)
+		}
+	}
+	closed := `{"state":"closed","attempt_index":0,"requested_by":"worker","resume_policy":{},"waitpoints":[],"satisfiers":[]}`
+	for _, old := range []sql.NullString{
+		{},
+		{String: closed, Valid: true},
+		{String: `{"state":"open","attempt_index":0,"requested_by":"worker","resume_policy":{},"waitpoints":[],"satisfiers":[],"x":1}`, Valid: true},
+		{String: `{"state":"open","attempt_index":0,"requested_by":"worker","waitpoints":[],"satisfiers":[]}`, Valid: true},
+		{String: `{"state":"open","attempt_index":0,"requested_by":"worker","resume_policy":{},"satisfiers":[]}`, Valid: true},
+		{String: `{"state":"open","attempt_index":0,"requested_by":"worker","resume_policy":{},"waitpoints":[]}`, Valid: true},
+		{String: `{"state":"open","attempt_index":"0","requested_by":"worker","resume_policy":{},"waitpoints":[],"satisfiers":[]}`, Valid: true},
+		{String: `{} []`, Valid: true},
+		{String: `not json`, Valid: true},
+	} {
+		if doc, ok := addSatisfier(old, rec("x"), true, now); ok {
+			t.Errorf("addSatisfier(%q) = %s, want it left to SQL", old.String, doc)
+		}
+	}
+}
