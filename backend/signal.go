@@ -73,11 +73,14 @@ func (r DeliverSignalResult) MarshalJSON() ([]byte, error) {
 var (
 	// qSignalTarget reads, in one statement, what a delivery checks: the
 	// execution, the waitpoint (its key row from the keystore) and the
-	// execution's open suspension.
+	// execution's open suspension, with the two records the signal
+	// rebuilds and the execution's outbox columns (evTagsReturning) for
+	// its outbox row.
 	qSignalTarget = hotStmt(`SELECT e.lifecycle_phase, COALESCE(json_extract(e.raw_fields, '$.signal_count'), 0),
   w.execution_id, w.token_kid, w.token, w.waitpoint_key, w.state, w.expires_at_ms, w.condition,
   k.secret, k.active, k.rotated_at_ms,
-  s.condition, s.satisfied_set, s.member_map, json_array_length(s.member_map, '$.waitpoints')
+  s.condition, s.satisfied_set, s.member_map, json_array_length(s.member_map, '$.waitpoints'),
+  ` + evTagsReturning + `
 FROM ff_exec_core e
 LEFT JOIN ff_waitpoint_pending w ON w.partition_key = e.partition_key AND w.waitpoint_id = ?3
 LEFT JOIN ff_waitpoint_hmac k ON k.kid = w.token_kid
@@ -86,8 +89,7 @@ LEFT JOIN ff_suspension_current s ON s.partition_key = e.partition_key AND s.exe
 WHERE e.partition_key = ?1 AND e.execution_id = ?2`)
 
 	qSignalCount = hotStmt(`UPDATE ff_exec_core SET raw_fields = json_set(raw_fields, '$.signal_count', ?3)
-WHERE partition_key = ?1 AND execution_id = ?2
-RETURNING ` + evTagsReturning)
+WHERE partition_key = ?1 AND execution_id = ?2`)
 
 	// qSuspensionProgress stores the evaluator state and, when the signal
 	// contributed (?5), appends its record to the satisfiers.
@@ -201,8 +203,10 @@ func (w *wtx) deliverSignal(op string, a *DeliverSignalArgs) (DeliverSignalResul
 		wpRecord, memberMap   sql.NullString
 		members               sql.NullInt64
 	)
-	err := w.queryRow(qSignalTarget, part, key, a.WaitpointID[:]).Scan(&lifecycle, &count, &wpExec, &kid, &token, &wpKey,
-		&st, &expires, &wpRecord, &secret, &active, &rotatedAt, &condText, &stateText, &memberMap, &members)
+	var tags evTags
+	err := w.queryRow(qSignalTarget, part, key, a.WaitpointID[:]).Scan(append([]any{&lifecycle, &count, &wpExec, &kid,
+		&token, &wpKey, &st, &expires, &wpRecord, &secret, &active, &rotatedAt, &condText, &stateText, &memberMap,
+		&members}, tags.dest()...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return DeliverSignalResult{}, notFound(op, "execution")
 	}
@@ -327,7 +331,6 @@ func (w *wtx) deliverSignal(op string, a *DeliverSignalArgs) (DeliverSignalResul
 	} else if _, err := w.exec(qRecordSignal, part, a.WaitpointID[:], maxlen, recJSON, matched, w.now, o.Satisfied); err != nil {
 		return DeliverSignalResult{}, err
 	}
-	var tags evTags
 	if o.Satisfied {
 		if members.Int64 > 1 {
 			if err := w.closeWaitpoints(id, WaitpointActive, CloseResumed, true); err != nil {
@@ -339,10 +342,10 @@ func (w *wtx) deliverSignal(op string, a *DeliverSignalArgs) (DeliverSignalResul
 			delay = clampI64(*a.ResumeDelayMS)
 		}
 		detail := "resume delay " + strconv.FormatInt(delay, 10) + "ms after signal " + a.SignalName
-		if _, err := w.resumeSuspendedCounting(id, delay, detail, count+1, &tags); err != nil {
+		if err := w.resumeBySignal(id, delay, detail, count+1); err != nil {
 			return DeliverSignalResult{}, err
 		}
-	} else if err := w.queryRow(qSignalCount, part, key, count+1).Scan(tags.dest()...); err != nil {
+	} else if _, err := w.exec(qSignalCount, part, key, count+1); err != nil {
 		return DeliverSignalResult{}, err
 	}
 	if _, err := w.exec(qInsertSignalEvent, id.String(), signalID, wpID, a.SourceIdentity, w.now, part,

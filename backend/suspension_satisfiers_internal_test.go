@@ -102,3 +102,62 @@ func TestAddSatisfierMatchesSQL(t *testing.T) {
 		}
 	}
 }
+
+// TestResumedSignalsMatchesSQL: what a resumed claim decodes from its
+// suspension's record in Go (resumedSignals) is what satisfiersOf reads in
+// SQL (resumeSignals) from the same row, for satisfied, unsatisfied,
+// other-attempt, foreign and missing records.
+func TestResumedSignalsMatchesSQL(t *testing.T) {
+	t.Parallel()
+	b := gcOpen(t, Options{})
+	if err := b.write(gcCtx, "setup", func(w *wtx) error {
+		_, err := w.exec(`CREATE TABLE ff_suspension_current (partition_key INTEGER, execution_id BLOB, member_map TEXT)`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sat := jsonString(signalRecord{SignalID: "s1", SignalName: "approve", SourceIdentity: "alice", AcceptedAtMS: 5,
+		PayloadHex: "7b7d", CorrelationID: "c"})
+	sat2 := jsonString(signalRecord{SignalID: "s2", SignalName: "done"})
+	for _, c := range []struct {
+		name   string
+		record *string
+		want   int
+	}{
+		{"satisfied", ptrTo(`{"state":"closed","attempt_index":1,"satisfied_at_ms":9,"satisfiers":[` + sat + `,` + sat2 + `]}`), 2},
+		{"closed by an operator", ptrTo(`{"state":"closed","attempt_index":1,"satisfiers":[` + sat + `]}`), 0},
+		{"satisfied_at_ms null", ptrTo(`{"state":"closed","attempt_index":1,"satisfied_at_ms":null,"satisfiers":[]}`), 0},
+		{"of another attempt", ptrTo(`{"state":"closed","attempt_index":0,"satisfied_at_ms":9,"satisfiers":[` + sat + `]}`), 0},
+		{"no satisfiers member", ptrTo(`{"state":"closed","attempt_index":1,"satisfied_at_ms":9}`), 0},
+		{"attempt index as text (foreign)", ptrTo(`{"attempt_index":"1","satisfied_at_ms":9,"satisfiers":[` + sat + `]}`), 0},
+		{"no suspension row", nil, 0},
+	} {
+		var viaSQL, viaGo []ResumeSignal
+		err := b.write(gcCtx, "compare", func(w *wtx) error {
+			if _, err := w.exec(`DELETE FROM ff_suspension_current`); err != nil {
+				return err
+			}
+			var rec sql.NullString
+			if c.record != nil {
+				rec = sql.NullString{String: *c.record, Valid: true}
+				if _, err := w.exec(`INSERT INTO ff_suspension_current VALUES (1, x'01', ?1)`, *c.record); err != nil {
+					return err
+				}
+			}
+			var err error
+			if viaSQL, err = w.resumeSignals(1, []byte{1}, 1); err != nil {
+				return err
+			}
+			viaGo, err = w.resumedSignals(1, []byte{1}, 1, rec)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if !reflect.DeepEqual(viaGo, viaSQL) || len(viaGo) != c.want {
+			t.Errorf("%s: Go %+v, SQL %+v, want %d signals", c.name, viaGo, viaSQL, c.want)
+		}
+	}
+}
+
+func ptrTo(s string) *string { return &s }
