@@ -203,38 +203,40 @@ func (w *wtx) resumeAttempt(part int64, key []byte, expires int64, args ClaimArg
 	return r, err == nil, err
 }
 
-// suspensionSatisfiers is what a resumed claim reads of its suspension's
-// record.
-type suspensionSatisfiers struct {
-	AttemptIndex  *int64         `json:"attempt_index"`
-	SatisfiedAtMS *int64         `json:"satisfied_at_ms"`
-	Satisfiers    []signalRecord `json:"satisfiers"`
-}
-
 // resumedSignals returns what the resumed attempt idx observes, as
 // resumeSignals would read it, from its suspension's record (NULL:
 // none): the satisfiers when the record is of attempt idx and was
-// satisfied, else none. Decoding the record in Go spares the claim the
-// JSON functions of satisfiersOf; a record Go cannot decode is read
-// through satisfiersOf instead.
+// satisfied, else none. Finding them in Go (jsonTopMembers) spares the
+// claim the JSON functions of satisfiersOf; a record that is not a JSON
+// object with distinct keys, or whose attempt index is not written as an
+// integer, is read through satisfiersOf instead, so that SQLite reads it
+// as it always did.
 func (w *wtx) resumedSignals(part int64, key []byte, idx int64, record sql.NullString) ([]ResumeSignal, error) {
 	if !record.Valid {
 		return []ResumeSignal{}, nil
 	}
-	var r suspensionSatisfiers
-	if json.Unmarshal([]byte(record.String), &r) != nil {
+	doc := record.String
+	ms, ok := jsonTopMembers(doc)
+	if !ok || !jsonUniqueKeys(ms) {
 		return w.resumeSignals(part, key, idx)
 	}
-	out := []ResumeSignal{}
-	if r.AttemptIndex == nil || *r.AttemptIndex != idx || r.SatisfiedAtMS == nil {
-		return out, nil
-	}
-	for _, rec := range r.Satisfiers {
-		s, err := rec.resumeSignal()
-		if err != nil {
-			return nil, err
+	value := func(key string) (string, bool) {
+		m, ok := jsonMemberOf(ms, key)
+		if !ok || doc[m.start:m.end] == "null" {
+			return "", false
 		}
-		out = append(out, s)
+		return doc[m.start:m.end], true
 	}
-	return out, nil
+	if text, ok := value("attempt_index"); !ok {
+		return []ResumeSignal{}, nil
+	} else if n, err := strconv.ParseInt(text, 10, 64); err != nil {
+		return w.resumeSignals(part, key, idx)
+	} else if n != idx {
+		return []ResumeSignal{}, nil
+	}
+	if _, ok := value("satisfied_at_ms"); !ok {
+		return []ResumeSignal{}, nil
+	}
+	sats, ok := value("satisfiers")
+	return resumeSignalsFrom(sql.NullString{String: sats, Valid: ok})
 }

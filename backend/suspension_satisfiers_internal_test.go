@@ -39,15 +39,28 @@ func TestAddSatisfierMatchesSQL(t *testing.T) {
 		return jsonString(r)
 	}
 	const now = 1000
+	base := `"attempt_index":0,"requested_by":"worker","resume_policy":{},"waitpoints":[]`
 	for _, c := range []struct {
 		name      string
 		old       string
 		satisfied bool
+		refuse    bool
 	}{
-		{"first contributing signal", open(), false},
-		{"a later one", open("a", "b"), false},
-		{"the satisfying signal", open(), true},
-		{"satisfying after others", open("a"), true},
+		{"first contributing signal", open(), false, false},
+		{"a later one", open("a", "b"), false, false},
+		{"the satisfying signal", open(), true, false},
+		{"satisfying after others", open("a"), true, false},
+		{"a member ffsqlite does not write", `{"state":"open",` + base + `,"satisfiers":[],"x":{"y":[1,"]"]}}`, true, false},
+		{"members missing, of other types", `{"state":"open","attempt_index":"0","satisfiers":[]}`, true, false},
+		{"written with spaces", "{ \"state\" : \"open\" ,\n \"satisfiers\" : [ {\"a\":1} ] }", true, false},
+		{"closed", `{"state":"closed",` + base + `,"satisfiers":[]}`, true, true},
+		{"no satisfiers", `{"state":"open",` + base + `}`, true, true},
+		{"satisfiers not an array", `{"state":"open","satisfiers":{}}`, true, true},
+		{"a key twice", `{"state":"open","satisfiers":[],"satisfiers":[]}`, true, true},
+		{"an escaped key", `{"state":"open","s\u0061tisfiers":[]}`, true, true},
+		{"not an object", `[]`, true, true},
+		{"trailing data", `{"state":"open","satisfiers":[]} []`, true, true},
+		{"not JSON", `not json`, true, true},
 	} {
 		r := rec("new")
 		var viaSQL string
@@ -57,6 +70,9 @@ func TestAddSatisfierMatchesSQL(t *testing.T) {
 			}
 			if _, err := w.exec(`INSERT INTO ff_suspension_current VALUES (1, x'01', 7000, '{}', ?1)`, c.old); err != nil {
 				return err
+			}
+			if c.refuse && !json.Valid([]byte(c.old)) {
+				return nil
 			}
 			q, last := qSuspensionProgress, any(true)
 			if c.satisfied {
@@ -68,38 +84,37 @@ func TestAddSatisfierMatchesSQL(t *testing.T) {
 			return w.queryRow(`SELECT member_map FROM ff_suspension_current`).Scan(&viaSQL)
 		})
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", c.name, err)
 		}
 		viaGo, ok := addSatisfier(sql.NullString{String: c.old, Valid: true}, r, c.satisfied, now)
+		if c.refuse {
+			if ok {
+				t.Errorf("%s: addSatisfier(%s) = %s, want it left to SQL", c.name, c.old, viaGo)
+			}
+			continue
+		}
 		if !ok {
 			t.Fatalf("%s: addSatisfier refused %s", c.name, c.old)
 		}
-		var a, g any
-		if err := json.Unmarshal([]byte(viaSQL), &a); err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal([]byte(viaGo), &g); err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
-		if !reflect.DeepEqual(a, g) {
-			t.Errorf("%s:\n  SQL %s\n  Go  %s", c.name, viaSQL, viaGo)
-		}
+		jsonSame(t, c.name, viaSQL, viaGo)
 	}
-	closed := `{"state":"closed","attempt_index":0,"requested_by":"worker","resume_policy":{},"waitpoints":[],"satisfiers":[]}`
-	for _, old := range []sql.NullString{
-		{},
-		{String: closed, Valid: true},
-		{String: `{"state":"open","attempt_index":0,"requested_by":"worker","resume_policy":{},"waitpoints":[],"satisfiers":[],"x":1}`, Valid: true},
-		{String: `{"state":"open","attempt_index":0,"requested_by":"worker","waitpoints":[],"satisfiers":[]}`, Valid: true},
-		{String: `{"state":"open","attempt_index":0,"requested_by":"worker","resume_policy":{},"satisfiers":[]}`, Valid: true},
-		{String: `{"state":"open","attempt_index":0,"requested_by":"worker","resume_policy":{},"waitpoints":[]}`, Valid: true},
-		{String: `{"state":"open","attempt_index":"0","requested_by":"worker","resume_policy":{},"waitpoints":[],"satisfiers":[]}`, Valid: true},
-		{String: `{} []`, Valid: true},
-		{String: `not json`, Valid: true},
-	} {
-		if doc, ok := addSatisfier(old, rec("x"), true, now); ok {
-			t.Errorf("addSatisfier(%q) = %s, want it left to SQL", old.String, doc)
-		}
+	if _, ok := addSatisfier(sql.NullString{}, rec("x"), true, now); ok {
+		t.Error("addSatisfier of no record succeeded")
+	}
+}
+
+// jsonSame fails the test unless a and b are the same JSON value.
+func jsonSame(t *testing.T, name, a, b string) {
+	t.Helper()
+	var va, vb any
+	if err := json.Unmarshal([]byte(a), &va); err != nil {
+		t.Fatalf("%s: %v in %s", name, err, a)
+	}
+	if err := json.Unmarshal([]byte(b), &vb); err != nil {
+		t.Fatalf("%s: %v in %s", name, err, b)
+	}
+	if !reflect.DeepEqual(va, vb) {
+		t.Errorf("%s:\n  SQL %s\n  Go  %s", name, a, b)
 	}
 }
 
@@ -119,6 +134,7 @@ func TestResumedSignalsMatchesSQL(t *testing.T) {
 	sat := jsonString(signalRecord{SignalID: "s1", SignalName: "approve", SourceIdentity: "alice", AcceptedAtMS: 5,
 		PayloadHex: "7b7d", CorrelationID: "c"})
 	sat2 := jsonString(signalRecord{SignalID: "s2", SignalName: "done"})
+	// want is the number of signals observed (-1: whatever SQLite reads).
 	for _, c := range []struct {
 		name   string
 		record *string
@@ -131,6 +147,11 @@ func TestResumedSignalsMatchesSQL(t *testing.T) {
 		{"no satisfiers member", ptrTo(`{"state":"closed","attempt_index":1,"satisfied_at_ms":9}`), 0},
 		{"attempt index as text (foreign)", ptrTo(`{"attempt_index":"1","satisfied_at_ms":9,"satisfiers":[` + sat + `]}`), 0},
 		{"no suspension row", nil, 0},
+		{"written with spaces", ptrTo("{ \"attempt_index\" : 1 ,\n \"satisfied_at_ms\" : 9 , \"satisfiers\" : [ " + sat + " ] }"), 1},
+		{"satisfiers null", ptrTo(`{"attempt_index":1,"satisfied_at_ms":9,"satisfiers":null}`), 0},
+		{"attempt index as a float", ptrTo(`{"attempt_index":1.0,"satisfied_at_ms":9,"satisfiers":[` + sat + `]}`), 1},
+		{"a key twice", ptrTo(`{"attempt_index":1,"attempt_index":0,"satisfied_at_ms":9,"satisfiers":[` + sat + `]}`), -1},
+		{"not an object", ptrTo(`[]`), 0},
 	} {
 		var viaSQL, viaGo []ResumeSignal
 		err := b.write(gcCtx, "compare", func(w *wtx) error {
@@ -154,7 +175,7 @@ func TestResumedSignalsMatchesSQL(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		if !reflect.DeepEqual(viaGo, viaSQL) || len(viaGo) != c.want {
+		if !reflect.DeepEqual(viaGo, viaSQL) || (c.want >= 0 && len(viaGo) != c.want) {
 			t.Errorf("%s: Go %+v, SQL %+v, want %d signals", c.name, viaGo, viaSQL, c.want)
 		}
 	}

@@ -1,35 +1,17 @@
 package backend
 
 import (
-	"bytes"
 	"database/sql"
-	"encoding/json"
-	"io"
+	"strconv"
 )
 
 // Recording a signal on its waitpoint. The waitpoint's record
 // (ff_waitpoint_pending.condition, waitpointRecord) keeps the signals
-// delivered to it and their counts. DeliverSignal builds the new record
-// in Go from the one its target read returned (recordSignal) and stores
-// it whole, which costs a fraction of editing the document with SQLite's
-// JSON functions; a record that is not exactly ffsqlite's own shape (no
-// record, an unknown member, a value of another type) is edited in SQL
-// instead (qRecordSignal), so nothing in it is lost.
-
-// waitpointRecordRaw is waitpointRecord with its signals kept as the JSON
-// they are stored as, for recordSignal.
-type waitpointRecordRaw struct {
-	AttemptIndex       int64             `json:"attempt_index"`
-	SuspensionID       string            `json:"suspension_id,omitempty"`
-	SignalCount        int64             `json:"signal_count"`
-	MatchedSignalCount int64             `json:"matched_signal_count"`
-	LastSignalAtMS     *int64            `json:"last_signal_at_ms,omitempty"`
-	ClosedAtMS         *int64            `json:"closed_at_ms,omitempty"`
-	CloseReason        string            `json:"close_reason,omitempty"`
-	SatisfiedAtMS      *int64            `json:"satisfied_at_ms,omitempty"`
-	ExpiresAtMS        *int64            `json:"expires_at_ms,omitempty"`
-	Signals            []json.RawMessage `json:"signals"`
-}
+// delivered to it and their counts. DeliverSignal edits the record its
+// target read returned in Go, in place (recordSignal, jsontop.go), and
+// stores it whole, which costs a fraction of editing it with SQLite's
+// JSON functions; a record it cannot edit so (none, no signals array,
+// counts that are not integers) is edited in SQL instead (qRecordSignal).
 
 // qStoreWaitpointRecord stores a waitpoint record built by recordSignal
 // and, with ?4, closes the waitpoint (its expiry moved into the record).
@@ -52,39 +34,53 @@ type signalEntry struct {
 }
 
 // recordSignal returns old, a waitpoint record, with e recorded as
-// qRecordSignal would record it: the oldest records dropped beyond
-// e.maxlen, e.rec appended, the counts and last signal time updated and,
-// when e closes it, the close members set. ok is false when old is not
-// exactly a waitpointRecord (then the caller edits it in SQL).
+// qRecordSignal would record it: the oldest record dropped when e.maxlen
+// are kept, e.rec appended, the counts and last signal time set and, when
+// e closes the waitpoint, the close members set (its expiry kept in the
+// record, or dropped when it has none). The record is edited in place
+// (jsonEdit): members the engine does not know are kept. ok is false when
+// old is missing, is not an object with a signals array, or holds counts
+// that are not integers; the caller then edits it in SQL.
 func recordSignal(old sql.NullString, e signalEntry, now int64) (doc string, ok bool) {
 	if !old.Valid {
 		return "", false
 	}
-	var r waitpointRecordRaw
-	d := json.NewDecoder(bytes.NewReader([]byte(old.String)))
-	d.DisallowUnknownFields()
-	if d.Decode(&r) != nil || d.Decode(&struct{}{}) != io.EOF || r.Signals == nil {
+	ms, ok := jsonTopMembers(old.String)
+	if !ok {
 		return "", false
 	}
-	if int64(len(r.Signals)) >= e.maxlen {
-		r.Signals = r.Signals[1:]
+	sigs, ok := jsonMemberOf(ms, "signals")
+	if !ok {
+		return "", false
 	}
-	r.Signals = append(r.Signals, json.RawMessage(e.rec))
-	r.SignalCount++
-	if e.matched {
-		r.MatchedSignalCount++
+	signals, ok := jsonArrayAppend(old.String[sigs.start:sigs.end], e.rec, e.maxlen)
+	if !ok {
+		return "", false
 	}
-	r.LastSignalAtMS = &now
-	if e.close {
-		r.ClosedAtMS, r.CloseReason, r.SatisfiedAtMS = &now, CloseResumed, &now
-		r.ExpiresAtMS = nil
-		if e.expires.Valid {
-			r.ExpiresAtMS = &e.expires.Int64
+	count := func(key string, add int64) (string, bool) {
+		m, ok := jsonMemberOf(ms, key)
+		if !ok {
+			return strconv.FormatInt(add, 10), true
 		}
+		n, err := strconv.ParseInt(old.String[m.start:m.end], 10, 64)
+		return strconv.FormatInt(n+add, 10), err == nil
 	}
-	b, err := json.Marshal(r)
-	if err != nil {
+	var matched int64
+	if e.matched {
+		matched = 1
+	}
+	signalCount, ok1 := count("signal_count", 1)
+	matchedCount, ok2 := count("matched_signal_count", matched)
+	if !ok1 || !ok2 {
 		return "", false
 	}
-	return string(b), true
+	at := strconv.FormatInt(now, 10)
+	sets := []jsonSet{{key: "signals", value: signals}, {key: "signal_count", value: signalCount},
+		{key: "matched_signal_count", value: matchedCount}, {key: "last_signal_at_ms", value: at}}
+	if e.close {
+		sets = append(sets, jsonSet{key: "closed_at_ms", value: at}, jsonSet{key: "close_reason", value: `"` + CloseResumed + `"`},
+			jsonSet{key: "satisfied_at_ms", value: at},
+			jsonSet{key: "expires_at_ms", value: strconv.FormatInt(e.expires.Int64, 10), remove: !e.expires.Valid})
+	}
+	return jsonEdit(old.String, ms, sets...)
 }
