@@ -88,24 +88,51 @@ func (w *wtx) resumeDelay(delayMS int64, detail string) (until, bd any) {
 
 // qResumeBySignal is qResumeExec for the signal that satisfied the
 // suspension, which also stores the execution's signal count (?5) and
-// has read the outbox columns already (qSignalTarget): a json_set rather
-// than a merge patch, and nothing read back.
+// has read the outbox columns already (qSignalTarget): nothing is read
+// back, and raw_fields is ?6 when the signal edited it in Go
+// (resumedFields), else a json_set of its own.
 var qResumeBySignal = hotStmt(resumeExecSet + `
-  raw_fields = CASE WHEN ?3 IS NULL
+  raw_fields = COALESCE(?6, CASE WHEN ?3 IS NULL
     THEN json_set(json_remove(raw_fields, '$.delay_until', '$.blocking_detail'), '$.signal_count', ?5)
-    ELSE json_set(raw_fields, '$.delay_until', ?3, '$.blocking_detail', ?4, '$.signal_count', ?5) END
+    ELSE json_set(raw_fields, '$.delay_until', ?3, '$.blocking_detail', ?4, '$.signal_count', ?5) END)
 WHERE partition_key = ?1 AND execution_id = ?2 AND lifecycle_phase = 'suspended'`)
 
 // resumeBySignal is resumeSuspended for the satisfying signal, storing the
-// execution's signal count with it (qResumeBySignal).
-func (w *wtx) resumeBySignal(id ExecutionID, delayMS int64, detail string, signalCount int64) error {
+// execution's signal count with it (qResumeBySignal); fields is the
+// execution's raw_fields as the signal read them.
+func (w *wtx) resumeBySignal(id ExecutionID, delayMS int64, detail string, signalCount int64, fields sql.NullString) error {
 	part, key := id.key()
 	until, bd := w.resumeDelay(delayMS, detail)
-	n, err := w.affected(qResumeBySignal, part, key, until, bd, signalCount)
+	var edited any
+	if doc, ok := resumedFields(fields, until, detail, signalCount); ok {
+		edited = doc
+	}
+	n, err := w.affected(qResumeBySignal, part, key, until, bd, signalCount, edited)
 	if err == nil && n != 1 {
 		return stateErr("", "execution_not_suspended", "ExecutionNotSuspended")
 	}
 	return err
+}
+
+// resumedFields returns the execution's raw_fields as qResumeBySignal's
+// json_set makes them, edited in place (jsonEdit): without a delay (until
+// nil) no delay_until or blocking_detail, else both set; signal_count set
+// either way. ok is false when fields is not an object jsonEdit can edit.
+func resumedFields(fields sql.NullString, until any, detail string, signalCount int64) (string, bool) {
+	if !fields.Valid {
+		return "", false
+	}
+	ms, ok := jsonTopMembers(fields.String)
+	if !ok {
+		return "", false
+	}
+	count := jsonSet{key: "signal_count", value: strconv.FormatInt(signalCount, 10)}
+	if at, delayed := until.(int64); delayed {
+		return jsonEdit(fields.String, ms, jsonSet{key: "delay_until", value: strconv.FormatInt(at, 10)},
+			jsonSet{key: "blocking_detail", value: jsonString(detail)}, count)
+	}
+	return jsonEdit(fields.String, ms, jsonSet{key: "delay_until", remove: true},
+		jsonSet{key: "blocking_detail", remove: true}, count)
 }
 
 // ResumeExecutionArgs is an operator resume (upstream's

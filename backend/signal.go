@@ -80,7 +80,7 @@ var (
   w.execution_id, w.token_kid, w.token, w.waitpoint_key, w.state, w.expires_at_ms, w.condition,
   k.secret, k.active, k.rotated_at_ms,
   s.condition, s.satisfied_set, s.member_map, json_array_length(s.member_map, '$.waitpoints'),
-  ` + evTagsReturning + `
+  e.raw_fields, ` + evTagsReturning + `
 FROM ff_exec_core e
 LEFT JOIN ff_waitpoint_pending w ON w.partition_key = e.partition_key AND w.waitpoint_id = ?3
 LEFT JOIN ff_waitpoint_hmac k ON k.kid = w.token_kid
@@ -201,12 +201,13 @@ func (w *wtx) deliverSignal(op string, a *DeliverSignalArgs) (DeliverSignalResul
 		rotatedAt             sql.NullInt64
 		condText, stateText   sql.NullString
 		wpRecord, memberMap   sql.NullString
+		execFields            sql.NullString
 		members               sql.NullInt64
 	)
 	var tags evTags
 	err := w.queryRow(qSignalTarget, part, key, a.WaitpointID[:]).Scan(append([]any{&lifecycle, &count, &wpExec, &kid,
 		&token, &wpKey, &st, &expires, &wpRecord, &secret, &active, &rotatedAt, &condText, &stateText, &memberMap,
-		&members}, tags.dest()...)...)
+		&members, &execFields}, tags.dest()...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return DeliverSignalResult{}, notFound(op, "execution")
 	}
@@ -342,7 +343,7 @@ func (w *wtx) deliverSignal(op string, a *DeliverSignalArgs) (DeliverSignalResul
 			delay = clampI64(*a.ResumeDelayMS)
 		}
 		detail := "resume delay " + strconv.FormatInt(delay, 10) + "ms after signal " + a.SignalName
-		if err := w.resumeBySignal(id, delay, detail, count+1); err != nil {
+		if err := w.resumeBySignal(id, delay, detail, count+1, execFields); err != nil {
 			return DeliverSignalResult{}, err
 		}
 	} else if _, err := w.exec(qSignalCount, part, key, count+1); err != nil {

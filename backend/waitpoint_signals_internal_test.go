@@ -87,3 +87,18 @@ func TestRecordSignalMatchesSQL(t *testing.T) {
 		t.Error("recordSignal of no record succeeded")
 	}
 }
+
+// TestNewWaitpointRecord: the hand-written record is what encoding/json
+// writes for waitpointRecord.
+func TestNewWaitpointRecord(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		idx  int64
+		susp string
+	}{{0, ""}, {3, "6f1c3a52-1d1e-4c55-9a7e-2b1f0c9d8e7a"}, {1 << 40, "x"}} {
+		want := jsonString(waitpointRecord{AttemptIndex: c.idx, SuspensionID: c.susp, Signals: []signalRecord{}})
+		if got := newWaitpointRecord(c.idx, c.susp); got != want {
+			t.Errorf("newWaitpointRecord(%d, %q) = %s, want %s", c.idx, c.susp, got, want)
+		}
+	}
+}
