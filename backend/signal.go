@@ -73,9 +73,10 @@ func (r DeliverSignalResult) MarshalJSON() ([]byte, error) {
 var (
 	// qSignalTarget reads, in one statement, what a delivery checks: the
 	// execution, the waitpoint (its key row from the keystore) and the
-	// execution's open suspension, with the two records the signal
-	// rebuilds and the execution's outbox columns (evTagsReturning) for
-	// its outbox row.
+	// execution's open suspension, with the records the signal edits in
+	// Go (the waitpoint's, the suspension's, the execution's raw_fields)
+	// and the execution's outbox columns (evTagsReturning) for its outbox
+	// row.
 	qSignalTarget = hotStmt(`SELECT e.lifecycle_phase, COALESCE(json_extract(e.raw_fields, '$.signal_count'), 0),
   w.execution_id, w.token_kid, w.token, w.waitpoint_key, w.state, w.expires_at_ms, w.condition,
   k.secret, k.active, k.rotated_at_ms,
