@@ -286,14 +286,14 @@ func (w *wtx) grantLease(part int64, key []byte, attemptState string, args Claim
 	var idx, epoch int64
 	aid := attemptID
 	resumed := false
-	var satisfiers sql.NullString
+	var suspRecord sql.NullString
 	if attemptState == "attempt_interrupted" {
 		r, ok, err := w.resumeAttempt(part, key, expires, args, leaseID)
 		if err != nil {
 			return nil, err
 		}
 		if ok {
-			resumed, idx, epoch, aid, atype, satisfiers = true, r.idx, r.epoch, r.attemptID, r.atype, r.satisfiers
+			resumed, idx, epoch, aid, atype, suspRecord = true, r.idx, r.epoch, r.attemptID, r.atype, r.suspension
 		}
 	}
 	if !resumed {
@@ -331,7 +331,7 @@ func (w *wtx) grantLease(part int64, key []byte, attemptState string, args Claim
 		WorkerInstanceID: args.WorkerInstanceID, Resumed: resumed,
 	}
 	if resumed {
-		if lease.Signals, err = resumeSignalsFrom(satisfiers); err != nil {
+		if lease.Signals, err = w.resumedSignals(part, key, idx, suspRecord); err != nil {
 			return nil, err
 		}
 	}

@@ -49,7 +49,7 @@ func (w *wtx) complete(op string, h Handle, result []byte) error {
 	if err != nil {
 		return err
 	}
-	tags, err := w.terminate(p.ExecutionID, outcomeSuccess, terminal{result: result})
+	tags, err := w.terminate(p.ExecutionID, outcomeSuccess, terminal{result: result, leased: true})
 	if err != nil {
 		return err
 	}

@@ -74,6 +74,9 @@ type inner struct {
 	quotaOff bool
 	// quotaHits counts claim candidates blocked by their quota.
 	quotaHits atomic.Int64
+	// conditions are the resume conditions suspends encoded, for the
+	// signals that evaluate them (condition_memo.go).
+	conditions conditionMemo
 }
 
 // SchemaAheadError is returned by Open when the database's goose version is

@@ -73,11 +73,15 @@ func (r DeliverSignalResult) MarshalJSON() ([]byte, error) {
 var (
 	// qSignalTarget reads, in one statement, what a delivery checks: the
 	// execution, the waitpoint (its key row from the keystore) and the
-	// execution's open suspension.
+	// execution's open suspension, with the records the signal edits in
+	// Go (the waitpoint's, the suspension's, the execution's raw_fields)
+	// and the execution's outbox columns (evTagsReturning) for its outbox
+	// row.
 	qSignalTarget = hotStmt(`SELECT e.lifecycle_phase, COALESCE(json_extract(e.raw_fields, '$.signal_count'), 0),
-  w.execution_id, w.token_kid, w.token, w.waitpoint_key, w.state, w.expires_at_ms,
+  w.execution_id, w.token_kid, w.token, w.waitpoint_key, w.state, w.expires_at_ms, w.condition,
   k.secret, k.active, k.rotated_at_ms,
-  s.condition, s.satisfied_set, json_array_length(s.member_map, '$.waitpoints')
+  s.condition, s.satisfied_set, s.member_map, json_array_length(s.member_map, '$.waitpoints'),
+  e.raw_fields, ` + evTagsReturning + `
 FROM ff_exec_core e
 LEFT JOIN ff_waitpoint_pending w ON w.partition_key = e.partition_key AND w.waitpoint_id = ?3
 LEFT JOIN ff_waitpoint_hmac k ON k.kid = w.token_kid
@@ -86,8 +90,7 @@ LEFT JOIN ff_suspension_current s ON s.partition_key = e.partition_key AND s.exe
 WHERE e.partition_key = ?1 AND e.execution_id = ?2`)
 
 	qSignalCount = hotStmt(`UPDATE ff_exec_core SET raw_fields = json_set(raw_fields, '$.signal_count', ?3)
-WHERE partition_key = ?1 AND execution_id = ?2
-RETURNING ` + evTagsReturning)
+WHERE partition_key = ?1 AND execution_id = ?2`)
 
 	// qSuspensionProgress stores the evaluator state and, when the signal
 	// contributed (?5), appends its record to the satisfiers.
@@ -198,10 +201,14 @@ func (w *wtx) deliverSignal(op string, a *DeliverSignalArgs) (DeliverSignalResul
 		active                sql.NullBool
 		rotatedAt             sql.NullInt64
 		condText, stateText   sql.NullString
+		wpRecord, memberMap   sql.NullString
+		execFields            sql.NullString
 		members               sql.NullInt64
 	)
-	err := w.queryRow(qSignalTarget, part, key, a.WaitpointID[:]).Scan(&lifecycle, &count, &wpExec, &kid, &token, &wpKey,
-		&st, &expires, &secret, &active, &rotatedAt, &condText, &stateText, &members)
+	var tags evTags
+	err := w.queryRow(qSignalTarget, part, key, a.WaitpointID[:]).Scan(append([]any{&lifecycle, &count, &wpExec, &kid,
+		&token, &wpKey, &st, &expires, &wpRecord, &secret, &active, &rotatedAt, &condText, &stateText, &memberMap,
+		&members, &execFields}, tags.dest()...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return DeliverSignalResult{}, notFound(op, "execution")
 	}
@@ -237,7 +244,7 @@ func (w *wtx) deliverSignal(op string, a *DeliverSignalArgs) (DeliverSignalResul
 		if !condText.Valid {
 			return DeliverSignalResult{}, stateErr(op, "waitpoint_closed", "WaitpointClosed")
 		}
-		if cond, err = suspension.ParseCondition([]byte(condText.String)); err != nil {
+		if cond, err = w.b.in.conditions.parse(condText.String); err != nil {
 			return DeliverSignalResult{}, corrupt(op, "ff_suspension_current.condition: "+err.Error())
 		}
 		if err := json.Unmarshal([]byte(stateText.String), state); err != nil {
@@ -294,12 +301,19 @@ func (w *wtx) deliverSignal(op string, a *DeliverSignalArgs) (DeliverSignalResul
 		if err != nil {
 			return DeliverSignalResult{}, err
 		}
-		q := qSuspensionProgress
-		var last any = o.Contributed
-		if o.Satisfied {
-			q, last = qSatisfySuspension, w.now
+		doc, built := "", false
+		if o.Contributed || o.Satisfied {
+			doc, built = addSatisfier(memberMap, recJSON, o.Satisfied, w.now)
 		}
-		if _, err := w.exec(q, part, key, string(stateJSON), recJSON, last); err != nil {
+		q, args := qStoreSuspensionRecord, []any{part, key, string(stateJSON), doc, o.Satisfied}
+		switch {
+		case built:
+		case o.Satisfied:
+			q, args = qSatisfySuspension, []any{part, key, string(stateJSON), recJSON, w.now}
+		default:
+			q, args = qSuspensionProgress, []any{part, key, string(stateJSON), recJSON, o.Contributed}
+		}
+		if _, err := w.exec(q, args...); err != nil {
 			return DeliverSignalResult{}, err
 		}
 	}
@@ -311,10 +325,14 @@ func (w *wtx) deliverSignal(op string, a *DeliverSignalArgs) (DeliverSignalResul
 	if o.Contributed {
 		matched = 1
 	}
-	if _, err := w.exec(qRecordSignal, part, a.WaitpointID[:], maxlen, recJSON, matched, w.now, o.Satisfied); err != nil {
+	entry := signalEntry{rec: recJSON, maxlen: maxlen, matched: o.Contributed, close: o.Satisfied, expires: expires}
+	if doc, ok := recordSignal(wpRecord, entry, w.now); ok {
+		if _, err := w.exec(qStoreWaitpointRecord, part, a.WaitpointID[:], doc, o.Satisfied); err != nil {
+			return DeliverSignalResult{}, err
+		}
+	} else if _, err := w.exec(qRecordSignal, part, a.WaitpointID[:], maxlen, recJSON, matched, w.now, o.Satisfied); err != nil {
 		return DeliverSignalResult{}, err
 	}
-	var tags evTags
 	if o.Satisfied {
 		if members.Int64 > 1 {
 			if err := w.closeWaitpoints(id, WaitpointActive, CloseResumed, true); err != nil {
@@ -326,10 +344,10 @@ func (w *wtx) deliverSignal(op string, a *DeliverSignalArgs) (DeliverSignalResul
 			delay = clampI64(*a.ResumeDelayMS)
 		}
 		detail := "resume delay " + strconv.FormatInt(delay, 10) + "ms after signal " + a.SignalName
-		if _, err := w.resumeSuspendedCounting(id, delay, detail, count+1, &tags); err != nil {
+		if err := w.resumeBySignal(id, delay, detail, count+1, execFields); err != nil {
 			return DeliverSignalResult{}, err
 		}
-	} else if err := w.queryRow(qSignalCount, part, key, count+1).Scan(tags.dest()...); err != nil {
+	} else if _, err := w.exec(qSignalCount, part, key, count+1); err != nil {
 		return DeliverSignalResult{}, err
 	}
 	if _, err := w.exec(qInsertSignalEvent, id.String(), signalID, wpID, a.SourceIdentity, w.now, part,

@@ -249,6 +249,11 @@ func (b *Backend) Suspend(ctx context.Context, h Handle, args suspension.Suspend
 		out, err = w.suspend(op, h, p, &args, string(condJSON))
 		return err
 	})
+	if err == nil && !out.AlreadySatisfied {
+		// The signals that evaluate the condition find it here instead of
+		// parsing the text just stored (condition_memo.go).
+		b.in.conditions.remember(string(condJSON), args.ResumeCondition.Clone())
+	}
 	return out, err
 }
 

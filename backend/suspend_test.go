@@ -2,6 +2,7 @@ package backend_test
 
 import (
 	"bytes"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -503,5 +504,92 @@ func TestResumedClaimObservesOnlySatisfiers(t *testing.T) {
 			}
 		}
 		waitCheckInvariants(t, b)
+	})
+}
+
+// TestSignalEvaluatesRememberedCondition: a suspend leaves its condition
+// in the backend's memo, so the signal need not parse it; a backend that
+// did not see the suspend (opened again on the file) parses the stored
+// text and comes to the same outcome.
+func TestSignalEvaluatesRememberedCondition(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ff.db")
+	b := testdb.OpenPath(t, path)
+	if _, err := b.SeedWaitpointSecret(engCtx, "k1", waitSecret); err != nil {
+		t.Fatal(err)
+	}
+	args := waitArgs("approve")
+	text, err := args.ResumeCondition.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _, out := waitSuspend(t, b, args)
+	if !backend.ConditionRemembered(b, string(text)) {
+		t.Fatalf("suspend did not remember %s", text)
+	}
+	// The caller's condition may change after Suspend: the memo holds a copy.
+	args.ResumeCondition.Matcher.Name = "changed"
+	if res := waitDeliver(t, b, waitSignal(id, out.Details.WaitpointID, out.Details.WaitpointToken, "approve")); res.Effect != suspension.EffectResumed {
+		t.Fatalf("signal on the remembered condition: effect %s", res.Effect)
+	}
+	if r := engClaim(t, b); !r.Resumed || b.Complete(engCtx, r.Handle, nil) != nil {
+		t.Fatalf("resumed claim = %+v", r)
+	}
+
+	args = waitArgs("approve")
+	text, _ = args.ResumeCondition.MarshalJSON()
+	id, _, out = waitSuspend(t, b, args)
+	if err := b.Close(engCtx); err != nil {
+		t.Fatal(err)
+	}
+	fresh := testdb.OpenPath(t, path)
+	if backend.ConditionRemembered(fresh, string(text)) {
+		t.Fatal("a backend opened afresh remembers a condition")
+	}
+	if res := waitDeliver(t, fresh, waitSignal(id, out.Details.WaitpointID, out.Details.WaitpointToken, "approve")); res.Effect != suspension.EffectResumed {
+		t.Fatalf("signal on a parsed condition: effect %s", res.Effect)
+	}
+	if !backend.ConditionRemembered(fresh, string(text)) {
+		t.Fatal("the parsed condition was not remembered")
+	}
+}
+
+// TestSignalKeepsForeignWaitpointRecord: a waitpoint or suspension record
+// with a member ffsqlite does not write (another writer's) is edited in
+// place, so the signal is recorded, the suspension closed and the member
+// kept.
+func TestSignalKeepsForeignWaitpointRecord(t *testing.T) {
+	waitBoth(t, func(t *testing.T, b *backend.Backend, _ *testdb.Clock) {
+		id, _, out := waitSuspend(t, b, waitArgs("approve"))
+		wp := uuid.MustParse(out.Details.WaitpointID)
+		if _, err := b.WriterDB().ExecContext(engCtx, `UPDATE ff_waitpoint_pending
+SET condition = json_set(condition, '$.foreign', 'kept') WHERE waitpoint_id = ?`, wp[:]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.WriterDB().ExecContext(engCtx, `UPDATE ff_suspension_current
+SET member_map = json_set(member_map, '$.foreign', 'kept')`); err != nil {
+			t.Fatal(err)
+		}
+		if res := waitDeliver(t, b, waitSignal(id, out.Details.WaitpointID, out.Details.WaitpointToken, "approve")); res.Effect != suspension.EffectResumed {
+			t.Fatalf("effect %s", res.Effect)
+		}
+		var foreign string
+		var count, signals int
+		if err := b.WriterDB().QueryRowContext(engCtx, `SELECT json_extract(condition, '$.foreign'),
+  json_extract(condition, '$.signal_count'), json_array_length(condition, '$.signals')
+FROM ff_waitpoint_pending WHERE waitpoint_id = ?`, wp[:]).Scan(&foreign, &count, &signals); err != nil {
+			t.Fatal(err)
+		}
+		if foreign != "kept" || count != 1 || signals != 1 {
+			t.Fatalf("record after the signal: foreign %q, signal_count %d, %d signals", foreign, count, signals)
+		}
+		var state string
+		if err := b.WriterDB().QueryRowContext(engCtx, `SELECT json_extract(member_map, '$.foreign'),
+  json_extract(member_map, '$.state'), json_array_length(member_map, '$.satisfiers') FROM ff_suspension_current`).
+			Scan(&foreign, &state, &signals); err != nil {
+			t.Fatal(err)
+		}
+		if foreign != "kept" || state != "closed" || signals != 1 {
+			t.Fatalf("suspension after the signal: foreign %q, state %s, %d satisfiers", foreign, state, signals)
+		}
 	})
 }

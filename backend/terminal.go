@@ -44,20 +44,34 @@ func (w *wtx) endAttempt(part int64, key []byte, idx int64, outcome string, bump
 // is still open (primary-key and ff_waitpoint_pending_exec_idx probes
 // inside the one statement, so a completion with nothing to close costs
 // no extra statement).
-var qTerminal = hotStmt(`UPDATE ff_exec_core SET lifecycle_phase = 'terminal', ownership_state = 'unowned',
+var qTerminal = hotStmt(terminalSQL(`EXISTS (SELECT 1 FROM ff_attempt a WHERE a.partition_key = ?1 AND a.execution_id = ?2
+    AND a.attempt_index = ff_exec_core.attempt_index AND a.outcome IS NULL AND a.lease_expires_at_ms IS NULL)`,
+	` OR EXISTS (SELECT 1 FROM ff_suspension_current s WHERE s.partition_key = ?1 AND s.execution_id = ?2
+    AND json_extract(s.member_map, '$.state') = 'open')`))
+
+// qTerminalLeased is qTerminal for an execution whose running lease the
+// transaction has just ended (terminal.leased): it was active, so it has
+// no paused attempt and no open suspension (a suspend makes an execution
+// suspended, and only a resume, which closes the suspension, makes it
+// runnable again), and only its waitpoints are probed. It spares a
+// completion after a durable wait the parse of the closed suspension's
+// record.
+var qTerminalLeased = hotStmt(terminalSQL(`0`, ``))
+
+// terminalSQL is the terminal transition with paused as the probe for a
+// paused attempt and moreOpen appended to the probe for open wait state.
+func terminalSQL(paused, moreOpen string) string {
+	return `UPDATE ff_exec_core SET lifecycle_phase = 'terminal', ownership_state = 'unowned',
   eligibility_state = 'not_applicable', blocking_reason = 'none',
   attempt_state = COALESCE(?9, CASE WHEN EXISTS (SELECT 1 FROM ff_attempt a
       WHERE a.partition_key = ?1 AND a.execution_id = ?2) THEN 'attempt_terminal' ELSE attempt_state END),
   public_state = ?3, terminal_at_ms = ?4, deadline_at_ms = NULL, result = ?5,
   cancellation_reason = ?6, cancelled_by = ?7, raw_fields = json_patch(raw_fields, ?8)
 WHERE partition_key = ?1 AND execution_id = ?2 AND lifecycle_phase <> 'terminal'
-RETURNING ` + evTagsReturning + `, attempt_index,
-  EXISTS (SELECT 1 FROM ff_attempt a WHERE a.partition_key = ?1 AND a.execution_id = ?2
-    AND a.attempt_index = ff_exec_core.attempt_index AND a.outcome IS NULL AND a.lease_expires_at_ms IS NULL),
+RETURNING ` + evTagsReturning + `, attempt_index, ` + paused + `,
   EXISTS (SELECT 1 FROM ff_waitpoint_pending wp WHERE wp.partition_key = ?1 AND wp.execution_id = ?2
-    AND wp.state IN ('pending', 'active'))
-  OR EXISTS (SELECT 1 FROM ff_suspension_current s WHERE s.partition_key = ?1 AND s.execution_id = ?2
-    AND json_extract(s.member_map, '$.state') = 'open')`)
+    AND wp.state IN ('pending', 'active'))` + moreOpen
+}
 
 // Terminal outcomes: the terminal_outcome a terminal transition records
 // and the outcome of its completion event. The public state follows from
@@ -87,6 +101,10 @@ type terminal struct {
 	// attemptState, when set, is the attempt state to record (a skip
 	// follows canonical's rule, flow_resolve.go).
 	attemptState string
+	// leased is set by a caller that has just ended the execution's
+	// running lease in this transaction (fencedEnd): only its waitpoints
+	// can still be open (qTerminalLeased).
+	leased bool
 }
 
 // cancelInfo is a cancellation's reason and source.
@@ -138,7 +156,11 @@ func (w *wtx) terminate(id ExecutionID, outcome string, t terminal) (*evTags, er
 		idx             int64
 		paused, waiting bool
 	)
-	err := w.queryRow(qTerminal, part, key, state, w.now, res, reason, by, terminalPatch(outcome, t.fields), attempt).
+	q := qTerminal
+	if t.leased {
+		q = qTerminalLeased
+	}
+	err := w.queryRow(q, part, key, state, w.now, res, reason, by, terminalPatch(outcome, t.fields), attempt).
 		Scan(append(tags.dest(), &idx, &paused, &waiting)...)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -74,9 +75,17 @@ type signalRecord struct {
 	Effect          string `json:"effect"`
 }
 
-// newWaitpointRecord is the record of a waitpoint created for attempt idx.
+// newWaitpointRecord is the record of a waitpoint created for attempt idx
+// (suspensionID: the suspension's id, or empty), written out by hand, as
+// encoding/json would write waitpointRecord, since every suspend writes
+// one; suspensionID is a UUID's text, which needs no escaping.
 func newWaitpointRecord(idx int64, suspensionID string) string {
-	return jsonString(waitpointRecord{AttemptIndex: idx, SuspensionID: suspensionID, Signals: []signalRecord{}})
+	susp := ""
+	if suspensionID != "" {
+		susp = `"suspension_id":"` + suspensionID + `",`
+	}
+	return `{"attempt_index":` + strconv.FormatInt(idx, 10) + `,` + susp +
+		`"signal_count":0,"matched_signal_count":0,"signals":[]}`
 }
 
 // waitpointRow is what the engine reads of a waitpoint.

@@ -381,3 +381,24 @@ func stringValue(raw json.RawMessage) (string, error) {
 }
 
 func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
+
+// Clone returns a deep copy of c, sharing nothing with it, for a holder
+// that keeps a condition beyond its caller's control (the engine's
+// condition memo).
+func (c Condition) Clone() Condition {
+	out := c
+	if c.Matcher != nil {
+		m := *c.Matcher
+		out.Matcher = &m
+	}
+	if c.Members != nil {
+		out.Members = make([]Condition, len(c.Members))
+		for i, m := range c.Members {
+			out.Members[i] = m.Clone()
+		}
+	}
+	if c.Waitpoints != nil {
+		out.Waitpoints = append([]string(nil), c.Waitpoints...)
+	}
+	return out
+}

@@ -44,7 +44,27 @@ func TestConditionCodecRoundTrip(t *testing.T) {
 			if !reflect.DeepEqual(back, c.c) {
 				t.Fatalf("round trip = %#v, want %#v", back, c.c)
 			}
+			if clone := c.c.Clone(); !reflect.DeepEqual(clone, c.c) {
+				t.Fatalf("Clone = %#v, want %#v", clone, c.c)
+			}
 		})
+	}
+}
+
+// TestConditionCloneSharesNothing: changing a clone's matcher, members or
+// waitpoints leaves the original as it was (the engine's condition memo
+// keeps clones of its callers' conditions).
+func TestConditionCloneSharesNothing(t *testing.T) {
+	t.Parallel()
+	orig := AllOf(Single("a", ByName("x")), Count(2, DistinctSignals, ByName("v"), "b", "c"))
+	want, _ := orig.MarshalJSON()
+	clone := orig.Clone()
+	clone.Members[0].Matcher.Name = "changed"
+	clone.Members[1].Matcher.Wildcard = true
+	clone.Members[1].Waitpoints[0] = "changed"
+	clone.Members[0] = OperatorOnly()
+	if got, _ := orig.MarshalJSON(); string(got) != string(want) {
+		t.Fatalf("original after changing its clone = %s, want %s", got, want)
 	}
 }
 
