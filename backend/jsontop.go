@@ -1,7 +1,5 @@
 package backend
 
-import "encoding/json"
-
 // jsonMember is one member of a JSON object: its key (as written, without
 // escapes) and the byte span of its value in the document.
 type jsonMember struct {
@@ -11,24 +9,24 @@ type jsonMember struct {
 
 // jsonTopMembers returns the members of doc, a JSON object, in document
 // order, with the span of each value, so that a record can be checked and
-// edited without decoding it. ok is false when doc is not valid JSON, not
-// an object, or has a key with an escape (which a byte comparison with a
+// edited without decoding it. ok is false when doc is not valid JSON (as
+// encoding/json's Valid judges it: the scan validates as it goes), not an
+// object, or has a key with an escape (which a byte comparison with a
 // plain key would misread).
 func jsonTopMembers(doc string) (members []jsonMember, ok bool) {
-	if !json.Valid([]byte(doc)) {
-		return nil, false
-	}
 	i := skipSpace(doc, 0)
 	if i >= len(doc) || doc[i] != '{' {
 		return nil, false
 	}
 	i = skipSpace(doc, i+1)
-	if doc[i] == '}' {
-		return members, true
+	if i < len(doc) && doc[i] == '}' {
+		return members, skipSpace(doc, i+1) == len(doc)
 	}
 	for {
-		// doc is valid, so a key string starts here and a colon follows.
-		end := stringEnd(doc, i)
+		end, ok := scanString(doc, i)
+		if !ok {
+			return nil, false
+		}
 		key := doc[i+1 : end-1]
 		for k := 0; k < len(key); k++ {
 			if key[k] == '\\' {
@@ -36,17 +34,29 @@ func jsonTopMembers(doc string) (members []jsonMember, ok bool) {
 			}
 		}
 		i = skipSpace(doc, end)
-		i = skipSpace(doc, i+1) // past ':'
-		start := i
-		i = valueEnd(doc, i)
+		if i >= len(doc) || doc[i] != ':' {
+			return nil, false
+		}
+		start := skipSpace(doc, i+1)
+		if i, ok = scanValue(doc, start, 1); !ok {
+			return nil, false
+		}
 		members = append(members, jsonMember{key: key, start: start, end: i})
 		i = skipSpace(doc, i)
-		if doc[i] == '}' {
-			return members, true
+		switch {
+		case i < len(doc) && doc[i] == '}':
+			return members, skipSpace(doc, i+1) == len(doc)
+		case i < len(doc) && doc[i] == ',':
+			i = skipSpace(doc, i+1)
+		default:
+			return nil, false
 		}
-		i = skipSpace(doc, i+1) // past ','
 	}
 }
+
+// jsonMaxDepth is the deepest nesting the scan accepts (encoding/json's
+// limit), so that a hostile document cannot exhaust the stack.
+const jsonMaxDepth = 10000
 
 func skipSpace(s string, i int) int {
 	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
@@ -55,48 +65,146 @@ func skipSpace(s string, i int) int {
 	return i
 }
 
-// stringEnd returns the index just past the string starting at s[i].
-func stringEnd(s string, i int) int {
-	for i++; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
+// scanValue returns the index just past the JSON value starting at s[i],
+// at nesting depth depth; ok is false when none does.
+func scanValue(s string, i, depth int) (int, bool) {
+	if i >= len(s) {
+		return i, false
+	}
+	switch c := s[i]; {
+	case c == '"':
+		return scanString(s, i)
+	case c == '{' || c == '[':
+		if depth >= jsonMaxDepth {
+			return i, false
+		}
+		return scanComposite(s, i, depth)
+	case c == '-' || (c >= '0' && c <= '9'):
+		return scanNumber(s, i)
+	}
+	for _, lit := range [...]string{"true", "false", "null"} {
+		if len(s)-i >= len(lit) && s[i:i+len(lit)] == lit {
+			return i + len(lit), true
 		}
 	}
-	return i
+	return i, false
 }
 
-// valueEnd returns the index just past the valid JSON value starting at
-// s[i].
-func valueEnd(s string, i int) int {
-	switch s[i] {
-	case '"':
-		return stringEnd(s, i)
-	case '{', '[':
-		depth := 0
-		for i < len(s) {
-			switch s[i] {
-			case '"':
-				i = stringEnd(s, i)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return i
+// scanComposite scans the object or array starting at s[i].
+func scanComposite(s string, i, depth int) (int, bool) {
+	object := s[i] == '{'
+	closing := byte(']')
+	if object {
+		closing = '}'
 	}
-	for i < len(s) && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r' {
+	i = skipSpace(s, i+1)
+	if i < len(s) && s[i] == closing {
+		return i + 1, true
+	}
+	for {
+		var ok bool
+		if object {
+			if i >= len(s) || s[i] != '"' {
+				return i, false
+			}
+			if i, ok = scanString(s, i); !ok {
+				return i, false
+			}
+			i = skipSpace(s, i)
+			if i >= len(s) || s[i] != ':' {
+				return i, false
+			}
+			i = skipSpace(s, i+1)
+		}
+		if i, ok = scanValue(s, i, depth+1); !ok {
+			return i, false
+		}
+		i = skipSpace(s, i)
+		switch {
+		case i < len(s) && s[i] == closing:
+			return i + 1, true
+		case i < len(s) && s[i] == ',':
+			i = skipSpace(s, i+1)
+		default:
+			return i, false
+		}
+	}
+}
+
+// scanString scans the string starting at s[i] (which must be a quote):
+// no control characters, only JSON's escapes.
+func scanString(s string, i int) (int, bool) {
+	if i >= len(s) || s[i] != '"' {
+		return i, false
+	}
+	for i++; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"':
+			return i + 1, true
+		case c < 0x20:
+			return i, false
+		case c == '\\':
+			i++
+			if i >= len(s) {
+				return i, false
+			}
+			switch s[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if len(s)-i < 5 || !isHex(s[i+1]) || !isHex(s[i+2]) || !isHex(s[i+3]) || !isHex(s[i+4]) {
+					return i, false
+				}
+				i += 4
+			default:
+				return i, false
+			}
+		}
+	}
+	return i, false
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+// scanNumber scans the number starting at s[i]: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func scanNumber(s string, i int) (int, bool) {
+	digits := func(i int) (int, bool) {
+		j := i
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		return j, j > i
+	}
+	if s[i] == '-' {
 		i++
 	}
-	return i
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	default:
+		var ok bool
+		if i, ok = digits(i); !ok {
+			return i, false
+		}
+	}
+	if i < len(s) && s[i] == '.' {
+		var ok bool
+		if i, ok = digits(i + 1); !ok {
+			return i, false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		var ok bool
+		if i, ok = digits(i); !ok {
+			return i, false
+		}
+	}
+	return i, true
 }
 
 // jsonSet is one change jsonEdit makes to an object member: its value
@@ -183,7 +291,10 @@ func jsonArrayAppend(arr, v string, max int64) (string, bool) {
 	inner := arr[1 : len(arr)-1]
 	var elems []string
 	for i := skipSpace(inner, 0); i < len(inner); {
-		end := valueEnd(inner, i)
+		end, ok := scanValue(inner, i, 1)
+		if !ok {
+			return "", false
+		}
 		elems = append(elems, inner[i:end])
 		i = skipSpace(inner, end)
 		if i < len(inner) && inner[i] == ',' {

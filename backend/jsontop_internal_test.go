@@ -3,19 +3,24 @@ package backend
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
 
-// FuzzJSONTopMembers: for any JSON object without repeated or escaped
-// keys, the members jsonTopMembers finds are the object's, each value span
-// decoding to the member's value, and jsonEdit with a set and a removal
-// makes the object encoding/json would make. `go test` runs the seeds;
-// `go test -fuzz FuzzJSONTopMembers ./backend/` explores.
+// FuzzJSONTopMembers: jsonTopMembers accepts only what encoding/json
+// judges valid, and every JSON object without escapes; for any JSON object
+// without repeated or escaped keys, the members it finds are the
+// object's, each value span decoding to the member's value, and jsonEdit
+// with a set and a removal makes the object encoding/json would make.
+// `go test` runs the seeds; `go test -fuzz FuzzJSONTopMembers ./backend/`
+// explores.
 func FuzzJSONTopMembers(f *testing.F) {
 	for _, s := range []string{
 		`{}`, ` { } `, `{"a":1}`, `{"a":"}","b":[1,{"c":"]"}],"d":null}`, "{ \"a\" :\n[ ] , \"b\":{\"x\":\"\\\"\"} }",
 		`{"a":true,"b":false,"c":-1.5e3}`, `[]`, `{"a\u0062":1}`, `{"a":1,"a":2}`, `{"a":1} x`, `"s"`, `{"a":"\\"}`,
+		`{"a":01}`, `{"a":1.}`, `{"a":-}`, `{"a":1e}`, `{"a":tru}`, `{"a":[1,]}`, `{"a":{"b" 1}}`, `{"a":"\x"}`, "{\"a\":\"\x01\"}",
+		`{"a":[[[[[]]]]],"b":{"c":{"d":[]}}}`, `{,}`, `{"a":1,}`, ``, `{`,
 	} {
 		f.Add(s)
 	}
@@ -23,6 +28,12 @@ func FuzzJSONTopMembers(f *testing.F) {
 		ms, ok := jsonTopMembers(doc)
 		var want map[string]any
 		isObject := json.Unmarshal([]byte(doc), &want) == nil && want != nil
+		if ok && !json.Valid([]byte(doc)) {
+			t.Fatalf("jsonTopMembers accepted %q, which is not valid JSON", doc)
+		}
+		if !ok && isObject && !strings.Contains(doc, `\`) {
+			t.Fatalf("jsonTopMembers refused %q, a JSON object without escapes", doc)
+		}
 		if !ok || !utf8.ValidString(doc) {
 			// Refused (not an object, or an escaped key: the callers fall
 			// back to SQL), or bytes encoding/json would replace with
