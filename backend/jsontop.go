@@ -20,7 +20,7 @@ func jsonTopMembers(doc string) (members []jsonMember, ok bool) {
 	}
 	i = skipSpace(doc, i+1)
 	if i < len(doc) && doc[i] == '}' {
-		return members, skipSpace(doc, i+1) == len(doc)
+		return nil, skipSpace(doc, i+1) == len(doc)
 	}
 	for {
 		end, ok := scanString(doc, i)
@@ -45,7 +45,10 @@ func jsonTopMembers(doc string) (members []jsonMember, ok bool) {
 		i = skipSpace(doc, i)
 		switch {
 		case i < len(doc) && doc[i] == '}':
-			return members, skipSpace(doc, i+1) == len(doc)
+			if skipSpace(doc, i+1) != len(doc) {
+				return nil, false // data after the object
+			}
+			return members, true
 		case i < len(doc) && doc[i] == ',':
 			i = skipSpace(doc, i+1)
 		default:
