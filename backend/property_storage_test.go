@@ -1,9 +1,11 @@
 package backend_test
 
 import (
+	"cmp"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -99,6 +101,39 @@ func (x *engStoredExec) count(evs []engEvent, typ string) int {
 		}
 	}
 	return n
+}
+
+// history is the execution's stored story in one line, for a failure
+// message to show how it got where it is: each attempt (index, type,
+// outcome, paused, resumes) and the types of its outbox rows, each list
+// in event_id order.
+func (x *engStoredExec) history() string {
+	var b strings.Builder
+	b.WriteString("attempts [")
+	for i, a := range x.attempts {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		fmt.Fprintf(&b, "%d:%s/%s", a.index, a.typ, cmp.Or(a.outcome, "running"))
+		if a.paused != "" || a.resumes > 0 || a.endedPaused {
+			fmt.Fprintf(&b, "(paused=%q resumes=%d ended_paused=%v)", a.paused, a.resumes, a.endedPaused)
+		}
+	}
+	b.WriteString("]")
+	for _, l := range []struct {
+		name string
+		evs  []engEvent
+	}{{"lease", x.lease}, {"completion", x.completion}, {"operator", x.operator}, {"signal", x.signal}} {
+		b.WriteString("; " + l.name + " [")
+		for i, e := range l.evs {
+			if i > 0 {
+				b.WriteString(" ")
+			}
+			b.WriteString(e.typ)
+		}
+		b.WriteString("]")
+	}
+	return b.String()
 }
 
 // total sums f over every execution.
@@ -394,7 +429,7 @@ func engCheckStorage(t testing.TB, db *sql.DB) {
 			wantCompletions++
 		}
 		if len(x.completion) != wantCompletions {
-			t.Errorf("%s: %d completion events with replay_count %d", where, len(x.completion), x.replayCount)
+			t.Errorf("%s: %d completion events with replay_count %d; %s", where, len(x.completion), x.replayCount, x.history())
 		}
 		if terminal && len(x.completion) > 0 && x.completion[len(x.completion)-1].typ != x.sv.TerminalOutcome {
 			t.Errorf("%s: last completion event %q", where, x.completion[len(x.completion)-1].typ)
