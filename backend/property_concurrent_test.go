@@ -320,6 +320,10 @@ func propRun(t *testing.T, seed int64, cfg propConfig) map[string]int {
 	}
 	t.Logf("took effect: %v; no effect: %v; refused: %v; reconcilers: %v; group commit: %+v",
 		w.ok, w.noop, w.refused, w.sweeps, b.GroupCommitStats())
+	// The member cancels of an asynchronous flow cancel may still be
+	// landing: the checks below read the open backend, and the dependency
+	// reconciler's "caught up" must not be overtaken by a late cancel.
+	b.WaitBackground()
 	engCheckInvariants(t, b)
 	waitCheckInvariants(t, b)
 	engCheckStorage(t, b.ReaderDB())

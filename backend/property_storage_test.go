@@ -145,7 +145,8 @@ func (s *engStorage) total(f func(x *engStoredExec) int) int {
 	return n
 }
 
-// engLoadStorage reads every execution, attempt and outbox row of db.
+// engLoadStorage reads every execution, attempt and outbox row of db, in
+// one read transaction.
 func engLoadStorage(t testing.TB, db *sql.DB) *engStorage {
 	t.Helper()
 	s := &engStorage{execs: map[string]*engStoredExec{}}
@@ -156,8 +157,18 @@ func engLoadStorage(t testing.TB, db *sql.DB) *engStorage {
 		}
 		return backend.ExecutionID{Partition: uint16(part), UUID: u}.String()
 	}
+	// One read transaction, so that every query sees the same snapshot: a
+	// write that commits while the rows are read (an asynchronous flow
+	// cancel's member cancels, which only Close waits for) is seen whole
+	// or not at all, never as an execution row from before it and outbox
+	// rows from after it.
+	tx, err := db.BeginTx(engCtx, nil)
+	if err != nil {
+		t.Fatalf("begin the storage read: %v", err)
+	}
+	defer tx.Rollback()
 	query := func(q string, each func(rows *sql.Rows) error) {
-		rows, err := db.QueryContext(engCtx, q)
+		rows, err := tx.QueryContext(engCtx, q)
 		if err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
