@@ -25,6 +25,10 @@ func (b *Backend) CompleteAndClaim(ctx context.Context, h Handle, result []byte,
 	}
 	var lease *Lease
 	err = b.write(ctx, op, func(w *wtx) error {
+		// A run that rolled back (a busy retry, a group transaction run
+		// again) must not leave its lease behind for a run that claims
+		// nothing.
+		lease = nil
 		if err := w.complete(op, h, result); err != nil {
 			return err
 		}
