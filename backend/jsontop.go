@@ -57,9 +57,11 @@ func jsonTopMembers(doc string) (members []jsonMember, ok bool) {
 	}
 }
 
-// jsonMaxDepth is the deepest nesting the scan accepts (encoding/json's
-// limit), so that a hostile document cannot exhaust the stack.
-const jsonMaxDepth = 10000
+// jsonMaxDepth is the deepest nesting the scan accepts: SQLite's
+// JSON_MAX_DEPTH, so that the scan refuses (and the caller leaves to SQL,
+// which then fails) exactly the documents too deep for SQLite's JSON
+// functions, and a hostile document cannot exhaust the stack.
+const jsonMaxDepth = 1000
 
 func skipSpace(s string, i int) int {
 	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
@@ -264,6 +266,16 @@ func jsonEdit(doc string, ms []jsonMember, sets ...jsonSet) (string, bool) {
 
 // jsonUniqueKeys reports whether no key of ms appears twice.
 func jsonUniqueKeys(ms []jsonMember) bool {
+	if len(ms) > 16 { // a record ffsqlite writes has fewer; others must not cost len² compares
+		seen := make(map[string]struct{}, len(ms))
+		for _, m := range ms {
+			if _, dup := seen[m.key]; dup {
+				return false
+			}
+			seen[m.key] = struct{}{}
+		}
+		return true
+	}
 	for i := range ms {
 		for j := i + 1; j < len(ms); j++ {
 			if ms[i].key == ms[j].key {
@@ -319,4 +331,37 @@ func jsonArrayAppend(arr, v string, max int64) (string, bool) {
 	}
 	out = append(out, v...)
 	return string(append(out, ']')), true
+}
+
+// sqliteJSONString is s as a JSON string the way SQLite's JSON functions
+// write a TEXT argument (json_set's value, json_object's): only '"', '\'
+// and control characters are escaped (\b \f \n \r \t, else \u00xx);
+// every other byte, '<', '>' and '&' and invalid UTF-8 included, is copied
+// as it is. A Go edit that stores such a value then stores exactly the
+// text the SQL edit would.
+func sqliteJSONString(s string) string {
+	const hex = "0123456789abcdef"
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c == '\b':
+			b = append(b, '\\', 'b')
+		case c == '\f':
+			b = append(b, '\\', 'f')
+		case c == '\n':
+			b = append(b, '\\', 'n')
+		case c == '\r':
+			b = append(b, '\\', 'r')
+		case c == '\t':
+			b = append(b, '\\', 't')
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(append(b, '"'))
 }

@@ -1,8 +1,12 @@
 package backend
 
 import (
+	"database/sql"
 	"encoding/json"
+	"log/slog"
+	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -30,7 +34,7 @@ func FuzzJSONTopMembers(f *testing.F) {
 		if ok && !isObject {
 			t.Fatalf("jsonTopMembers accepted %q, which is not a valid JSON object", doc)
 		}
-		if !ok && isObject && !strings.Contains(doc, `\`) {
+		if !ok && isObject && !strings.Contains(doc, `\`) && jsonNesting(doc) <= jsonMaxDepth {
 			t.Fatalf("jsonTopMembers refused %q, a JSON object without escapes", doc)
 		}
 		var want map[string]any
@@ -94,4 +98,133 @@ func TestJSONArrayAppend(t *testing.T) {
 			t.Errorf("jsonArrayAppend(%s, 9, %d) = %s, %v; want %s, %v", c.arr, c.max, got, ok, c.want, c.ok)
 		}
 	}
+}
+
+// jsonNesting is the deepest nesting of arrays and objects in doc (a
+// valid JSON text): 1 for {} or [], 2 for {"a":[]}.
+func jsonNesting(doc string) int {
+	depth, deepest, inString := 0, 0, false
+	for i := 0; i < len(doc); i++ {
+		switch c := doc[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
+}
+
+// TestJSONTopMembersDepthIsSQLites: the scan accepts exactly the nesting
+// SQLite's JSON functions accept (JSON_MAX_DEPTH, 1000), so a document
+// too deep for SQLite is left to the SQL edit, which then fails, instead
+// of being edited in Go.
+func TestJSONTopMembersDepthIsSQLites(t *testing.T) {
+	t.Parallel()
+	b := gcOpen(t, Options{})
+	for _, inner := range []int{998, 999, 1000, 1001} {
+		doc := `{"signals":[],"x":` + strings.Repeat("[", inner) + strings.Repeat("]", inner) + `}`
+		var out sql.NullString
+		sqlErr := b.write(gcCtx, "depth", func(w *wtx) error {
+			return w.queryRow(`SELECT json_set(?1, '$.signal_count', 1)`, doc).Scan(&out)
+		})
+		_, goOK := jsonTopMembers(doc)
+		if goOK != (sqlErr == nil) {
+			t.Errorf("nesting %d: Go accepts %v, SQLite error %v", jsonNesting(doc), goOK, sqlErr)
+		}
+	}
+}
+
+// TestJSONUniqueKeys: duplicates are found with few members (compared
+// pairwise) and with many (a set, so a large foreign record costs no
+// len² compares).
+func TestJSONUniqueKeys(t *testing.T) {
+	t.Parallel()
+	members := func(n int, dup bool) []jsonMember {
+		ms := make([]jsonMember, n)
+		for i := range ms {
+			ms[i].key = "k" + strconv.Itoa(i)
+		}
+		if dup {
+			ms[n-1].key = ms[0].key
+		}
+		return ms
+	}
+	for _, n := range []int{2, 16, 17, 5000} {
+		if !jsonUniqueKeys(members(n, false)) {
+			t.Errorf("%d distinct keys: reported a duplicate", n)
+		}
+		if jsonUniqueKeys(members(n, true)) {
+			t.Errorf("%d keys, the first and last the same: no duplicate reported", n)
+		}
+	}
+}
+
+// TestSQLiteJSONString: every byte, as json_set writes a TEXT value into a
+// document: the Go edits that store such values store SQLite's text.
+func TestSQLiteJSONString(t *testing.T) {
+	t.Parallel()
+	b := gcOpen(t, Options{})
+	inputs := []string{"", "plain", `q"uote`, `back\slash`, "a<b&c>", "line\u2028sep", "é", "bad\xff", "cut\xc3", "\x7f"}
+	for c := 0; c < 0x20; c++ {
+		inputs = append(inputs, "c"+string(rune(c))+"c")
+	}
+	for _, in := range inputs {
+		var want string
+		if err := b.write(gcCtx, "quote", func(w *wtx) error {
+			return w.queryRow(`SELECT json_set('{}', '$.v', ?1)`, in).Scan(&want)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got := `{"v":` + sqliteJSONString(in) + `}`; got != want {
+			t.Errorf("%q: Go %s, SQLite %s", in, got, want)
+		}
+	}
+}
+
+// FuzzJSONEditMatchesSQLite: whatever document the span scan accepts,
+// SQLite's json_set accepts too, and jsonEdit stores what json_set
+// stores (compared after SQLite's json() of the Go text, so that key
+// order, number text, escapes and values are what is compared, not
+// whitespace kept from the input).
+func FuzzJSONEditMatchesSQLite(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":1}`, `{"b":1e2,"c":-0,"d":1.0,"e":"\u0022\/"}`,
+		`{"signal_count":3,"delay_until":1}`, `{"x":[1, 2], "y" : {"z" : 1}}`, "{\"a\":\"\xff\"}",
+		`{"x":` + strings.Repeat("[", 999) + strings.Repeat("]", 999) + `}`} {
+		f.Add(s)
+	}
+	b, err := Open(gcCtx, filepath.Join(f.TempDir(), "fuzz.db"), Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { b.Close(gcCtx) })
+	sqlText := func(q string, args ...any) (string, error) {
+		var out string
+		err := b.write(gcCtx, "fuzz", func(w *wtx) error { return w.queryRow(q, args...).Scan(&out) })
+		return out, err
+	}
+	f.Fuzz(func(t *testing.T, doc string) {
+		ms, ok := jsonTopMembers(doc)
+		if !ok || !jsonUniqueKeys(ms) {
+			return // left to SQL
+		}
+		got, ok := jsonEdit(doc, ms, jsonSet{key: "delay_until", value: "5"},
+			jsonSet{key: "blocking_detail", value: `"x"`}, jsonSet{key: "signal_count", value: "7"})
+		if !ok {
+			t.Fatalf("jsonEdit refused %q, which the scan accepted", doc)
+		}
+		want, err := sqlText(`SELECT json_set(?1, '$.delay_until', 5, '$.blocking_detail', 'x', '$.signal_count', 7)`, doc)
+		if err != nil {
+			t.Fatalf("Go edited %q, which SQLite refuses: %v", doc, err)
+		}
+		if norm, err := sqlText(`SELECT json(?1)`, got); err != nil || norm != want {
+			t.Fatalf("doc %q:\n Go  %q (%v)\n SQL %q", doc, norm, err, want)
+		}
+	})
 }

@@ -129,7 +129,7 @@ func resumedFields(fields sql.NullString, until any, detail string, signalCount 
 	count := jsonSet{key: "signal_count", value: strconv.FormatInt(signalCount, 10)}
 	if at, delayed := until.(int64); delayed {
 		return jsonEdit(fields.String, ms, jsonSet{key: "delay_until", value: strconv.FormatInt(at, 10)},
-			jsonSet{key: "blocking_detail", value: jsonString(detail)}, count)
+			jsonSet{key: "blocking_detail", value: sqliteJSONString(detail)}, count)
 	}
 	return jsonEdit(fields.String, ms, jsonSet{key: "delay_until", remove: true},
 		jsonSet{key: "blocking_detail", remove: true}, count)
@@ -265,5 +265,10 @@ func (w *wtx) resumedSignals(part int64, key []byte, idx int64, record sql.NullS
 		return []ResumeSignal{}, nil
 	}
 	sats, ok := value("satisfiers")
+	if ok && sats[0] != '[' {
+		// Not an array (a string, say, whose text json_extract would
+		// unwrap): read as SQLite reads it.
+		return w.resumeSignals(part, key, idx)
+	}
 	return resumeSignalsFrom(sql.NullString{String: sats, Valid: ok})
 }

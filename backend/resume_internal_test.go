@@ -72,3 +72,28 @@ func TestResumedFieldsMatchesSQL(t *testing.T) {
 		t.Error("resumedFields of no fields succeeded")
 	}
 }
+
+// TestResumedFieldsTextIsSQLites: a delayed resume's blocking_detail
+// carries the signal's name, which nothing restricts; resumedFields must
+// store the very text qResumeBySignal's json_set stores (escaping only
+// what SQLite escapes, copying invalid UTF-8 as it is), not just the same
+// JSON value.
+func TestResumedFieldsTextIsSQLites(t *testing.T) {
+	t.Parallel()
+	b := gcOpen(t, Options{})
+	const fields = `{"namespace":"ns","signal_count":3}`
+	for _, name := range []string{"approve", "a<b&c>", "ok\xff", "tab\tquote\"", "ctl\x1b", "sep\u2028"} {
+		detail := "resume delay 50ms after signal " + name
+		var viaSQL string
+		if err := b.write(gcCtx, "compare", func(w *wtx) error {
+			return w.queryRow(`SELECT json_set(?1, '$.delay_until', 9000, '$.blocking_detail', ?2, '$.signal_count', 7)`,
+				fields, detail).Scan(&viaSQL)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		viaGo, ok := resumedFields(sql.NullString{String: fields, Valid: true}, int64(9000), detail, 7)
+		if !ok || viaGo != viaSQL {
+			t.Errorf("%q: Go %s (%v), SQL %s", name, viaGo, ok, viaSQL)
+		}
+	}
+}

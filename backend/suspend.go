@@ -249,9 +249,11 @@ func (b *Backend) Suspend(ctx context.Context, h Handle, args suspension.Suspend
 		out, err = w.suspend(op, h, p, &args, string(condJSON))
 		return err
 	})
-	if err == nil && !out.AlreadySatisfied {
+	if err == nil && !out.AlreadySatisfied && args.ResumeCondition.ValidUTF8() {
 		// The signals that evaluate the condition find it here instead of
-		// parsing the text just stored (condition_memo.go).
+		// parsing the text just stored (condition_memo.go). A condition
+		// with invalid UTF-8 is not the one its text encodes (the text
+		// has U+FFFD there), so the signals parse the text instead.
 		b.in.conditions.remember(string(condJSON), args.ResumeCondition.Clone())
 	}
 	return out, err

@@ -593,3 +593,31 @@ FROM ff_waitpoint_pending WHERE waitpoint_id = ?`, wp[:]).Scan(&foreign, &count,
 		}
 	})
 }
+
+// TestInvalidUTF8ConditionIsNotRemembered: a condition naming a signal
+// with invalid UTF-8 is stored with U+FFFD in its place, so the memo must
+// not hold the caller's bytes: a signal must be judged by what the stored
+// text says, the same before and after a restart (memo hit or miss).
+func TestInvalidUTF8ConditionIsNotRemembered(t *testing.T) {
+	t.Parallel()
+	b := testdb.Open(t)
+	if _, err := b.SeedWaitpointSecret(engCtx, "k1", waitSecret); err != nil {
+		t.Fatal(err)
+	}
+	args := waitArgs("go\xff")
+	text, err := args.ResumeCondition.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _, out := waitSuspend(t, b, args)
+	if backend.ConditionRemembered(b, string(text)) {
+		t.Fatalf("suspend remembered %s, which does not encode its condition", text)
+	}
+	// The stored text waits for "go\ufffd": the raw bytes do not match it.
+	if res := waitDeliver(t, b, waitSignal(id, out.Details.WaitpointID, out.Details.WaitpointToken, "go\xff")); res.Effect == suspension.EffectResumed {
+		t.Fatal(`a signal named "go\xff" resumed a wait whose stored condition names "go\ufffd"`)
+	}
+	if res := waitDeliver(t, b, waitSignal(id, out.Details.WaitpointID, out.Details.WaitpointToken, "go\ufffd")); res.Effect != suspension.EffectResumed {
+		t.Fatalf(`signal "go\ufffd": effect %s, want resumed`, res.Effect)
+	}
+}

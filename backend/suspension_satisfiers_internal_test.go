@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/ffsqlite/ffsqlite/suspension"
@@ -134,7 +135,9 @@ func TestResumedSignalsMatchesSQL(t *testing.T) {
 	sat := jsonString(signalRecord{SignalID: "s1", SignalName: "approve", SourceIdentity: "alice", AcceptedAtMS: 5,
 		PayloadHex: "7b7d", CorrelationID: "c"})
 	sat2 := jsonString(signalRecord{SignalID: "s2", SignalName: "done"})
-	// want is the number of signals observed (-1: whatever SQLite reads).
+	deep := strings.Repeat("[", 1000) + strings.Repeat("]", 1000) // one level past SQLite's JSON depth
+	// want is the number of signals observed (-1: whatever SQLite reads;
+	// -2: SQLite refuses the record, and so must Go).
 	for _, c := range []struct {
 		name   string
 		record *string
@@ -152,8 +155,13 @@ func TestResumedSignalsMatchesSQL(t *testing.T) {
 		{"attempt index as a float", ptrTo(`{"attempt_index":1.0,"satisfied_at_ms":9,"satisfiers":[` + sat + `]}`), 1},
 		{"a key twice", ptrTo(`{"attempt_index":1,"attempt_index":0,"satisfied_at_ms":9,"satisfiers":[` + sat + `]}`), -1},
 		{"not an object", ptrTo(`[]`), 0},
+		{"satisfiers a string holding an array (json_extract unwraps it)",
+			ptrTo(`{"attempt_index":1,"satisfied_at_ms":9,"satisfiers":` + jsonString("["+sat+"]") + `}`), 1},
+		{"satisfiers the string null", ptrTo(`{"attempt_index":1,"satisfied_at_ms":9,"satisfiers":"null"}`), 0},
+		{"nested past SQLite's depth", ptrTo(`{"attempt_index":1,"satisfied_at_ms":9,"satisfiers":[` + sat + `],"x":` + deep + `}`), -2},
 	} {
 		var viaSQL, viaGo []ResumeSignal
+		var sqlErr, goErr error
 		err := b.write(gcCtx, "compare", func(w *wtx) error {
 			if _, err := w.exec(`DELETE FROM ff_suspension_current`); err != nil {
 				return err
@@ -165,15 +173,21 @@ func TestResumedSignalsMatchesSQL(t *testing.T) {
 					return err
 				}
 			}
-			var err error
-			if viaSQL, err = w.resumeSignals(1, []byte{1}, 1); err != nil {
-				return err
-			}
-			viaGo, err = w.resumedSignals(1, []byte{1}, 1, rec)
-			return err
+			viaSQL, sqlErr = w.resumeSignals(1, []byte{1}, 1)
+			viaGo, goErr = w.resumedSignals(1, []byte{1}, 1, rec)
+			return nil
 		})
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
+		}
+		if c.want == -2 {
+			if sqlErr == nil || goErr == nil {
+				t.Errorf("%s: SQL error %v, Go error %v; want both to refuse", c.name, sqlErr, goErr)
+			}
+			continue
+		}
+		if sqlErr != nil || goErr != nil {
+			t.Fatalf("%s: SQL error %v, Go error %v", c.name, sqlErr, goErr)
 		}
 		if !reflect.DeepEqual(viaGo, viaSQL) || (c.want >= 0 && len(viaGo) != c.want) {
 			t.Errorf("%s: Go %+v, SQL %+v, want %d signals", c.name, viaGo, viaSQL, c.want)

@@ -2,6 +2,7 @@ package backend
 
 import (
 	"database/sql"
+	"math"
 	"strconv"
 )
 
@@ -63,7 +64,10 @@ func recordSignal(old sql.NullString, e signalEntry, now int64) (doc string, ok 
 			return strconv.FormatInt(add, 10), true
 		}
 		n, err := strconv.ParseInt(old.String[m.start:m.end], 10, 64)
-		return strconv.FormatInt(n+add, 10), err == nil
+		if err != nil || n > math.MaxInt64-add {
+			return "", false // not an integer, or one SQLite's + would turn into a REAL: left to SQL
+		}
+		return strconv.FormatInt(n+add, 10), true
 	}
 	var matched int64
 	if e.matched {

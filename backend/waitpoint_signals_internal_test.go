@@ -2,6 +2,8 @@ package backend
 
 import (
 	"database/sql"
+	"log/slog"
+	"path/filepath"
 	"testing"
 )
 
@@ -46,6 +48,10 @@ func TestRecordSignalMatchesSQL(t *testing.T) {
 		{"signals not an array", `{"signals":{}}`, signalEntry{maxlen: 10}, true},
 		{"a count not an integer", `{"signal_count":1.5,"signals":[]}`, signalEntry{maxlen: 10}, true},
 		{"a count as text", `{"signal_count":"1","signals":[]}`, signalEntry{maxlen: 10}, true},
+		// SQLite's + turns the sum into a REAL past the integer range.
+		{"a count at the integer limit", `{"signal_count":9223372036854775807,"signals":[]}`, signalEntry{maxlen: 10}, true},
+		{"a matched count at the integer limit", `{"matched_signal_count":9223372036854775807,"signals":[]}`,
+			signalEntry{maxlen: 10, matched: true}, true},
 		{"a key twice", `{"signals":[],"signals":[]}`, signalEntry{maxlen: 10}, true},
 		{"not an object", `[]`, signalEntry{maxlen: 10}, true},
 		{"trailing data", `{"signals":[]} {}`, signalEntry{maxlen: 10}, true},
@@ -101,4 +107,93 @@ func TestNewWaitpointRecord(t *testing.T) {
 			t.Errorf("newWaitpointRecord(%d, %q) = %s, want %s", c.idx, c.susp, got, want)
 		}
 	}
+}
+
+// FuzzRecordEditsMatchSQL: for any record the Go edits accept,
+// recordSignal stores what qRecordSignal stores, and addSatisfier what
+// qSatisfySuspension (closing) or qSuspensionProgress stores (texts
+// compared after SQLite's json() of the Go text).
+func FuzzRecordEditsMatchSQL(f *testing.F) {
+	rec := jsonString(signalRecord{SignalID: "a", SignalName: "n <&>", Effect: "appended"})
+	for _, s := range []string{newWaitpointRecord(0, "s-1"),
+		`{"attempt_index":1,"suspension_id":"s","signal_count":2,"matched_signal_count":1,"last_signal_at_ms":5,"signals":[` + rec + `,` + rec + `]}`,
+		`{"signals":[],"expires_at_ms":5,"closed_at_ms":1}`, `{"state":"open","satisfiers":[],"x":{"y":[1,"]"]}}`,
+		`{"state":"open","attempt_index":1,"satisfiers":[1],"close_reason":null,"satisfied_at_ms":1e2}`,
+		`{"signal_count":-0,"matched_signal_count":7,"signals":[1.0,"\u0022"]}`} {
+		f.Add(s, uint8(2), true, false)
+	}
+	b, err := Open(gcCtx, filepath.Join(f.TempDir(), "fuzz.db"), Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { b.Close(gcCtx) })
+	if err := b.write(gcCtx, "setup", func(w *wtx) error {
+		if _, err := w.exec(`CREATE TABLE ff_waitpoint_pending (partition_key INTEGER, waitpoint_id BLOB, state TEXT,
+  expires_at_ms INTEGER, condition TEXT)`); err != nil {
+			return err
+		}
+		_, err := w.exec(`CREATE TABLE ff_suspension_current (partition_key INTEGER, execution_id BLOB,
+  timeout_at_ms INTEGER, satisfied_set TEXT, member_map TEXT)`)
+		return err
+	}); err != nil {
+		f.Fatal(err)
+	}
+	norm := func(t *testing.T, s string) string {
+		var out string
+		if err := b.write(gcCtx, "norm", func(w *wtx) error { return w.queryRow(`SELECT json(?1)`, s).Scan(&out) }); err != nil {
+			t.Fatalf("json(%q): %v", s, err)
+		}
+		return out
+	}
+	f.Fuzz(func(t *testing.T, doc string, maxlen uint8, matched, close bool) {
+		const now = 1000
+		e := signalEntry{rec: rec, maxlen: int64(maxlen%5) + 1, matched: matched, close: close,
+			expires: sql.NullInt64{Int64: 77, Valid: matched}}
+		if got, ok := recordSignal(sql.NullString{String: doc, Valid: true}, e, now); ok {
+			var want string
+			err := b.write(gcCtx, "compare", func(w *wtx) error {
+				if _, err := w.exec(`DELETE FROM ff_waitpoint_pending`); err != nil {
+					return err
+				}
+				if _, err := w.exec(`INSERT INTO ff_waitpoint_pending VALUES (1, x'01', 'active', ?1, ?2)`, e.expires, doc); err != nil {
+					return err
+				}
+				if _, err := w.exec(qRecordSignal, 1, []byte{1}, e.maxlen, e.rec, e.matched, int64(now), e.close); err != nil {
+					return err
+				}
+				return w.queryRow(`SELECT condition FROM ff_waitpoint_pending`).Scan(&want)
+			})
+			if err != nil {
+				t.Fatalf("recordSignal edited %q, the SQL fails: %v", doc, err)
+			}
+			if g := norm(t, got); g != want {
+				t.Fatalf("recordSignal(%q, %+v):\n Go  %s\n SQL %s", doc, e, g, want)
+			}
+		}
+		if got, ok := addSatisfier(sql.NullString{String: doc, Valid: true}, rec, close, now); ok {
+			var want string
+			err := b.write(gcCtx, "compare", func(w *wtx) error {
+				if _, err := w.exec(`DELETE FROM ff_suspension_current`); err != nil {
+					return err
+				}
+				if _, err := w.exec(`INSERT INTO ff_suspension_current VALUES (1, x'01', 7000, '{}', ?1)`, doc); err != nil {
+					return err
+				}
+				q, last := qSuspensionProgress, any(true)
+				if close {
+					q, last = qSatisfySuspension, int64(now)
+				}
+				if _, err := w.exec(q, 1, []byte{1}, `{}`, rec, last); err != nil {
+					return err
+				}
+				return w.queryRow(`SELECT member_map FROM ff_suspension_current`).Scan(&want)
+			})
+			if err != nil {
+				t.Fatalf("addSatisfier edited %q, the SQL fails: %v", doc, err)
+			}
+			if g := norm(t, got); g != want {
+				t.Fatalf("addSatisfier(%q, close %v):\n Go  %s\n SQL %s", doc, close, g, want)
+			}
+		}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"unicode/utf8"
 )
 
 // ConditionKind names the variant of a resume condition.
@@ -381,6 +382,27 @@ func stringValue(raw json.RawMessage) (string, error) {
 }
 
 func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
+
+// ValidUTF8 reports whether every string in c (waitpoint keys, signal
+// names) is valid UTF-8. Only then does c's JSON text, which writes
+// U+FFFD for invalid bytes, parse back to a condition that accepts
+// exactly the signals c accepts.
+func (c Condition) ValidUTF8() bool {
+	if !utf8.ValidString(c.WaitpointKey) || (c.Matcher != nil && !utf8.ValidString(c.Matcher.Name)) {
+		return false
+	}
+	for _, m := range c.Members {
+		if !m.ValidUTF8() {
+			return false
+		}
+	}
+	for _, k := range c.Waitpoints {
+		if !utf8.ValidString(k) {
+			return false
+		}
+	}
+	return true
+}
 
 // Clone returns a deep copy of c, sharing nothing with it, for a holder
 // that keeps a condition beyond its caller's control (the engine's

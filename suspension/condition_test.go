@@ -212,3 +212,26 @@ func TestShapeAndValidationErrorText(t *testing.T) {
 		t.Errorf("ShapeError = %v", err)
 	}
 }
+
+// TestConditionValidUTF8 looks into every string a condition holds.
+func TestConditionValidUTF8(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		c    Condition
+		want bool
+	}{
+		{"single", Single("k", ByName("approve")), true},
+		{"wildcard", Single("k", Wildcard()), true},
+		{"operator only", OperatorOnly(), true},
+		{"bad key", Single("k\xff", ByName("approve")), false},
+		{"bad name", Single("k", ByName("go\xff")), false},
+		{"bad member", AllOf(Single("a", ByName("x")), Single("b", ByName("\xc3"))), false},
+		{"bad count waitpoint", Count(1, DistinctWaitpoints, nil, "a", "b\xfe"), false},
+		{"good composite", AllOf(Single("a", ByName("é")), Count(1, DistinctSignals, nil, "a")), true},
+	} {
+		if got := c.c.ValidUTF8(); got != c.want {
+			t.Errorf("%s: ValidUTF8 = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
