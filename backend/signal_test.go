@@ -342,3 +342,42 @@ func TestSignalMaxlen(t *testing.T) {
 		t.Fatalf("execution signal_count = %s", n.String)
 	}
 }
+
+// §2.2 deliver step 7: the idempotency key "is remembered for the TTL".
+// Canonical stores it with SET PX dedup_ttl_ms and a Valkey key with an
+// expiry at T+ttl is expired only once now > T+ttl (keyIsExpired), so a
+// repeat at exactly T+ttl is still a Duplicate.
+func TestSignalDedupLivesThroughItsTTL(t *testing.T) {
+	t.Parallel()
+	b, clock := waitOpen(t, true)
+	id, _, out := waitSuspend(t, b, waitArgs("approve"))
+	d := out.Details
+	key, ttl := "idem", uint64(1000)
+	with := func(a *backend.DeliverSignalArgs) { a.IdempotencyKey, a.DedupTTLMS = &key, &ttl }
+	first := waitDeliver(t, b, waitSignal(id, d.WaitpointID, d.WaitpointToken, "noise", with))
+	clock.Advance(time.Duration(ttl) * time.Millisecond) // now == T + ttl
+	r := waitDeliver(t, b, waitSignal(id, d.WaitpointID, d.WaitpointToken, "noise", with))
+	if !r.Duplicate || r.ExistingSignalID != first.SignalID {
+		t.Fatalf("at exactly T+ttl: %s, want Duplicate of %s (canonical: expired only when now > T+ttl)", waitJSON(t, r), first.SignalID)
+	}
+	clock.Advance(time.Millisecond)
+	if r := waitDeliver(t, b, waitSignal(id, d.WaitpointID, d.WaitpointToken, "noise", with)); r.Duplicate {
+		t.Fatal("past T+ttl still a duplicate")
+	}
+}
+
+// §2.2 deliver step 6: the cap is "signal count for the execution ≥
+// max_signals_per_execution (default 10000)": with 9999 recorded the
+// 10000th is accepted and the 10001st is 400 signal_limit_exceeded.
+func TestSignalCapBoundary(t *testing.T) {
+	t.Parallel()
+	b, _ := waitOpen(t, true)
+	id, _, out := waitSuspend(t, b, waitArgs("approve"))
+	d := out.Details
+	engExec(t, b, `UPDATE ff_exec_core SET raw_fields = json_set(raw_fields, '$.signal_count', 9999) WHERE execution_id = ?`, id.UUID[:])
+	if r := waitDeliver(t, b, waitSignal(id, d.WaitpointID, d.WaitpointToken, "noise")); r.Effect != suspension.EffectNoOp {
+		t.Fatalf("10000th = %+v", r)
+	}
+	_, err := b.DeliverSignal(engCtx, waitSignal(id, d.WaitpointID, d.WaitpointToken, "approve"))
+	engWantCode(t, err, backend.KindValidation, "signal_limit_exceeded")
+}

@@ -198,7 +198,9 @@ func (w *wtx) dedupGet(part int64, key string) (json.RawMessage, bool, error) {
 		return nil, false, err
 	}
 	var e dedupEntry
-	if json.Unmarshal([]byte(text), &e) != nil || e.ExpiresAtMS <= w.now || len(e.Value) == 0 {
+	// Live through its expiry millisecond, as canonical's key with a PX
+	// expiry is (expired only once now > expiry).
+	if json.Unmarshal([]byte(text), &e) != nil || e.ExpiresAtMS < w.now || len(e.Value) == 0 {
 		return nil, false, nil
 	}
 	return e.Value, true, nil

@@ -621,3 +621,19 @@ func TestInvalidUTF8ConditionIsNotRemembered(t *testing.T) {
 		t.Fatalf(`signal "go\ufffd": effect %s, want resumed`, res.Effect)
 	}
 }
+
+// §2.2 suspend: "Dedup TTL = min(timeout_at − now + 60000, 604800000)";
+// canonical PEXPIREs the outcome, so at exactly now+TTL it still replays.
+func TestSuspendDedupLivesThroughItsTTL(t *testing.T) {
+	t.Parallel()
+	b, clock := waitOpen(t, true)
+	key := "once"
+	at := engT0 + 5_000
+	args := waitArgs("approve", waitTimeout(at, suspension.TimeoutEscalate), func(a *suspension.SuspendArgs) { a.IdempotencyKey = &key })
+	_, l, out := waitSuspend(t, b, args)
+	clock.Set(engT0 + 5_000 + suspension.SuspendDedupGraceMS) // exactly created + TTL
+	again, err := b.Suspend(engCtx, l.Handle, args)
+	if err != nil || waitJSON(t, again) != waitJSON(t, out) {
+		t.Fatalf("at exactly created+TTL: %s, %v; want the replayed outcome", waitJSON(t, again), err)
+	}
+}

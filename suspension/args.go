@@ -354,7 +354,7 @@ func (a *SuspendArgs) Validate(nowMS int64) error {
 		}
 		return invalid("resume_condition: empty signal name (use Wildcard instead) at path %s", path)
 	}
-	if a.TimeoutAt != nil && *a.TimeoutAt+ClockSkewToleranceMS < nowMS {
+	if a.TimeoutAt != nil && *a.TimeoutAt < nowMS-ClockSkewToleranceMS { // not at+tolerance: a far-future at would wrap
 		return invalid("timeout_at_in_past")
 	}
 	if err := a.ResumeCondition.ValidateComposite(); err != nil {

@@ -3,6 +3,7 @@ package suspension
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -228,5 +229,24 @@ func TestWireStringsAndBlocking(t *testing.T) {
 	}
 	if !strings.Contains(invalid("x").Error(), "invalid_input") {
 		t.Error("error text")
+	}
+}
+
+// §2.2 validation: timeout_at_in_past is "timeout_at more than 600000 ms
+// before now". A timeout far in the future (near i64 max) is not in the
+// past; at + 600000 must not wrap around.
+func TestFarFutureTimeoutIsNotInThePast(t *testing.T) {
+	t.Parallel()
+	wp := uuid.New()
+	key := "wpk:" + wp.String()
+	at := int64(math.MaxInt64 - 1000)
+	a := SuspendArgs{
+		SuspensionID: uuid.New(), Waitpoints: []WaitpointBinding{Fresh(wp, key)},
+		ResumeCondition: Single(key, ByName("go")), ResumePolicy: DefaultResumePolicy(),
+		ReasonCode: ReasonWaitingForSignal, RequestedBy: RequestedByWorker,
+		TimeoutAt: &at, TimeoutBehavior: TimeoutFail,
+	}
+	if err := a.Validate(argsNow); err != nil {
+		t.Fatalf("Validate(timeout_at = MaxInt64-1000) = %v", err)
 	}
 }
