@@ -361,7 +361,7 @@ func (a *quotaAdmission) admit(w *wtx, part int64, key []byte) (bool, error) {
 		a.refused[q.id] = v.detail
 		return false, w.blockForQuota(part, key, v.detail)
 	}
-	if _, err := w.exec(qQuotaWindowAdd, quotaPartition, q.id, w.now, eid); err != nil {
+	if err := w.addWindowEntry(q.id, eid); err != nil {
 		return false, err
 	}
 	expires := w.now + min(q.windowMS(), math.MaxInt64-w.now)
@@ -369,6 +369,21 @@ func (a *quotaAdmission) admit(w *wtx, part int64, key []byte) (bool, error) {
 		return false, err
 	}
 	return true, nil
+}
+
+// addWindowEntry records execution eid's admission in quota id's window
+// at now. The window's key holds the admission time and the execution,
+// so a second admission of the same execution in the same millisecond (a
+// retry claimed at once) is stored at the next free millisecond instead
+// of being lost: the window then counts it, and it leaves the window a
+// millisecond late, which errs towards refusing.
+func (w *wtx) addWindowEntry(id, eid string) error {
+	for at := w.now; ; at++ {
+		n, err := w.affected(qQuotaWindowAdd, quotaPartition, id, at, eid)
+		if err != nil || n > 0 {
+			return err
+		}
+	}
 }
 
 // blockForQuota blocks claim candidate (part, key): rate_limited, out of

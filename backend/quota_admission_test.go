@@ -394,3 +394,34 @@ func TestQuotaUnblockReachesEveryQuota(t *testing.T) {
 	}
 	quotaNoDrift(t, b)
 }
+
+// TestQuotaCountsSameMillisecondReadmission: with a rate of 2 per 60 s,
+// X is claimed, fails with a zero backoff and is claimed again in the
+// same millisecond: two admissions. Y's claim must be refused. The
+// window's key (admission time, execution) used to drop X's second entry
+// (ON CONFLICT DO NOTHING), so Y was admitted as a second.
+func TestQuotaCountsSameMillisecondReadmission(t *testing.T) {
+	engBoth(t, func(t *testing.T, b *backend.Backend, _ *testdb.Clock) {
+		q := quotaCreate(t, b, 60, 2, 0)
+		x := engCreate(t, b, engPrio(5), engPolicy(`{"quota_policy_id":"`+q+`",
+			"retry_policy":{"max_retries":3,"backoff":{"type":"fixed","delay_ms":0}}}`))
+		engCreate(t, b, engPolicy(`{"quota_policy_id":"`+q+`"}`))
+		l := engClaim(t, b)
+		if l.ExecutionID != x {
+			t.Fatalf("first claim took %s, want %s", l.ExecutionID, x)
+		}
+		if _, err := b.Fail(engCtx, l.Handle, backend.FailArgs{Class: backend.FailTransient, Reason: "again"}); err != nil {
+			t.Fatal(err)
+		}
+		if l := engClaim(t, b); l.ExecutionID != x { // the clock has not moved
+			t.Fatalf("second claim took %s, want %s's retry", l.ExecutionID, x)
+		}
+		if l, err := b.Claim(engCtx, engClaimArgs()); err != nil || l != nil {
+			t.Fatalf("a third admission within the window of 2: leased %v, %v", l != nil, err)
+		}
+		var n int
+		if err := b.ReaderDB().QueryRowContext(engCtx, `SELECT count(*) FROM ff_quota_window`).Scan(&n); err != nil || n != 2 {
+			t.Fatalf("window entries = %d (%v), want 2", n, err)
+		}
+	})
+}
