@@ -279,3 +279,26 @@ func TestClaimGrantQuota(t *testing.T) {
 		}
 	})
 }
+
+// TestReplayEndsEarlierClaimGrants: a claim grant issued before a cancel
+// must not outlive the replay that follows: it used to hide the replayed
+// run from plain claims until it expired, and then lease it itself.
+func TestReplayEndsEarlierClaimGrants(t *testing.T) {
+	engBoth(t, func(t *testing.T, b *backend.Backend, _ *testdb.Clock) {
+		id := engCreate(t, b)
+		g := mustGrant(t, b)
+		if _, err := b.CancelExecution(engCtx, backend.CancelExecutionArgs{ExecutionID: id, Reason: "r"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.ReplayExecution(engCtx, backend.ReplayExecutionArgs{ExecutionID: id}); err != nil {
+			t.Fatal(err)
+		}
+		l, err := b.Claim(engCtx, engClaimArgs())
+		if err != nil || l == nil || l.ExecutionID != id {
+			t.Fatalf("plain claim of the replayed run: %+v, %v", l, err)
+		}
+		if l, err := b.ClaimFromGrant(engCtx, fromGrant(g)); err == nil || l != nil {
+			t.Fatalf("the grant issued before the cancel leased the replayed run: %v, %v", l != nil, err)
+		}
+	})
+}

@@ -172,6 +172,11 @@ func (r ReplayExecutionResult) MarshalJSON() ([]byte, error) {
 	return json.Marshal(map[string]plain{"Replayed": plain(r)})
 }
 
+// qReplayGrantsDrop deletes every grant of the execution: a grant issued
+// for an earlier run (a claim grant before a cancel, say) must neither
+// hide the replayed run from plain claims nor lease it.
+var qReplayGrantsDrop = `DELETE FROM ff_claim_grant WHERE partition_key = ?1 AND execution_id = ?2`
+
 var qReplay = `UPDATE ff_exec_core SET lifecycle_phase = 'runnable', ownership_state = 'unowned',
   eligibility_state = 'eligible_now', blocking_reason = 'waiting_for_worker',
   attempt_state = 'pending_replay_attempt', public_state = 'waiting', terminal_at_ms = NULL,
@@ -182,9 +187,10 @@ WHERE partition_key = ?1 AND execution_id = ?2 AND lifecycle_phase = 'terminal'`
 // ReplayExecution re-runs a terminal execution: it becomes runnable /
 // eligible_now / pending_replay_attempt (waiting), replay_count+1, with
 // result, cancellation fields and failure fields cleared; the next claim
-// creates a replay attempt. Operator event "replayed" is written. A flow
-// member's dependency state is reset first (replayDependencies): it may
-// answer waiting_children instead, while upstreams are still to finish. A
+// creates a replay attempt. Grants issued for an earlier run end.
+// Operator event "replayed" is written. A flow member's dependency state
+// is reset first (replayDependencies): it may answer waiting_children
+// instead, while upstreams are still to finish. A
 // non-terminal execution is a KindState error "execution_not_terminal";
 // replay_count >= the policy's max_replay_count (default 10) is a
 // KindState error "max_replays_exhausted".
@@ -211,6 +217,9 @@ func (b *Backend) ReplayExecution(ctx context.Context, args ReplayExecutionArgs)
 			"failure_class": nil, "failure_reason": nil, "delay_until": nil, "blocking_detail": nil, "skip_detail": nil,
 		})
 		if _, err := w.exec(qReplay, part, key, patch); err != nil {
+			return err
+		}
+		if _, err := w.exec(qReplayGrantsDrop, part, key); err != nil {
 			return err
 		}
 		details := map[string]any{"branch": "normal", "replay_count": h.replayCount + 1}
