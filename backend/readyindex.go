@@ -271,14 +271,29 @@ func (w *wtx) pickReady(lane string, now int64, capsJSON string) (c claimCandida
 		return claimCandidate{}, false, err
 	}
 	defer rows.Close()
-	var bestPr, bestCa, bestRid int64
+	// priority and created_at_ms are the columns as stored: integers as
+	// ffsqlite writes them, anything another writer stored otherwise
+	// (the columns have no STRICT type), compared as SQLite orders them.
+	var bestPr, bestCa any
+	var bestRid int64
 	for rows.Next() {
 		var r claimCandidate
-		var pr, ca, rid int64
+		var pr, ca any
+		var rid int64
 		if err := rows.Scan(&r.part, &r.key, &r.attemptState, &r.mayQuota, &pr, &ca, &rid); err != nil {
 			return claimCandidate{}, false, err
 		}
-		if !found || pr > bestPr || (pr == bestPr && (ca < bestCa || (ca == bestCa && rid < bestRid))) {
+		better := !found
+		if !better {
+			switch byPr := sqliteCompare(pr, bestPr); {
+			case byPr != 0:
+				better = byPr > 0 // priority descending
+			default:
+				byCa := sqliteCompare(ca, bestCa)
+				better = byCa < 0 || (byCa == 0 && rid < bestRid)
+			}
+		}
+		if better {
 			c, bestPr, bestCa, bestRid, found = r, pr, ca, rid, true
 		}
 	}

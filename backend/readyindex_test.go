@@ -515,3 +515,32 @@ func TestReadyIndexRebuildOncePerTransaction(t *testing.T) {
 		}
 	})
 }
+
+// TestClaimOfForeignNonIntegerPriority: another process stored a
+// priority that is not an integer (the column has no STRICT type). The
+// claim must take what the schema-only claim query takes, in SQLite's
+// order (a real by value, a text above every number), instead of failing
+// to scan the value, which stopped every claim of the lane.
+func TestClaimOfForeignNonIntegerPriority(t *testing.T) {
+	t.Parallel()
+	for _, prio := range []any{2.5, 0.5, "high"} {
+		t.Run(fmt.Sprint(prio), func(t *testing.T) {
+			engBoth(t, func(t *testing.T, b *backend.Backend, _ *testdb.Clock) {
+				id := engCreate(t, b, engPrio(1))
+				engCreate(t, b, engPrio(2))
+				engCreate(t, b)
+				if _, err := readySecond(t, b).ExecContext(engCtx, `UPDATE ff_exec_core SET priority = ?1 WHERE execution_id = ?2`,
+					prio, id.UUID[:]); err != nil {
+					t.Fatal(err)
+				}
+				for range 3 {
+					want := readyExpected(t, b, "default", b.Now(), nil, 1)
+					l, err := b.Claim(engCtx, engClaimArgs())
+					if err != nil || l == nil || l.ExecutionID.String() != want[0] {
+						t.Fatalf("claim = %v, %v; the schema-only query takes %v", l, err, want)
+					}
+				}
+			})
+		})
+	}
+}
