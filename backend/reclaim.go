@@ -88,7 +88,7 @@ var (
 	// mark) the stream closes with reason ?4 at ?5 unless it was closed
 	// already (C4); a revoked lease's stream stays open until the reclaim.
 	qMarkAttempt = `UPDATE ff_attempt SET lease_expires_at_ms = NULL,
-  raw_fields = ` + streamCloseSQL("json_object('lease_expired_at_ms', lease_expires_at_ms)",
+  raw_fields = ` + streamMarkSQL("json_object('lease_expired_at_ms', lease_expires_at_ms)",
 		"CASE WHEN ?4 IS NOT NULL THEN ?5 END", "?4") + `
 WHERE partition_key = ?1 AND execution_id = ?2 AND attempt_index = ?3 AND outcome IS NULL
   AND lease_expires_at_ms IS NOT NULL`

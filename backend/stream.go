@@ -166,6 +166,10 @@ type frameFields struct {
 // (StreamChanged) wake once the frame is committed.
 func (b *Backend) AppendFrame(ctx context.Context, h Handle, a AppendFrameArgs) (*AppendResult, error) {
 	const op = "append_frame"
+	// The payload is text: invalid UTF-8 becomes U+FFFD first, as
+	// canonical's String::from_utf8_lossy does, and the size limit applies
+	// to what is stored.
+	a.Payload = lossyUTF8(a.Payload)
 	mode, err := checkAppend(a)
 	if err != nil {
 		return nil, engineOp(err, op)
@@ -209,7 +213,7 @@ func (w *wtx) appendFrame(op string, p HandlePayload, mode string, a AppendFrame
 		seq = newestSeq + 1
 	}
 	f := frameFields{FrameType: a.FrameType, TS: strconv.FormatInt(ts, 10),
-		Payload: strings.ToValidUTF8(string(a.Payload), "\uFFFD"), Encoding: "utf8", Source: "worker",
+		Payload: string(a.Payload), Encoding: "utf8", Source: "worker",
 		Mode: mode, CorrelationID: a.CorrelationID}
 	res := &AppendResult{FrameCount: count}
 	ttl := a.TTLMS
@@ -241,6 +245,11 @@ func (w *wtx) appendFrame(op string, p HandlePayload, mode string, a AppendFrame
 		if lastTS > 0 {
 			inst := 1000.0 / float64(max(1, ts-lastTS))
 			ema = bestEffortAlpha*inst + (1-bestEffortAlpha)*ema
+		} else {
+			// The first best-effort append seeds the EMA with the rate
+			// that keeps exactly the floor (canonical), so later rates
+			// blend into that rather than into 0.
+			ema = bestEffortFloor / (float64(ttl) / 1000 * 2)
 		}
 		k := math.Ceil(ema * float64(ttl) / 1000 * 2)
 		keep = int64(min(max(k, bestEffortFloor), bestEffortCeiling))
@@ -427,8 +436,19 @@ func streamCloseReason(outcome, patch string) string {
 // streamCloseSQL is the raw_fields expression endAttempt and fencedEnd
 // write: the attempt's raw_fields (column raw_fields) patched with the
 // patch parameter, then the stream closed at the time parameter with the
-// reason parameter unless it was closed already.
+// reason parameter. The end of an attempt always sets both, as
+// canonical's paths do: the only earlier close of a running attempt's
+// stream is a lease marked expired (streamMarkSQL), and the reclaim,
+// cancel, expiry or skip that ends the attempt later wins over it.
 func streamCloseSQL(patch, at, reason string) string {
+	return `json_patch(jsonb_patch(raw_fields, ` + patch + `), jsonb_object(
+    'stream_closed_at_ms', ` + at + `, 'stream_closed_reason', ` + reason + `))`
+}
+
+// streamMarkSQL is streamCloseSQL for a lease marked expired, which
+// leaves the attempt running: it closes the stream only if it is open
+// (canonical's mark_expired).
+func streamMarkSQL(patch, at, reason string) string {
 	return `json_patch(jsonb_patch(raw_fields, ` + patch + `), jsonb_object(
     'stream_closed_at_ms', COALESCE(json_extract(raw_fields, '$.stream_closed_at_ms'), ` + at + `),
     'stream_closed_reason', COALESCE(json_extract(raw_fields, '$.stream_closed_reason'), ` + reason + `)))`

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
+	"unicode/utf8"
 )
 
 // TestFieldsJSON: the hand-built frame fields are what encoding/json
@@ -79,4 +80,49 @@ func TestStreamCloseReason(t *testing.T) {
 			t.Errorf("%s %s: %s, want %s", c.outcome, c.patch, got, c.want)
 		}
 	}
+}
+
+// TestLossyUTF8 replaces each maximal ill-formed subsequence with one
+// U+FFFD, as Rust's String::from_utf8_lossy does (the vectors include
+// Unicode's own example, Table 3-8; Python's "replace" decoding agrees).
+func TestLossyUTF8(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ in, want string }{
+		{"plain é 𐀀", "plain é 𐀀"},
+		{"a\xff\xfeb\xe2\x82c", "a\uFFFD\uFFFDb\uFFFDc"},
+		{"\xf0\x90\x80", "\uFFFD"},
+		{"\xf0\x90\x80\xf0\x90\x80\x80", "\uFFFD\U00010000"},
+		{"\xed\xa0\x80", "\uFFFD\uFFFD\uFFFD"},
+		{"\xe0\x80\x80", "\uFFFD\uFFFD\uFFFD"},
+		{"\xc0\xaf", "\uFFFD\uFFFD"},
+		{"\xf4\x90\x80\x80", "\uFFFD\uFFFD\uFFFD\uFFFD"},
+		{"\xf5", "\uFFFD"},
+		{"\xe1\x80", "\uFFFD"},
+		{"\x61\xF1\x80\x80\xE1\x80\xC2\x62\x80\x63\x80\xBF\x64", "a\uFFFD\uFFFD\uFFFDb\uFFFDc\uFFFD\uFFFDd"},
+	} {
+		if got := string(lossyUTF8([]byte(c.in))); got != c.want {
+			t.Errorf("lossyUTF8(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// FuzzLossyUTF8: the result is valid UTF-8, valid input is kept, and
+// each replaced subsequence is one U+FFFD for at most the bytes of one
+// sequence (so the result is never more than three times the input).
+func FuzzLossyUTF8(f *testing.F) {
+	for _, s := range []string{"", "a", "\xff", "\xe2\x82", "\xf0\x90\x80\x80", "\xed\xbf\xbf"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got := lossyUTF8(b)
+		if !utf8.Valid(got) {
+			t.Fatalf("lossyUTF8(%q) = %q, not valid UTF-8", b, got)
+		}
+		if utf8.Valid(b) && string(got) != string(b) {
+			t.Fatalf("lossyUTF8 changed valid %q into %q", b, got)
+		}
+		if len(got) > 3*len(b) {
+			t.Fatalf("lossyUTF8(%q) grew to %d bytes", b, len(got))
+		}
+	})
 }

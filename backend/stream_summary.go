@@ -15,8 +15,11 @@ import (
 const (
 	// summaryNull is the leaf that stores an explicit null.
 	summaryNull = "__ff_null__"
-	// maxSummaryDepth is the deepest nesting a patch may have.
-	maxSummaryDepth = 16
+	// maxSummaryDepth is the deepest nesting of objects a patch may have,
+	// the patch itself counting 1: canonical's merge recursion refuses a
+	// depth past 16 with the root at 0. Arrays are replaced whole, so
+	// they (and what they hold) do not count.
+	maxSummaryDepth = 17
 	// summaryPatchKind is ff_stream_summary.patch_kind.
 	summaryPatchKind = "json_merge_patch"
 )
@@ -80,29 +83,24 @@ func parseSummaryPatch(b []byte) (map[string]any, error) {
 	if !ok {
 		return nil, validation("", "invalid_input", "summary frame payload must be a JSON object (a merge patch)")
 	}
-	if d := jsonDepth(obj); d > maxSummaryDepth {
+	if d := patchDepth(obj); d > maxSummaryDepth {
 		return nil, validation("", "invalid_input", "summary patch nests %d levels deep, over the limit of %d", d, maxSummaryDepth)
 	}
 	return obj, nil
 }
 
-// jsonDepth is the nesting depth of v: 1 for an object or array of
-// scalars.
-func jsonDepth(v any) int {
-	d := 0
-	switch t := v.(type) {
-	case map[string]any:
-		for _, c := range t {
-			d = max(d, jsonDepth(c))
-		}
-		return d + 1
-	case []any:
-		for _, c := range t {
-			d = max(d, jsonDepth(c))
-		}
-		return d + 1
+// patchDepth is how deep a merge patch's objects nest: 1 for an object
+// of scalars or arrays, which the merge sets whole and does not enter.
+func patchDepth(v any) int {
+	t, ok := v.(map[string]any)
+	if !ok {
+		return 0
 	}
-	return 0
+	d := 0
+	for _, c := range t {
+		d = max(d, patchDepth(c))
+	}
+	return d + 1
 }
 
 // mergePatch applies RFC 7396 patch p to target and returns the result; a
@@ -126,7 +124,8 @@ func mergePatch(target map[string]any, p map[string]any) map[string]any {
 }
 
 // nullLeaves replaces "__ff_null__" leaves inside a value set whole (an
-// array) with null.
+// array, and the objects and arrays inside it, as canonical rewrites every
+// table of the document) with null.
 func nullLeaves(v any) any {
 	switch t := v.(type) {
 	case string:
@@ -136,6 +135,10 @@ func nullLeaves(v any) any {
 	case []any:
 		for i, c := range t {
 			t[i] = nullLeaves(c)
+		}
+	case map[string]any:
+		for k, c := range t {
+			t[k] = nullLeaves(c)
 		}
 	}
 	return v

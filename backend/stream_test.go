@@ -362,8 +362,8 @@ func TestStreamAppendValidation(t *testing.T) {
 		{"unknown mode", backend.AppendFrameArgs{FrameType: "x", Mode: "fast"}, "invalid_input"},
 		{"summary not JSON", backend.AppendFrameArgs{FrameType: "x", Mode: "summary", Payload: []byte("not json")}, "invalid_input"},
 		{"summary an array", backend.AppendFrameArgs{FrameType: "x", Mode: "summary", Payload: []byte("[1]")}, "invalid_input"},
-		{"summary too deep", backend.AppendFrameArgs{FrameType: "x", Mode: "summary",
-			Payload: []byte(strings.Repeat(`{"a":`, 17) + "1" + strings.Repeat("}", 17))}, "invalid_input"},
+		{"summary too deep (18 objects; 17 are canonical's limit)", backend.AppendFrameArgs{FrameType: "x", Mode: "summary",
+			Payload: []byte(strings.Repeat(`{"a":`, 18) + "1" + strings.Repeat("}", 18))}, "invalid_input"},
 		{"ttl on durable", backend.AppendFrameArgs{FrameType: "x", TTLMS: 5}, "invalid_input"},
 	}
 	for _, tc := range cases {

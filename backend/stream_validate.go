@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // The input rules of attempt streams (append, read, tail, progress), each
@@ -213,4 +214,56 @@ func CheckTailBlock(ms int64) error {
 		return validation("", "invalid_input", "block_ms exceeds %dms ceiling", MaxTailBlockMS)
 	}
 	return nil
+}
+
+// lossyUTF8 is b with each maximal ill-formed subsequence replaced by one
+// U+FFFD, as Rust's String::from_utf8_lossy (canonical's conversion of a
+// frame payload) does: "\xff\xfe" becomes two, a sequence cut short
+// ("\xe2\x82") one. Valid input is returned as it is.
+func lossyUTF8(b []byte) []byte {
+	if utf8.Valid(b) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+8)
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c < utf8.RuneSelf {
+			out = append(out, c)
+			i++
+			continue
+		}
+		// The length of the sequence c leads and the range its second
+		// byte must be in (Unicode's table of well-formed sequences).
+		n, lo, hi := 0, byte(0x80), byte(0xbf)
+		switch {
+		case c >= 0xc2 && c <= 0xdf:
+			n = 2
+		case c == 0xe0:
+			n, lo = 3, 0xa0
+		case c >= 0xe1 && c <= 0xec, c == 0xee, c == 0xef:
+			n = 3
+		case c == 0xed:
+			n, hi = 3, 0x9f
+		case c == 0xf0:
+			n, lo = 4, 0x90
+		case c >= 0xf1 && c <= 0xf3:
+			n = 4
+		case c == 0xf4:
+			n, hi = 4, 0x8f
+		}
+		j := i + 1 // past the longest prefix of a well-formed sequence
+		for k := 1; k < n && j < len(b); k++ {
+			if k == 1 && (b[j] < lo || b[j] > hi) || k > 1 && (b[j] < 0x80 || b[j] > 0xbf) {
+				break
+			}
+			j++
+		}
+		if n > 0 && j-i == n {
+			out = append(out, b[i:j]...)
+		} else {
+			out = append(out, "\uFFFD"...)
+		}
+		i = j
+	}
+	return out
 }
