@@ -76,7 +76,8 @@ type groupCounts struct {
 // decision evaluates the group: all_of is impossible at the first
 // non-success and satisfied when nothing is left unresolved; any_of and
 // quorum(k) are satisfied at k successes and impossible once more than
-// n − k edges failed or were skipped.
+// n − k edges failed or were skipped (and at least one did: while fewer
+// than k edges are applied and none failed, the group waits for more).
 func (g groupCounts) decision() int {
 	bad := g.fail + g.skip
 	if k := g.policy.need(); k > 0 {
@@ -84,7 +85,7 @@ func (g groupCounts) decision() int {
 		switch {
 		case g.success >= k:
 			return decisionSatisfied
-		case bad > n-k:
+		case bad > 0 && bad > n-k:
 			return decisionImpossible
 		}
 		return decisionPending
@@ -306,7 +307,9 @@ func (w *wtx) resolveEdge(u upstreamEnd, e outEdge) error {
 	if err != nil {
 		return err
 	}
-	if success && e.ref != "" && (g.policy.need() == 0 || was == decisionPending) {
+	// all_of passes the data of each success; any_of and quorum only that
+	// of the success that satisfies the group (canonical).
+	if success && e.ref != "" && (g.policy.need() == 0 || was == decisionPending && now == decisionSatisfied) {
 		// qPassData leaves a terminal child alone.
 		if _, err := w.exec(qPassData, e.childPart, e.child, int64(u.id.Partition), u.id.UUID[:]); err != nil {
 			return err
