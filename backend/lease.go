@@ -17,18 +17,21 @@ WHERE partition_key = ?1 AND execution_id = ?2 AND attempt_index = ?3 AND lease_
   AND EXISTS (SELECT 1 FROM ff_exec_core e WHERE e.partition_key = ?1 AND e.execution_id = ?2
               AND e.attempt_index = ?3 AND e.lifecycle_phase = 'active' AND e.ownership_state <> 'lease_revoked')`)
 
-// Renew extends the handle's lease to now + ttlMS (ttlMS <= 0: the TTL
-// the lease was granted with) and writes lease event "renewed". The call
-// is fenced: a stale, revoked or expired lease is a KindContention error
-// and nothing changes.
+// Renew extends the handle's lease to now + ttlMS (0: the TTL the lease
+// was granted with) and writes lease event "renewed"; a negative ttlMS is
+// refused, as a claim refuses it. The call is fenced: a stale, revoked or
+// expired lease is a KindContention error and nothing changes.
 func (b *Backend) Renew(ctx context.Context, h Handle, ttlMS int64) (LeaseRenewal, error) {
 	const op = "renew"
+	if ttlMS < 0 {
+		return LeaseRenewal{}, validation(op, "invalid_input", "lease_ttl_ms must be positive (got %d)", ttlMS)
+	}
 	p, err := DecodeHandle(h)
 	if err != nil {
 		return LeaseRenewal{}, engineOp(err, op)
 	}
 	ttl := ttlMS
-	if ttl <= 0 {
+	if ttl == 0 {
 		ttl = clampI64(p.LeaseTTLMS)
 	}
 	ttl = min(ttl, maxTTLMS)

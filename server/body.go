@@ -78,7 +78,9 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, route string)
 // over the route's limit, 415 without a JSON content type, 400 for a
 // syntax error, 422 for a body of the wrong shape or missing a required
 // top-level field. Text that is not UTF-8 is a syntax error (400), as
-// serde_json has it, never decoded with U+FFFD in place of the bad bytes.
+// serde_json has it, never decoded with U+FFFD in place of the bad bytes;
+// so are nesting past 128 and a lone surrogate escape, and a key repeated
+// in an object is 422 (bodyShape).
 func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, route string, v any, required ...string) bool {
 	data, ok := readBody(w, r, limit, route)
 	if !ok {
@@ -98,6 +100,10 @@ func decodeBody(w http.ResponseWriter, r *http.Request, data []byte, v any, requ
 	}
 	if !utf8.Valid(data) {
 		invalidJSON(w, http.StatusBadRequest)
+		return false
+	}
+	if status := bodyShape(data); status != 0 {
+		invalidJSON(w, status)
 		return false
 	}
 	var raw map[string]json.RawMessage

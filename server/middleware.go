@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -273,6 +274,26 @@ func cors(origins []string, withAuth bool, next http.Handler) http.Handler {
 		if origin != "" && !allowed && !safeMethod(r.Method) {
 			writeError(w, http.StatusForbidden, "origin "+strconv.Quote(origin)+
 				" is not allowed: set FF_CORS_ORIGINS to a comma list of origins (or * for any)")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// canonicalPath answers 404 with an empty body, as ff-server (axum) does
+// for a route it does not know, to a path that is not in its clean form
+// (a doubled slash, a "." or ".." segment). Go's ServeMux would instead
+// answer 307 to the cleaned path, and a client that follows it would send
+// its POST body to another route than the one it named.
+func canonicalPath(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		clean := path.Clean(p)
+		if strings.HasSuffix(p, "/") && clean != "/" {
+			clean += "/"
+		}
+		if p != "" && clean != p {
+			w.WriteHeader(http.StatusNotFound)
 			return
 		}
 		next.ServeHTTP(w, r)

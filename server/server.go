@@ -199,7 +199,7 @@ func New(b *backend.Backend, cfg Config) (*Server, error) {
 	// Outermost first: the Host check, CORS (preflights answered before
 	// auth), metrics (so 401s are counted), auth, the routes.
 	s.handler = hostGuard(cfg.AllowedHosts, cors(cfg.CORSOrigins, cfg.APIToken != "",
-		m.instrument(s.mux, requireToken(cfg.APIToken, s.mux))))
+		m.instrument(s.mux, requireToken(cfg.APIToken, canonicalPath(s.mux)))))
 	// Built here, not in Serve, so that a Shutdown racing a starting Serve
 	// still stops it (Serve then returns at once).
 	s.http = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: max(cfg.IdleTimeout, 0)}
