@@ -85,7 +85,7 @@ LIMIT 1`)
 	qFindByIdempotencyKey = `SELECT partition_key, execution_id FROM ff_exec_core
 WHERE json_extract(raw_fields, '$.idempotency_key') = ?1
   AND json_extract(raw_fields, '$.namespace') = ?2
-  AND created_at_ms + COALESCE(json_extract(policy, '$.dedup_window_ms'), ?4) > ?3
+  AND created_at_ms + COALESCE(CASE WHEN json_valid(policy, 6) THEN json_extract(policy, '$.dedup_window_ms') END, ?4) > ?3
 ORDER BY created_at_ms DESC LIMIT 1`
 
 	// The insert happens only when the uuid is new on every partition.

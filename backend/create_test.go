@@ -2,6 +2,7 @@ package backend_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -209,5 +210,28 @@ FROM ff_exec_core e WHERE partition_key = ? AND execution_id = ?`, int64(id.Part
 	}
 	if lanes != "default,gpu-lane" {
 		t.Fatalf("lane registry = %q", lanes)
+	}
+}
+
+// TestCreateDuplicateOfUnreadablePolicy: a create with an idempotency
+// key must not fail because another execution's policy (here written by
+// another writer, nested past SQLite's JSON depth) cannot be read; that
+// execution's dedup window is then the default one.
+func TestCreateDuplicateOfUnreadablePolicy(t *testing.T) {
+	t.Parallel()
+	b, _ := engOpen(t, true)
+	key := "idem-deep"
+	first := engArgs(func(a *backend.CreateExecutionArgs) { a.IdempotencyKey = &key })
+	if _, err := b.CreateExecution(engCtx, first); err != nil {
+		t.Fatal(err)
+	}
+	deep := `{"x":` + strings.Repeat("[", 1001) + strings.Repeat("]", 1001) + `}`
+	if _, err := readySecond(t, b).ExecContext(engCtx, `UPDATE ff_exec_core SET policy = ?1 WHERE execution_id = ?2`,
+		deep, first.ExecutionID.UUID[:]); err != nil {
+		t.Fatal(err)
+	}
+	res, err := b.CreateExecution(engCtx, engArgs(func(a *backend.CreateExecutionArgs) { a.IdempotencyKey = &key }))
+	if err != nil || !res.Duplicate || res.ExecutionID != first.ExecutionID {
+		t.Fatalf("create with the same key: %+v, %v; want a duplicate of %s", res, err, first.ExecutionID)
 	}
 }

@@ -3,6 +3,7 @@ package backend_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -227,4 +228,33 @@ func TestExpireDeadlines(t *testing.T) {
 		_ = clock
 		engCheckInvariants(t, b)
 	})
+}
+
+// TestAttemptTimeoutsSurviveUnreadablePolicy: one execution whose policy
+// another writer stored nested past SQLite's JSON depth must not stop the
+// attempt-timeout pass for the others (the query reads the timeout only
+// from a policy SQLite can parse).
+func TestAttemptTimeoutsSurviveUnreadablePolicy(t *testing.T) {
+	t.Parallel()
+	b, clock := engOpen(t, true)
+	timed := engCreate(t, b, engPolicy(`{"timeout_policy":{"attempt_timeout_ms":1000}}`))
+	engClaim(t, b)
+	odd := engCreate(t, b)
+	engClaim(t, b)
+	deep := `{"x":` + strings.Repeat("[", 1001) + strings.Repeat("]", 1001) + `}`
+	if _, err := readySecond(t, b).ExecContext(engCtx, `UPDATE ff_exec_core SET policy = ?1 WHERE execution_id = ?2`,
+		deep, odd.UUID[:]); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(2 * time.Second)
+	rep, err := b.TimeoutAttempts(engCtx, clock.MS(), 100)
+	if err != nil || rep.Errors != 0 || rep.Processed != 1 {
+		t.Fatalf("attempt-timeout pass: %+v, %v; want the one timed-out attempt processed", rep, err)
+	}
+	if got := engState(t, b, timed); got == backend.StateActive {
+		t.Fatal("the execution past its attempt timeout is still active")
+	}
+	if got := engState(t, b, odd); got != backend.StateActive {
+		t.Fatalf("the execution with the unreadable policy is %s, want active (no timeout read)", got)
+	}
 }

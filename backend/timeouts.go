@@ -5,6 +5,12 @@ import (
 	"strconv"
 )
 
+// attemptTimeoutSQL is execution e's policy.timeout_policy
+// .attempt_timeout_ms, NULL when the policy is not JSON SQLite can read
+// (another writer's, or nested past its depth): such a row then has no
+// attempt timeout, instead of failing the whole reconciler pass.
+const attemptTimeoutSQL = `CASE WHEN json_valid(e.policy, 6) THEN json_extract(e.policy, '$.timeout_policy.attempt_timeout_ms') END`
+
 var (
 	// Running attempts past their policy's
 	// timeout_policy.attempt_timeout_ms: live leases (via
@@ -20,9 +26,9 @@ FROM ap CROSS JOIN ff_attempt a
 JOIN ff_exec_core e
   ON e.partition_key = a.partition_key AND e.execution_id = a.execution_id AND e.attempt_index = a.attempt_index
 WHERE a.outcome IS NULL AND e.lifecycle_phase = 'active'
-  AND json_extract(e.policy, '$.timeout_policy.attempt_timeout_ms') > 0
+  AND ` + attemptTimeoutSQL + ` > 0
   AND COALESCE(json_extract(a.raw_fields, '$.resumed_at_ms'), a.started_at_ms)
-      + json_extract(e.policy, '$.timeout_policy.attempt_timeout_ms') <= ?1
+      + ` + attemptTimeoutSQL + ` <= ?1
 UNION ALL
 SELECT e.partition_key, e.execution_id, e.attempt_index
 FROM lanes CROSS JOIN ff_exec_core e
@@ -31,9 +37,9 @@ JOIN ff_attempt a
   ON a.partition_key = e.partition_key AND a.execution_id = e.execution_id AND a.attempt_index = e.attempt_index
 WHERE e.ownership_state IN ('lease_revoked', 'lease_expired_reclaimable')
   AND a.outcome IS NULL AND a.lease_expires_at_ms IS NULL
-  AND json_extract(e.policy, '$.timeout_policy.attempt_timeout_ms') > 0
+  AND ` + attemptTimeoutSQL + ` > 0
   AND COALESCE(json_extract(a.raw_fields, '$.resumed_at_ms'), a.started_at_ms)
-      + json_extract(e.policy, '$.timeout_policy.attempt_timeout_ms') <= ?1
+      + ` + attemptTimeoutSQL + ` <= ?1
 LIMIT ?2`
 
 	// Executions with a deadline, one seek per partition on
