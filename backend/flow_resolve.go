@@ -166,7 +166,8 @@ RETURNING policy, success_count, fail_count, skip_count, running_count`)
 WHERE partition_key = ?1 AND flow_id = ?2 AND downstream_eid = ?3`)
 
 	// qGroupRecount recomputes a group's counters from its edges' states
-	// (replay, the reconciler), creating an all_of group if none exists.
+	// (replay, the reconciler), creating an all_of group if none exists
+	// and the child has edges (a member without any gets no group row).
 	qGroupRecount = `INSERT INTO ff_edge_group (partition_key, flow_id, downstream_eid, policy,
   success_count, fail_count, skip_count, running_count)
 SELECT ?1, ?2, ?3, '{"kind":"all_of"}',
@@ -174,6 +175,7 @@ SELECT ?1, ?2, ?3, '{"kind":"all_of"}',
   COALESCE(sum(st = 'impossible' AND oc IS 'skipped'), 0), COALESCE(sum(st = 'unsatisfied'), 0)
 FROM (SELECT json_extract(policy, '$.edge_state') AS st, json_extract(policy, '$.upstream_outcome') AS oc
       FROM ff_edge WHERE partition_key = ?1 AND flow_id = ?2 AND downstream_eid = ?3) WHERE true
+HAVING count(*) > 0
 ON CONFLICT (partition_key, flow_id, downstream_eid) DO UPDATE SET success_count = excluded.success_count,
   fail_count = excluded.fail_count, skip_count = excluded.skip_count, running_count = excluded.running_count`
 

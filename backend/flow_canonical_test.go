@@ -6,7 +6,7 @@ import (
 	"github.com/ffsqlite/ffsqlite/backend"
 )
 
-// Quorum groups as canonical decides them (found by a review of the flows
+// Flow outcomes as canonical decides them (found by a review of the flows
 // against engine-canonical; each pins a canonical outcome).
 
 // Canonical ff_apply_dependency_to_child blocks a runnable child on every
@@ -85,5 +85,26 @@ func TestQuorumDataPassingOnlyAtSatisfaction(t *testing.T) {
 	l := flowClaimID(t, b, child)
 	if string(l.InputPayload) != "own input" {
 		t.Fatalf("quorum child claimed with input %q, want %q (only the satisfying edge passes data)", l.InputPayload, "own input")
+	}
+}
+
+// Replaying a flow member that has no incoming edge must not invent an
+// edge group for it (qGroupRecount's INSERT … SELECT over zero edges
+// writes an all_of row of zeros; canonical creates a group only on the
+// first apply or set_edge_group_policy).
+func TestReplayOfMemberWithoutEdgesCreatesNoGroup(t *testing.T) {
+	b, _ := engOpen(t, true)
+	flow := flowNew(t, b)
+	a := flowMember(t, b, flow)
+	flowFail(t, b, a)
+	if _, err := b.ReplayExecution(engCtx, backend.ReplayExecutionArgs{ExecutionID: a}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := b.DescribeFlow(engCtx, flow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.EdgeGroups) != 0 {
+		t.Fatalf("edge groups after replaying a member without edges: %+v", info.EdgeGroups)
 	}
 }
