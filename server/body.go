@@ -1,11 +1,13 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -55,14 +57,38 @@ func discardBody(w http.ResponseWriter, r *http.Request) {
 	_ = rc.SetReadDeadline(time.Time{})
 }
 
+// bodyTimeoutKey carries Config.BodyReadTimeout in a request's context
+// (bodyDeadline), for readBody.
+type bodyTimeoutKey struct{}
+
+// bodyDeadline hands every request the server's body read timeout.
+func bodyDeadline(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), bodyTimeoutKey{}, d)))
+	})
+}
+
 // readBody enforces the route's limit up front from Content-Length and
-// while reading. It reports false after writing the 413.
+// while reading, within the server's body read timeout. It reports false
+// after writing the 413, or the 408 for a body that stopped arriving (the
+// connection then closes).
 func readBody(w http.ResponseWriter, r *http.Request, limit int64, route string) ([]byte, bool) {
 	if r.ContentLength > limit {
 		tooLarge(w, r, limit, route)
 		return nil, false
 	}
+	if d, ok := r.Context().Value(bodyTimeoutKey{}).(time.Duration); ok && d > 0 {
+		rc := http.NewResponseController(w)
+		if rc.SetReadDeadline(time.Now().Add(d)) == nil { // not under httptest.ResponseRecorder
+			defer rc.SetReadDeadline(time.Time{})
+		}
+	}
 	data, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusRequestTimeout, "request body not received in time")
+		return nil, false
+	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "invalid body: "+err.Error())
 		return nil, false

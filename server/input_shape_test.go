@@ -4,16 +4,20 @@ package server_test
 // ff-server refuses (found by a review of the HTTP layer's bad input).
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/ffsqlite/ffsqlite/backend"
+	"github.com/ffsqlite/ffsqlite/internal/testdb"
 	"github.com/ffsqlite/ffsqlite/server"
 )
 
@@ -223,5 +227,41 @@ func TestRenewNegativeTTLRefused(t *testing.T) {
 		wantJSON(t, http.StatusBadRequest, `{"error":"invalid_input: lease_ttl_ms must be positive (got -1)"}`)
 	if after := tableSnapshot(t, a.b); after != before {
 		t.Error("a refused renew changed the database")
+	}
+}
+
+// TestStalledBodyTimesOut: a client that sends the headers and part of
+// the body, then nothing, gets a 408 envelope once the body read timeout
+// has passed (before: no answer ever; ReadHeaderTimeout covers only the
+// headers), and the connection closes.
+func TestStalledBodyTimesOut(t *testing.T) {
+	t.Parallel()
+	srv, err := server.New(testdb.Open(t), server.Config{BodyReadTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _ := liveServer(t, srv)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "POST /v1/worker/claim HTTP/1.1\r\nHost: 127.0.0.1\r\n"+
+		"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"worker_id\":"); err != nil {
+		t.Fatal(err)
+	}
+	// A bound on the test, not the condition it waits for: the answer is
+	// due 200 ms after the body stalled.
+	if err := conn.SetReadDeadline(time.Now().Add(20 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to a stalled body: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestTimeout || string(body) != `{"error":"request body not received in time"}` {
+		t.Fatalf("stalled body: %d %q, want 408 and the envelope", resp.StatusCode, body)
 	}
 }

@@ -32,6 +32,9 @@ const (
 	// DefaultIdleTimeout closes a keep-alive connection that has carried no
 	// request for this long (a worker between jobs sends one far sooner).
 	DefaultIdleTimeout = 2 * time.Minute
+	// DefaultBodyReadTimeout is how long a request body may take to
+	// arrive (Config.BodyReadTimeout).
+	DefaultBodyReadTimeout = 30 * time.Second
 )
 
 // Config tunes a Server. The zero value is a safe local dev server: no
@@ -67,6 +70,10 @@ type Config struct {
 	// MaxStreamOps caps concurrent stream reads and tails (routes 15, 16;
 	// FF_MAX_CONCURRENT_STREAM_OPS); 0 is DefaultMaxStreamOps.
 	MaxStreamOps int
+	// BodyReadTimeout bounds the reading of a request body, so a client
+	// that sends the headers and then stalls gets a 408 instead of
+	// holding its request forever. Defaults to DefaultBodyReadTimeout.
+	BodyReadTimeout time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -84,6 +91,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.BodyReadTimeout <= 0 {
+		c.BodyReadTimeout = DefaultBodyReadTimeout
 	}
 	return c
 }
@@ -199,7 +209,7 @@ func New(b *backend.Backend, cfg Config) (*Server, error) {
 	// Outermost first: the Host check, CORS (preflights answered before
 	// auth), metrics (so 401s are counted), auth, the routes.
 	s.handler = hostGuard(cfg.AllowedHosts, cors(cfg.CORSOrigins, cfg.APIToken != "",
-		m.instrument(s.mux, requireToken(cfg.APIToken, canonicalPath(s.mux)))))
+		m.instrument(s.mux, requireToken(cfg.APIToken, canonicalPath(bodyDeadline(cfg.BodyReadTimeout, s.mux))))))
 	// Built here, not in Serve, so that a Shutdown racing a starting Serve
 	// still stops it (Serve then returns at once).
 	s.http = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: max(cfg.IdleTimeout, 0)}
