@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -150,6 +151,9 @@ func decodeBody(w http.ResponseWriter, r *http.Request, data []byte, v any, requ
 			return false
 		}
 	}
+	// A key that only case-folds to a field's name is ignored, as serde
+	// ignores unknown keys, instead of setting the field.
+	data, _ = dropCaseVariants(data, reflect.TypeOf(v))
 	if err := json.Unmarshal(data, v); err != nil {
 		invalidJSON(w, http.StatusUnprocessableEntity)
 		return false

@@ -265,3 +265,27 @@ func TestStalledBodyTimesOut(t *testing.T) {
 		t.Fatalf("stalled body: %d %q, want 408 and the envelope", resp.StatusCode, body)
 	}
 }
+
+// TestFieldNamesCaseSensitive: serde takes a field only under its exact
+// name and ignores other keys; encoding/json matches names ignoring case,
+// so "NAMESPACE" used to override "namespace". Such keys are now ignored,
+// at the top level and inside nested objects.
+func TestFieldNamesCaseSensitive(t *testing.T) {
+	t.Parallel()
+	a, _ := fileAPI(t, server.Config{})
+	id, body := createBodyWith(`,"NAMESPACE":"other","Execution_Kind":"other"`)
+	a.do("POST", "/v1/executions", body).
+		wantJSON(t, http.StatusCreated, `{"Created":{"execution_id":"`+id.String()+`","public_state":"waiting"}}`)
+	r := a.do("GET", ep(id), nil)
+	if !strings.Contains(r.body, `"namespace":"ns"`) || !strings.Contains(r.body, `"execution_kind":"k"`) {
+		t.Errorf("a key of another case overrode a field: %s", r.body)
+	}
+	// Nested: the claim_next of a complete, decoded on its own.
+	l := a.claim(nil)
+	a.create(0, nil)
+	r = a.do("POST", "/v1/worker/complete", `{"handle":"`+l.Handle+`","claim_next":{"worker_id":"w","worker_instance_id":"w-1",`+
+		`"lane_id":"default","LANE_ID":"nope","lease_ttl_ms":1000}}`)
+	if r.status != http.StatusOK || !strings.Contains(r.body, `"next":{`) {
+		t.Errorf("complete with claim_next and a LANE_ID key: %d %s, want the next lease from lane default", r.status, r.body)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/ffsqlite/ffsqlite/backend"
@@ -34,6 +35,7 @@ func (s *Server) parseClaimNext(w http.ResponseWriter, raw json.RawMessage) (*cl
 	}
 	var fields map[string]json.RawMessage
 	var body claimBody
+	raw, _ = dropCaseVariants(raw, reflect.TypeOf(body)) // as decodeBody does
 	if json.Unmarshal(raw, &fields) != nil || json.Unmarshal(raw, &body) != nil {
 		invalidJSON(w, http.StatusUnprocessableEntity)
 		return nil, false
