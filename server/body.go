@@ -129,7 +129,8 @@ func decodeBody(w http.ResponseWriter, r *http.Request, data []byte, v any, requ
 		invalidJSON(w, http.StatusBadRequest)
 		return false
 	}
-	if status := bodyShape(data); status != 0 {
+	status, foldable := bodyShape(data)
+	if status != 0 {
 		invalidJSON(w, status)
 		return false
 	}
@@ -153,7 +154,9 @@ func decodeBody(w http.ResponseWriter, r *http.Request, data []byte, v any, requ
 	}
 	// A key that only case-folds to a field's name is ignored, as serde
 	// ignores unknown keys, instead of setting the field.
-	data, _ = dropCaseVariants(data, reflect.TypeOf(v))
+	if foldable {
+		data, _ = dropCaseVariants(data, reflect.TypeOf(v))
+	}
 	if err := json.Unmarshal(data, v); err != nil {
 		invalidJSON(w, http.StatusUnprocessableEntity)
 		return false

@@ -19,10 +19,15 @@ const maxBodyDepth = 128
 // it a body nested past SQLite's JSON depth was stored and broke later
 // statements, and a policy with a repeated key was read one way by Go
 // and another by SQLite.
-func bodyShape(data []byte) int {
+//
+// foldable reports whether some key has an upper-case ASCII letter or a
+// non-ASCII byte: only such a key can match a field's (lower-case) name
+// the way encoding/json matches, ignoring case, so only then is there
+// anything for dropCaseVariants to do.
+func bodyShape(data []byte) (status int, foldable bool) {
 	p := shapeScanner{s: data}
 	p.value(0)
-	return p.status
+	return p.status, p.foldable
 }
 
 // shapeScanner walks a JSON text once; status is set at the first
@@ -30,8 +35,9 @@ func bodyShape(data []byte) int {
 type shapeScanner struct {
 	s      []byte
 	i      int
-	status int
-	bad    bool // a syntax error: leave it to json.Unmarshal
+	status   int
+	bad      bool // a syntax error: leave it to json.Unmarshal
+	foldable bool // a key with an upper-case ASCII letter or a non-ASCII byte
 }
 
 func (p *shapeScanner) stop() bool { return p.status != 0 || p.bad }
@@ -94,6 +100,12 @@ func (p *shapeScanner) object(depth int) {
 		p.str(&key)
 		if p.stop() {
 			return
+		}
+		for _, c := range key {
+			if c >= 'A' && c <= 'Z' || c >= utf8.RuneSelf {
+				p.foldable = true
+				break
+			}
 		}
 		if keys == nil {
 			keys = map[string]struct{}{}

@@ -34,7 +34,7 @@ func TestBodyShape(t *testing.T) {
 		{"not JSON", `{"a":`, 0},
 		{"empty", ``, 0},
 	} {
-		if got := bodyShape([]byte(c.body)); got != c.want {
+		if got, _ := bodyShape([]byte(c.body)); got != c.want {
 			t.Errorf("%s: bodyShape(%s) = %d, want %d", c.name, c.body, got, c.want)
 		}
 	}
@@ -47,9 +47,26 @@ func FuzzBodyShape(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		got := bodyShape(b)
+		got, _ := bodyShape(b)
 		if got != 0 && got != http.StatusBadRequest && got != http.StatusUnprocessableEntity {
 			t.Fatalf("bodyShape(%q) = %d", b, got)
 		}
 	})
+}
+
+// TestBodyShapeFoldable: only a key with an upper-case ASCII letter or a
+// non-ASCII byte can case-fold to a field name.
+func TestBodyShapeFoldable(t *testing.T) {
+	t.Parallel()
+	for body, want := range map[string]bool{
+		`{"lane_id":"X","tags":{"a":"B"}}`: false,
+		`{"LANE_ID":"x"}`:                  true,
+		`{"p":{"Lane":1}}`:                 true,
+		`{"\u212aey":1}`:                   true, // the Kelvin sign, which encoding/json folds to k
+		`["A",{"b":"C"}]`:                  false,
+	} {
+		if _, got := bodyShape([]byte(body)); got != want {
+			t.Errorf("bodyShape(%s) foldable = %v, want %v", body, got, want)
+		}
+	}
 }

@@ -35,7 +35,9 @@ func (s *Server) parseClaimNext(w http.ResponseWriter, raw json.RawMessage) (*cl
 	}
 	var fields map[string]json.RawMessage
 	var body claimBody
-	raw, _ = dropCaseVariants(raw, reflect.TypeOf(body)) // as decodeBody does
+	if _, foldable := bodyShape(raw); foldable { // as decodeBody does
+		raw, _ = dropCaseVariants(raw, reflect.TypeOf(body))
+	}
 	if json.Unmarshal(raw, &fields) != nil || json.Unmarshal(raw, &body) != nil {
 		invalidJSON(w, http.StatusUnprocessableEntity)
 		return nil, false
