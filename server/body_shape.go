@@ -33,8 +33,8 @@ func bodyShape(data []byte) (status int, foldable bool) {
 // shapeScanner walks a JSON text once; status is set at the first
 // problem (or left 0 at a syntax error, which ends the walk too).
 type shapeScanner struct {
-	s      []byte
-	i      int
+	s        []byte
+	i        int
 	status   int
 	bad      bool // a syntax error: leave it to json.Unmarshal
 	foldable bool // a key with an upper-case ASCII letter or a non-ASCII byte
