@@ -108,3 +108,24 @@ func TestReplayOfMemberWithoutEdgesCreatesNoGroup(t *testing.T) {
 		t.Fatalf("edge groups after replaying a member without edges: %+v", info.EdgeGroups)
 	}
 }
+
+// Canonical cancel_remaining enumerates the child's whole in-set (every
+// staged edge, applied or not) and cancels each upstream that is not
+// terminal (lua/flow.lua resolve_dependency_quorum). any_of over A (applied)
+// and B (staged only): A's success cancels B, reason sibling_quorum_satisfied.
+func TestCancelRemainingCancelsStagedSibling(t *testing.T) {
+	b, _ := engOpen(t, true)
+	flow := flowNew(t, b)
+	ua, ub := flowMember(t, b, flow), flowMember(t, b, flow)
+	child := flowMember(t, b, flow)
+	if err := b.SetEdgeGroupPolicy(engCtx, backend.SetEdgeGroupPolicyArgs{FlowID: flow, DownstreamExecutionID: child,
+		Policy: backend.EdgeGroupPolicy{Kind: backend.GroupAnyOf, OnSatisfied: backend.OnSatisfiedCancelRemaining}}); err != nil {
+		t.Fatal(err)
+	}
+	flowEdge(t, b, flow, ua, child)
+	flowStage(t, b, flow, ub, child)
+	flowRun(t, b, ua, nil)
+	if got := flowStates(t, b, child, ua, ub); got != "waiting,completed,cancelled" {
+		t.Fatalf("states %s, want waiting,completed,cancelled", got)
+	}
+}

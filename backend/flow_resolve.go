@@ -204,9 +204,9 @@ WHERE partition_key = ?1 AND execution_id = ?2 AND lifecycle_phase <> 'terminal'
 WHERE partition_key = ?1 AND execution_id = ?2 AND lifecycle_phase = 'runnable' AND ownership_state = 'unowned'
   AND eligibility_state = 'blocked_by_dependencies'`)
 
-	// qSiblings: the upstreams of a child's still unresolved edges.
-	qSiblings = hotStmt(`SELECT upstream_eid FROM ff_edge WHERE partition_key = ?1 AND flow_id = ?2 AND downstream_eid = ?3
-  AND json_extract(policy, '$.edge_state') = 'unsatisfied'`)
+	// qSiblings: every upstream of the child's in-set, staged, applied or
+	// resolved (canonical's sibling scan); cancelSiblings skips the ended.
+	qSiblings = hotStmt(`SELECT upstream_eid FROM ff_edge WHERE partition_key = ?1 AND flow_id = ?2 AND downstream_eid = ?3`)
 
 	qReplayCount = hotStmt(`SELECT COALESCE(json_extract(raw_fields, '$.replay_count'), 0) FROM ff_exec_core
 WHERE partition_key = ?1 AND execution_id = ?2`)
@@ -386,9 +386,10 @@ func (w *wtx) skipExecution(child ExecutionID, ch *childHead, why string) error 
 	return err
 }
 
-// cancelSiblings cancels the upstreams of a child's unresolved edges
-// that are still running, once its any_of / quorum group with
-// cancel_remaining has decided: an operator-override cancel with reason
+// cancelSiblings cancels the upstreams of a child's edges (staged,
+// applied or resolved) that have not ended, once its any_of / quorum
+// group with cancel_remaining has decided: an operator-override cancel
+// with reason
 // sibling_quorum_satisfied or sibling_quorum_impossible, in this
 // transaction (so ff_pending_cancel_groups and ff_cancel_dispatch_outbox,
 // canonical's queue for an asynchronous dispatcher, stay empty).
