@@ -389,10 +389,10 @@ func (w *wtx) skipExecution(child ExecutionID, ch *childHead, why string) error 
 // cancelSiblings cancels the upstreams of a child's edges (staged,
 // applied or resolved) that have not ended, once its any_of / quorum
 // group with cancel_remaining has decided: an operator-override cancel
-// with reason
-// sibling_quorum_satisfied or sibling_quorum_impossible, in this
-// transaction (so ff_pending_cancel_groups and ff_cancel_dispatch_outbox,
-// canonical's queue for an asynchronous dispatcher, stay empty).
+// with reason sibling_quorum_satisfied or sibling_quorum_impossible, in
+// this transaction (so ff_pending_cancel_groups and
+// ff_cancel_dispatch_outbox, canonical's queue for an asynchronous
+// dispatcher, stay empty).
 func (w *wtx) cancelSiblings(part int64, flow, child []byte, reason string) error {
 	rows, err := w.QueryContext(w.ctx, qSiblings, part, flow, child)
 	if err != nil {
