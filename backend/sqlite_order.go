@@ -2,6 +2,7 @@ package backend
 
 import (
 	"bytes"
+	"cmp"
 	"strings"
 )
 
@@ -13,7 +14,7 @@ import (
 func sqliteCompare(a, b any) int {
 	ca, cb := sqliteClass(a), sqliteClass(b)
 	if ca != cb {
-		return cmpInt(ca, cb)
+		return cmp.Compare(ca, cb)
 	}
 	switch ca {
 	case classNull:
@@ -48,30 +49,21 @@ func sqliteClass(v any) int {
 	return classBlob
 }
 
-// cmpNumber compares two numbers, each an int64 or a float64, by value:
-// two integers exactly, an integer and a real as SQLite does (the
-// integer is exact; only a real outside the int64 range or with a
-// fraction decides by float comparison).
+// cmpNumber compares two numbers, each an int64 or a float64, by value,
+// as SQLite does: two integers exactly, and an integer with a real
+// without rounding the integer to a float.
 func cmpNumber(a, b any) int {
 	ai, aInt := a.(int64)
 	bi, bInt := b.(int64)
-	if aInt && bInt {
-		return cmpInt(ai, bi)
-	}
-	if aInt {
+	switch {
+	case aInt && bInt:
+		return cmp.Compare(ai, bi)
+	case aInt:
 		return -cmpIntFloat(b.(float64), ai)
-	}
-	if bInt {
+	case bInt:
 		return cmpIntFloat(a.(float64), bi)
 	}
-	af, bf := a.(float64), b.(float64)
-	switch {
-	case af < bf:
-		return -1
-	case af > bf:
-		return 1
-	}
-	return 0
+	return cmp.Compare(a.(float64), b.(float64))
 }
 
 // cmpIntFloat compares real f with integer i without rounding i.
@@ -85,28 +77,8 @@ func cmpIntFloat(f float64, i int64) int {
 		return 1
 	}
 	t := int64(f) // truncates toward zero; exact for |f| < 2^63
-	switch {
-	case t < i:
-		return -1
-	case t > i:
-		return 1
+	if c := cmp.Compare(t, i); c != 0 {
+		return c
 	}
-	frac := f - float64(t)
-	switch {
-	case frac < 0:
-		return -1
-	case frac > 0:
-		return 1
-	}
-	return 0
-}
-
-func cmpInt[T int | int64](a, b T) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return cmp.Compare(f-float64(t), 0) // the fraction decides
 }
