@@ -35,6 +35,11 @@ var ErrUnwritable = errors.New("location is not writable")
 // Options.MustExist is set.
 var ErrNotExist = errors.New("database file does not exist")
 
+// ErrReadOnlyDirectory is returned by a read-only Open of a database in
+// a directory the process cannot write whose write-ahead log holds
+// frames: SQLite reads those only through a -shm file beside it.
+var ErrReadOnlyDirectory = errors.New("database directory is not writable")
+
 // resolve classifies path and computes its key. File keys are absolute with
 // symlinks resolved (the parent's, when the file does not exist yet), so
 // "./x.db", "/abs/x.db" and a symlink to it are one backend.

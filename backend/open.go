@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go)
+	"modernc.org/sqlite" // registers the "sqlite" driver (pure Go); its Error for result codes
 
 	"github.com/ffsqlite/ffsqlite/backend/internal/writer"
 	"github.com/ffsqlite/ffsqlite/migrations"
@@ -186,7 +187,24 @@ func construct(ctx context.Context, loc location, o Options) (in *inner, err err
 			return in, err
 		}
 	}
-	if err = in.reader.QueryRowContext(ctx, "SELECT sqlite_version()").Scan(&in.version); err != nil {
+	err = in.reader.QueryRowContext(ctx, "SELECT sqlite_version()").Scan(&in.version)
+	if err != nil && o.ReadOnly && !loc.memory && (isReadOnlyDirectory(err) || isCantOpen(err)) && !dirWritable(filepath.Dir(loc.file)) {
+		// A WAL file in a directory this process cannot write: SQLite
+		// cannot make the -shm file that reading through the WAL needs.
+		// With no write-ahead log to read (a cleanly closed database),
+		// the file alone is the database, and immutable=1 reads it
+		// without the -shm file or any lock.
+		if st, werr := os.Stat(loc.file + "-wal"); werr == nil && st.Size() > 0 {
+			return in, fmt.Errorf("%s: the directory is not writable and the file has a write-ahead log (%s-wal) that SQLite can only read with a -shm file beside it: %w",
+				loc.file, loc.file, ErrReadOnlyDirectory)
+		}
+		in.reader.Close()
+		if in.reader, err = openPool(loc.uri+"?immutable=1", o, poolReader, o.PoolSize); err != nil {
+			return in, err
+		}
+		err = in.reader.QueryRowContext(ctx, "SELECT sqlite_version()").Scan(&in.version)
+	}
+	if err != nil {
 		return in, openErr(loc, "connect", err)
 	}
 	if !versionAtLeast(in.version, 3, 35) {
@@ -230,6 +248,29 @@ func openErr(loc location, what string, err error) error {
 	}
 	return fmt.Errorf("sqlite %s for %q: %w", what, name, err)
 }
+
+// isReadOnlyDirectory reports whether err is SQLite's
+// SQLITE_READONLY_DIRECTORY: a database in WAL mode in a directory the
+// process cannot write.
+func isReadOnlyDirectory(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqliteReadOnlyDirectory
+}
+
+// isCantOpen reports whether err is SQLITE_CANTOPEN (any extended
+// code): what SQLite answers instead when a -wal file is there but the
+// -shm file cannot be made.
+func isCantOpen(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqliteCantOpen
+}
+
+// SQLite result codes Open tells apart: SQLITE_READONLY_DIRECTORY (an
+// extended code, SQLITE_READONLY | 6<<8) and SQLITE_CANTOPEN.
+const (
+	sqliteReadOnlyDirectory = 1544
+	sqliteCantOpen          = 14
+)
 
 // backgroundCheckpoint reports whether a writer on uri runs with the
 // writer's background checkpointer: file databases in WAL mode, unless

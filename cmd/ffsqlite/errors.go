@@ -66,6 +66,8 @@ func classify(err error) (int, string) {
 		return exitFailure, "ffsqlite migrate status --db PATH (shows the applied and pending versions; nothing is left to apply or roll back)"
 	case errors.Is(err, migrate.ErrNothingToAdopt):
 		return exitFailure, "ffsqlite migrate status --db PATH (the database already uses ffsqlite's ledger)"
+	case errors.Is(err, backend.ErrReadOnlyDirectory):
+		return exitBadDatabase, "copy the database and its -wal file to a writable directory, or open it once where it can be written (closing it cleanly folds the log into the file)"
 	case errors.Is(err, backend.ErrUnwritable), errors.Is(err, syscall.EROFS), errors.Is(err, os.ErrPermission):
 		return exitBadDatabase, "choose a writable location for --db"
 	case isSQLiteOpenFailure(err):

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"database/sql"
 	"io"
 	"os"
 	"os/exec"
@@ -120,5 +121,94 @@ func TestReadOnlyCommandsOnAReadOnlyFile(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(db); !bytes.Equal(before, after) {
 		t.Fatal("a command changed the read-only file")
+	}
+}
+
+// A WAL database in a directory this process cannot write (a read-only
+// mount, a fixture owned by someone else) is a read-only file: the README
+// promises the read-only commands work on it and leave it as it was.
+func TestReadOnlyCommandsInReadOnlyDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ro")
+	os.Mkdir(dir, 0o755)
+	db := filepath.Join(dir, "ro.db")
+	if _, errb, code := runBin(t, nil, "init", "--db", db); code != 0 {
+		t.Fatalf("init: exit %d: %s", code, errb)
+	}
+	os.Remove(db + "-lock")
+	run := readOnlyRunner(t, db)
+	// readOnlyRunner opens the directory up; make it unwritable again.
+	mode := os.FileMode(0o755) // root's directory: nobody cannot write it
+	if os.Geteuid() != 0 {
+		mode = 0o555
+	}
+	os.Chmod(dir, mode)
+	t.Cleanup(func() { os.Chmod(dir, 0o755) })
+	before, _ := os.ReadFile(db)
+	for _, args := range [][]string{
+		{"migrate", "status"}, {"migrate", "version"}, {"inspect"}, {"inspect", "drift"},
+	} {
+		out, errb, code := run(append(args, "--db", db)...)
+		if code != 0 || out == "" {
+			t.Errorf("%s on a read-only WAL file in a read-only directory: exit %d, stdout %q, stderr %q",
+				strings.Join(args, " "), code, out, errb)
+		}
+	}
+	if after, _ := os.ReadFile(db); string(after) != string(before) {
+		t.Error("the file changed")
+	}
+}
+
+// TestReadOnlyDirectoryWithALog: the same read-only directory, but the
+// file's write-ahead log still holds frames (the copy of a database that
+// was not closed cleanly). Reading without it would show an older
+// database, and SQLite reads it only through a -shm file it cannot make
+// there: a one-line error saying so, exit 4, and the files untouched.
+func TestReadOnlyDirectoryWithALog(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src.db")
+	if _, errb, code := runBin(t, nil, "init", "--db", src); code != 0 {
+		t.Fatalf("init: exit %d: %s", code, errb)
+	}
+	live, err := sql.Open("sqlite", "file:"+src+"?_pragma=wal_autocheckpoint(0)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	if _, err := live.Exec(`CREATE TABLE late (x); INSERT INTO late VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "ro")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "ro.db")
+	for _, suffix := range []string{"", "-wal"} { // a copy while the log holds the table
+		b, err := os.ReadFile(src + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) == 0 {
+			t.Fatalf("%s%s is empty", src, suffix)
+		}
+		if err := os.WriteFile(db+suffix, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := readOnlyRunner(t, db)
+	if err := os.Chmod(db+"-wal", 0o444); err != nil {
+		t.Fatal(err)
+	}
+	mode := os.FileMode(0o755)
+	if os.Geteuid() != 0 {
+		mode = 0o555
+	}
+	os.Chmod(dir, mode)
+	t.Cleanup(func() { os.Chmod(dir, 0o755) })
+	before, _ := os.ReadFile(db + "-wal")
+	out, errb, code := run("inspect", "--db", db)
+	if code != 4 || out != "" || !strings.Contains(errb, "write-ahead log") || strings.Count(strings.TrimSpace(errb), "\n") != 1 {
+		t.Fatalf("inspect: exit %d, stdout %q, stderr %q; want exit 4 and the one-line error with its Try: line", code, out, errb)
+	}
+	if after, _ := os.ReadFile(db + "-wal"); string(after) != string(before) {
+		t.Error("the write-ahead log changed")
 	}
 }
