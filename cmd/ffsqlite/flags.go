@@ -110,6 +110,11 @@ func backendOptions(c *cli.Context, log *slog.Logger) (backend.Options, error) {
 	if v := c.String("pool-size"); v != "" {
 		n, err := backend.ParsePoolSize(v)
 		if err != nil {
+			if os.Getenv(backend.PoolSizeEnv) != v {
+				// The flag's value: name the flag, not the variable
+				// whose (upstream's) error text ParsePoolSize writes.
+				err = fmt.Errorf("invalid --pool-size %q: must be a whole number from 1 to 4294967295", v)
+			}
 			return o, usageErr("--pool-size N (N > 0)", "%v", err)
 		}
 		o.PoolSize = n

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestPoolSizeErrorNamesItsSource: a bad --pool-size names the flag (the
+// variable was never set); a bad FF_SQLITE_POOL_SIZE keeps upstream's
+// text naming the variable. Both exit 2 with a Try: line.
+func TestPoolSizeErrorNamesItsSource(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "ff.db")
+	if _, errb, code := runBin(t, nil, "init", "--db", db); code != 0 {
+		t.Fatalf("init: exit %d: %s", code, errb)
+	}
+	for _, c := range []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"flag zero", nil, []string{"inspect", "--db", db, "--pool-size", "0"}, `invalid --pool-size "0": must be a whole number from 1 to 4294967295`},
+		{"flag too big", nil, []string{"inspect", "--db", db, "--pool-size", "99999999999999999999"}, `invalid --pool-size "99999999999999999999"`},
+		{"env zero", []string{"FF_SQLITE_POOL_SIZE=0"}, []string{"inspect", "--db", db}, "invalid value for FF_SQLITE_POOL_SIZE: must be > 0 (semaphore size)"},
+	} {
+		out, errb, code := runBin(t, c.env, c.args...)
+		if code != 2 || out != "" || !strings.Contains(errb, c.want) || !strings.Contains(errb, "Try:") {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 2 and %q", c.name, code, out, errb, c.want)
+		}
+		if c.env == nil && strings.Contains(errb, "FF_SQLITE_POOL_SIZE") {
+			t.Errorf("%s: the error names FF_SQLITE_POOL_SIZE, which was not set: %q", c.name, errb)
+		}
+	}
+}
