@@ -32,6 +32,24 @@ func (e *NoSnapshotError) Error() string { return fmt.Sprintf("snapshot %s: %v",
 // Unwrap returns the cause (os.ErrNotExist and the like).
 func (e *NoSnapshotError) Unwrap() error { return e.Err }
 
+// BadSnapshotError is Restore given an IN that is not a usable snapshot
+// (not SQLite, damaged, not ffsqlite's, ahead of this binary): Err says
+// which, and IN is left as it was.
+type BadSnapshotError struct {
+	Path string
+	Err  error
+}
+
+func (e *BadSnapshotError) Error() string {
+	if msg := e.Err.Error(); strings.Contains(msg, e.Path) {
+		return "snapshot " + msg // the cause names the file already
+	}
+	return fmt.Sprintf("snapshot %s: %v", e.Path, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *BadSnapshotError) Unwrap() error { return e.Err }
+
 // NotManagedError is a snapshot without ffsqlite's goose ledger.
 type NotManagedError struct{ Path string }
 
@@ -102,7 +120,7 @@ func Restore(ctx context.Context, dst, in string, o RestoreOptions) (*RestoreRes
 	release := inspect.HoldReadOnly(ctx, inAbs) // in is read, never checkpointed
 	defer release()
 	if err := checkSnapshot(ctx, inAbs, o.Backend); err != nil {
-		return nil, fmt.Errorf("snapshot %s: %w", inAbs, err)
+		return nil, &BadSnapshotError{Path: inAbs, Err: err}
 	}
 
 	_, statErr := os.Stat(dstAbs)

@@ -24,6 +24,7 @@ func classifyDatabaseState(err error) (code int, hint string, ok bool) {
 		notOurs  *dbops.NotManagedError
 		damaged  *dbops.DamagedTargetError
 		noSnap   *dbops.NoSnapshotError
+		badSnap  *dbops.BadSnapshotError
 		busy     *dblock.BusyError
 		serving  *dblock.ServingError
 		upstream *migrate.UpstreamLedgerError
@@ -47,6 +48,8 @@ func classifyDatabaseState(err error) (code int, hint string, ok bool) {
 		return exitBadDatabase, "ffsqlite init --db PATH (or ffsqlite migrate up --db PATH)", true
 	case errors.As(err, &noSnap):
 		return exitUsage, "give restore an existing snapshot (ffsqlite snapshot --db DB OUT makes one)", true
+	case errors.As(err, &badSnap) && (errors.Is(err, backend.ErrNotDatabase) || errors.Is(err, backend.ErrCorrupt)):
+		return exitBadDatabase, "give restore a snapshot made by `ffsqlite snapshot --db DB OUT` (IN is never modified)", true
 	case errors.As(err, &damaged):
 		return exitBadDatabase, "move the damaged file aside (with its -wal and -shm), then run restore again: it creates --db", true
 	case errors.As(err, &notOurs):

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,5 +32,32 @@ func TestPoolSizeErrorNamesItsSource(t *testing.T) {
 		if c.env == nil && strings.Contains(errb, "FF_SQLITE_POOL_SIZE") {
 			t.Errorf("%s: the error names FF_SQLITE_POOL_SIZE, which was not set: %q", c.name, errb)
 		}
+	}
+}
+
+// TestRestoreBadSnapshotNamesIN: restore given an IN that is not SQLite
+// blames IN (its own hint), names its path once, exits 4 and changes
+// neither file.
+func TestRestoreBadSnapshotNamesIN(t *testing.T) {
+	dir := t.TempDir()
+	dst, in := filepath.Join(dir, "dst.db"), filepath.Join(dir, "in.db")
+	if _, errb, code := runBin(t, nil, "init", "--db", dst); code != 0 {
+		t.Fatalf("init: exit %d: %s", code, errb)
+	}
+	if err := os.WriteFile(in, []byte("not a database at all, just text\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(dst)
+	out, errb, code := runBin(t, nil, "restore", "--db", dst, in)
+	lines := strings.Split(strings.TrimSpace(errb), "\n")
+	if code != 4 || out != "" || len(lines) != 2 || strings.Count(lines[0], in) != 1 ||
+		!strings.HasPrefix(lines[1], "Try: give restore a snapshot made by") {
+		t.Fatalf("restore of a non-SQLite IN: exit %d, stdout %q, stderr %q", code, out, errb)
+	}
+	if after, _ := os.ReadFile(dst); string(after) != string(before) {
+		t.Error("restore changed --db")
+	}
+	if b, _ := os.ReadFile(in); string(b) != "not a database at all, just text\n" {
+		t.Error("restore changed IN")
 	}
 }
