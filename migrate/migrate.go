@@ -232,11 +232,22 @@ func (m *Migrator) upByOne(ctx context.Context) ([]*goose.MigrationResult, error
 
 func (m *Migrator) down(ctx context.Context) ([]*goose.MigrationResult, error) {
 	r, err := m.p.Down(ctx)
+	if errors.Is(err, goose.ErrNoNextVersion) {
+		return nil, nothingAppliedError{} // goose's text reads oddly for a rollback
+	}
 	if err != nil {
 		return nil, err
 	}
 	return []*goose.MigrationResult{r}, nil
 }
+
+// nothingAppliedError is a rollback with no migration applied. It is
+// ErrNoNextVersion to errors.Is, so callers treat it as goose's.
+type nothingAppliedError struct{}
+
+func (nothingAppliedError) Error() string { return "nothing to roll back: no migration is applied" }
+
+func (nothingAppliedError) Is(target error) bool { return target == ErrNoNextVersion }
 
 // Up applies every pending migration.
 func (m *Migrator) Up(ctx context.Context) ([]Result, error) {

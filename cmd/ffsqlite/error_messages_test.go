@@ -61,3 +61,25 @@ func TestRestoreBadSnapshotNamesIN(t *testing.T) {
 		t.Error("restore changed IN")
 	}
 }
+
+// TestMigrateDownAtVersionZero: rolling back with nothing applied says
+// so (not goose's "no next version found"), exits 1 with a Try: line and
+// changes nothing.
+func TestMigrateDownAtVersionZero(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "ff.db")
+	if _, errb, code := runBin(t, nil, "init", "--db", db); code != 0 {
+		t.Fatalf("init: exit %d: %s", code, errb)
+	}
+	if _, errb, code := runBin(t, nil, "migrate", "reset", "--db", db); code != 0 {
+		t.Fatalf("migrate reset: exit %d: %s", code, errb)
+	}
+	for _, cmd := range []string{"down", "redo"} {
+		out, errb, code := runBin(t, nil, "migrate", cmd, "--db", db)
+		_, msg, _ := strings.Cut(errb, "ffsqlite: ") // after the dev-mode banner
+		lines := strings.Split(strings.TrimSpace(msg), "\n")
+		if code != 1 || out != "" || len(lines) != 2 || lines[0] != "nothing to roll back: no migration is applied" ||
+			strings.Contains(errb, "no next version") || !strings.HasPrefix(lines[1], "Try:") {
+			t.Errorf("migrate %s at version 0: exit %d, stdout %q, stderr %q", cmd, code, out, errb)
+		}
+	}
+}
