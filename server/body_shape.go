@@ -122,19 +122,9 @@ func (p *shapeScanner) object(depth int) {
 		}
 		p.i++
 		p.value(depth)
-		if p.stop() {
+		if !p.more('}') {
 			return
 		}
-		p.space()
-		if p.i < len(p.s) && p.s[p.i] == ',' {
-			p.i++
-			continue
-		}
-		if p.i < len(p.s) && p.s[p.i] == '}' {
-			p.i++
-			return
-		}
-		p.bad = true
 	}
 }
 
@@ -146,20 +136,30 @@ func (p *shapeScanner) array(depth int) {
 	}
 	for !p.stop() {
 		p.value(depth)
-		if p.stop() {
+		if !p.more(']') {
 			return
 		}
-		p.space()
-		if p.i < len(p.s) && p.s[p.i] == ',' {
-			p.i++
-			continue
-		}
-		if p.i < len(p.s) && p.s[p.i] == ']' {
-			p.i++
-			return
-		}
-		p.bad = true
 	}
+}
+
+// more is the step after a member or element: true past a comma (another
+// follows), false past the closing byte, at the end of the text or after
+// a problem (a syntax error is marked bad).
+func (p *shapeScanner) more(closing byte) bool {
+	if p.stop() {
+		return false
+	}
+	p.space()
+	if p.i < len(p.s) && p.s[p.i] == ',' {
+		p.i++
+		return true
+	}
+	if p.i < len(p.s) && p.s[p.i] == closing {
+		p.i++
+		return false
+	}
+	p.bad = true
+	return false
 }
 
 // str scans the string at p.i (its opening quote) and, with out set,
